@@ -1,0 +1,387 @@
+//! Decoders for NetFlow v5, NetFlow v9, IPFIX and sFlow v5, zero-copy over the datagram.
+//!
+//! `Decoder` is the per-worker state (template and sampling caches, limits, counters). One
+//! call to [`Decoder::decode`] takes one UDP payload, detects its protocol from its content,
+//! and hands every flow it decodes to a [`FlowSink`] as a borrowed `FlowRecord`. Nothing in
+//! here allocates per record; templates allocate once when they are learned.
+//!
+//! Errors are small `Copy` values ([`DecodeError`]) that map to a fixed metric label. A
+//! datagram-level error drops the rest of that datagram; a set-level error (one bad flowset,
+//! one data set without a template) is counted in [`DecodeStats`] and decoding goes on with
+//! the next set.
+
+pub mod ipfix;
+pub mod netflow5;
+pub mod netflow9;
+pub mod sflow;
+
+use crate::cursor::Short;
+use crate::flow::FlowRecord;
+use crate::template::TemplateCache;
+use std::net::IpAddr;
+
+/// The protocols a UDP payload can carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    NetflowV5,
+    NetflowV9,
+    Ipfix,
+    SflowV5,
+}
+
+impl Protocol {
+    /// Detects the protocol from the first bytes of the payload (never from the port).
+    /// NetFlow/IPFIX start with a 16-bit version (5, 9, 10); sFlow with a 32-bit one (5).
+    #[inline]
+    pub fn detect(payload: &[u8]) -> Option<Protocol> {
+        if payload.len() < 4 {
+            return None;
+        }
+        match u16::from_be_bytes([payload[0], payload[1]]) {
+            5 => Some(Protocol::NetflowV5),
+            9 => Some(Protocol::NetflowV9),
+            10 => Some(Protocol::Ipfix),
+            0 if u16::from_be_bytes([payload[2], payload[3]]) == 5 => Some(Protocol::SflowV5),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::NetflowV5 => "netflow_v5",
+            Protocol::NetflowV9 => "netflow_v9",
+            Protocol::Ipfix => "ipfix",
+            Protocol::SflowV5 => "sflow_v5",
+        }
+    }
+}
+
+/// The part of a datagram an error is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    Header,
+    Record,
+    FlowSet,
+    Template,
+    OptionsTemplate,
+    DataSet,
+    Sample,
+    FlowRecord,
+    CounterRecord,
+    PacketHeader,
+}
+
+impl Section {
+    pub fn name(self) -> &'static str {
+        match self {
+            Section::Header => "header",
+            Section::Record => "record",
+            Section::FlowSet => "flowset",
+            Section::Template => "template",
+            Section::OptionsTemplate => "options_template",
+            Section::DataSet => "data_set",
+            Section::Sample => "sample",
+            Section::FlowRecord => "flow_record",
+            Section::CounterRecord => "counter_record",
+            Section::PacketHeader => "packet_header",
+        }
+    }
+}
+
+/// Which configured limit a datagram hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitKind {
+    Exporters,
+    TemplatesPerExporter,
+    FieldsPerTemplate,
+    TemplateBytes,
+    RecordsPerDatagram,
+    SamplesPerDatagram,
+    AsPath,
+}
+
+impl LimitKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            LimitKind::Exporters => "exporters",
+            LimitKind::TemplatesPerExporter => "templates_per_exporter",
+            LimitKind::FieldsPerTemplate => "fields_per_template",
+            LimitKind::TemplateBytes => "template_bytes",
+            LimitKind::RecordsPerDatagram => "records_per_datagram",
+            LimitKind::SamplesPerDatagram => "samples_per_datagram",
+            LimitKind::AsPath => "as_path",
+        }
+    }
+}
+
+/// Why a datagram (or one set of it) could not be decoded. `Copy`, no heap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Not a NetFlow v5/v9, IPFIX or sFlow v5 payload.
+    UnknownProtocol,
+    /// A known protocol with a version this decoder does not handle (e.g. sFlow v4).
+    BadVersion(u32),
+    /// A read past the end of the datagram or of the enclosing set/record.
+    Truncated {
+        section: Section,
+        offset: usize,
+        need: usize,
+        have: usize,
+    },
+    /// A length field that cannot be right (shorter than its header, not a multiple, ...).
+    BadLength { section: Section, value: u32 },
+    /// A count field that disagrees with the bytes present.
+    BadCount { section: Section, value: u32 },
+    /// A template that cannot be used (id < 256, zero-length record, ...).
+    BadTemplate { section: Section, template_id: u16 },
+    /// A reserved or unknown set id / sample format that cannot be skipped safely.
+    BadSetId(u16),
+    /// Data for a template this exporter never sent (or that was evicted).
+    TemplateNotFound { template_id: u16 },
+    /// A configured bound was hit; the excess is dropped.
+    Limit(LimitKind),
+}
+
+impl DecodeError {
+    /// Attaches the section to a cursor's short read.
+    #[inline]
+    pub fn short(section: Section, s: Short) -> DecodeError {
+        DecodeError::Truncated {
+            section,
+            offset: s.offset,
+            need: s.need,
+            have: s.have,
+        }
+    }
+
+    /// The metric label for this error (bounded set).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            DecodeError::UnknownProtocol => "unknown_protocol",
+            DecodeError::BadVersion(_) => "bad_version",
+            DecodeError::Truncated { .. } => "truncated",
+            DecodeError::BadLength { .. } => "bad_length",
+            DecodeError::BadCount { .. } => "bad_count",
+            DecodeError::BadTemplate { .. } => "bad_template",
+            DecodeError::BadSetId(_) => "bad_set_id",
+            DecodeError::TemplateNotFound { .. } => "template_not_found",
+            DecodeError::Limit(_) => "limit",
+        }
+    }
+
+    /// Index into [`DecodeStats::errors`].
+    pub fn index(&self) -> usize {
+        match self {
+            DecodeError::UnknownProtocol => 0,
+            DecodeError::BadVersion(_) => 1,
+            DecodeError::Truncated { .. } => 2,
+            DecodeError::BadLength { .. } => 3,
+            DecodeError::BadCount { .. } => 4,
+            DecodeError::BadTemplate { .. } => 5,
+            DecodeError::BadSetId(_) => 6,
+            DecodeError::TemplateNotFound { .. } => 7,
+            DecodeError::Limit(_) => 8,
+        }
+    }
+
+    pub const REASONS: [&'static str; 9] = [
+        "unknown_protocol",
+        "bad_version",
+        "truncated",
+        "bad_length",
+        "bad_count",
+        "bad_template",
+        "bad_set_id",
+        "template_not_found",
+        "limit",
+    ];
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            DecodeError::UnknownProtocol => f.write_str("not a NetFlow/IPFIX/sFlow payload"),
+            DecodeError::BadVersion(v) => write!(f, "unsupported version {v}"),
+            DecodeError::Truncated {
+                section,
+                offset,
+                need,
+                have,
+            } => write!(
+                f,
+                "{} truncated at offset {offset}: need {need} bytes, {have} left",
+                section.name()
+            ),
+            DecodeError::BadLength { section, value } => {
+                write!(f, "{} length {value} is invalid", section.name())
+            }
+            DecodeError::BadCount { section, value } => {
+                write!(
+                    f,
+                    "{} count {value} disagrees with the data",
+                    section.name()
+                )
+            }
+            DecodeError::BadTemplate {
+                section,
+                template_id,
+            } => write!(f, "invalid {} {template_id}", section.name()),
+            DecodeError::BadSetId(id) => write!(f, "reserved set id {id}"),
+            DecodeError::TemplateNotFound { template_id } => {
+                write!(f, "no template {template_id} for this exporter")
+            }
+            DecodeError::Limit(k) => write!(f, "limit on {} reached", k.name()),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Bounds on everything a datagram can make a worker remember or loop over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub max_exporters: usize,
+    pub max_templates_per_exporter: usize,
+    pub max_fields_per_template: usize,
+    /// Sum of the wire sizes of all templates one worker holds.
+    pub max_template_bytes: usize,
+    pub max_records_per_datagram: usize,
+    pub max_samples_per_datagram: usize,
+    pub max_as_path: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_exporters: 10_000,
+            max_templates_per_exporter: 1_024,
+            max_fields_per_template: 512,
+            max_template_bytes: 64 << 20,
+            max_records_per_datagram: 4_096,
+            max_samples_per_datagram: 1_024,
+            max_as_path: 1_024,
+        }
+    }
+}
+
+/// Counters a worker keeps about what it decoded. Plain integers: one worker owns them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DecodeStats {
+    /// Datagrams decoded, by protocol (v5, v9, IPFIX, sFlow).
+    pub datagrams: [u64; 4],
+    /// Flows handed to the sink, by protocol.
+    pub flows: [u64; 4],
+    /// sFlow counter records handed to the sink.
+    pub counter_records: u64,
+    /// Errors by [`DecodeError::index`] (datagram-level and set-level).
+    pub errors: [u64; 9],
+    /// Data records dropped because their template was unknown.
+    pub records_without_template: u64,
+    /// Limit hits by kind (order of [`LimitKind`]).
+    pub limits: [u64; 7],
+    /// Templates learned (new or redefined), data and options.
+    pub templates_learned: u64,
+    /// Options data records read (sampling etc.).
+    pub options_records: u64,
+}
+
+impl DecodeStats {
+    #[inline]
+    pub fn count(&mut self, e: DecodeError) {
+        self.errors[e.index()] += 1;
+        if let DecodeError::Limit(k) = e {
+            self.limits[k as usize] += 1;
+        }
+    }
+
+    pub fn error_total(&self) -> u64 {
+        self.errors.iter().sum()
+    }
+}
+
+pub(crate) fn proto_index(p: Protocol) -> usize {
+    match p {
+        Protocol::NetflowV5 => 0,
+        Protocol::NetflowV9 => 1,
+        Protocol::Ipfix => 2,
+        Protocol::SflowV5 => 3,
+    }
+}
+
+/// Where decoded flows go. `flow` is called once per flow with a record that is only valid
+/// for the call; `counters` once per sFlow counter record (ignored by default).
+pub trait FlowSink {
+    fn flow(&mut self, rec: &FlowRecord);
+    fn counters(&mut self, _rec: &sflow::CounterRecord) {}
+}
+
+impl<F: FnMut(&FlowRecord)> FlowSink for F {
+    #[inline]
+    fn flow(&mut self, rec: &FlowRecord) {
+        self(rec)
+    }
+}
+
+/// One worker's decoding state: caches, limits and counters.
+#[derive(Default)]
+pub struct Decoder {
+    pub limits: Limits,
+    pub templates: TemplateCache,
+    pub stats: DecodeStats,
+}
+
+impl Decoder {
+    pub fn new(limits: Limits) -> Self {
+        Decoder {
+            limits,
+            templates: TemplateCache::default(),
+            stats: DecodeStats::default(),
+        }
+    }
+
+    /// Decodes one UDP payload from `exporter`, received at `recv_ns` (ns since epoch).
+    /// Datagram-level errors are counted in `self.stats` and returned.
+    pub fn decode<S: FlowSink>(
+        &mut self,
+        exporter: IpAddr,
+        recv_ns: u64,
+        payload: &[u8],
+        sink: &mut S,
+    ) -> Result<Protocol, DecodeError> {
+        let Some(proto) = Protocol::detect(payload) else {
+            self.stats.count(DecodeError::UnknownProtocol);
+            return Err(DecodeError::UnknownProtocol);
+        };
+        let res = match proto {
+            Protocol::NetflowV5 => netflow5::decode(self, exporter, recv_ns, payload, sink),
+            Protocol::NetflowV9 => netflow9::decode(self, exporter, recv_ns, payload, sink),
+            Protocol::Ipfix => ipfix::decode(self, exporter, recv_ns, payload, sink),
+            Protocol::SflowV5 => sflow::decode(self, exporter, recv_ns, payload, sink),
+        };
+        match res {
+            Ok(()) => {
+                self.stats.datagrams[proto_index(proto)] += 1;
+                Ok(proto)
+            }
+            Err(e) => {
+                self.stats.count(e);
+                Err(e)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_by_content() {
+        assert_eq!(Protocol::detect(&[0, 5, 0, 1]), Some(Protocol::NetflowV5));
+        assert_eq!(Protocol::detect(&[0, 9, 0, 1]), Some(Protocol::NetflowV9));
+        assert_eq!(Protocol::detect(&[0, 10, 0, 1]), Some(Protocol::Ipfix));
+        assert_eq!(Protocol::detect(&[0, 0, 0, 5]), Some(Protocol::SflowV5));
+        assert_eq!(Protocol::detect(&[0, 0, 0, 4]), None);
+        assert_eq!(Protocol::detect(&[0, 5]), None);
+    }
+}

@@ -1,0 +1,35 @@
+//! coreflow: a thread-per-core NetFlow v5/v9, IPFIX and sFlow v5 collector.
+//!
+//! The library holds everything the binary runs; `main.rs` only parses, starts and waits.
+//! See `DESIGN.md` of the project (and README.md) for the data path.
+
+#![deny(unsafe_code)]
+
+pub mod cursor;
+pub mod decode;
+pub mod flow;
+pub mod pcap;
+pub mod replay;
+pub mod schema;
+pub mod template;
+
+/// The prost-generated types of the wire schemas in `proto/`. coreflow's hot path writes the
+/// same layouts directly (`schema`); these types are for consumers and tests.
+pub mod pb {
+    #[allow(clippy::all, missing_docs)]
+    pub mod goflow_v2 {
+        include!(concat!(env!("OUT_DIR"), "/goflow_v2/flowprotob.rs"));
+    }
+    #[allow(clippy::all, missing_docs)]
+    pub mod goflow_v3 {
+        include!(concat!(env!("OUT_DIR"), "/goflow_v3/flowprotob.rs"));
+    }
+    #[allow(clippy::all, missing_docs)]
+    pub mod goflow2 {
+        include!(concat!(env!("OUT_DIR"), "/goflow2/flowpb.rs"));
+    }
+    #[allow(clippy::all, missing_docs)]
+    pub mod counters {
+        include!(concat!(env!("OUT_DIR"), "/counters/coreflow.counters.rs"));
+    }
+}
