@@ -258,14 +258,16 @@ impl Pending<'_> {
             (None, None, Some(eth)) => u64::from(eth.length),
             (None, None, None) => 0,
         };
+        // the first next hop that says something (agents send 0.0.0.0 for "none")
+        let given = |a: &Addr| a.as_slice().iter().any(|&b| b != 0);
         rec.next_hop = [
             self.router_next_hop,
             self.gateway_next_hop,
             self.mpls_next_hop,
         ]
         .into_iter()
-        .find(|a| !a.is_none())
-        .unwrap_or(Addr::NONE);
+        .find(given)
+        .unwrap_or(self.router_next_hop);
         rec.bgp_next_hop = self.gateway_next_hop;
         if rec.mpls_count == 0 {
             for e in self.mpls_in_stack.chunks_exact(4) {
