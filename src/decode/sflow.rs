@@ -1265,7 +1265,7 @@ mod tests {
             2,
             &[sampled_header(1, 64, &eth_ipv4_tcp_header(60))],
         );
-        let d = datagram(ip("2001:db8::1"), 0, 9, &[s.clone()]);
+        let d = datagram(ip("2001:db8::1"), 0, 9, std::slice::from_ref(&s));
         let (res, out, _) = run(&d);
         assert!(res.is_ok());
         assert_eq!(
@@ -1354,7 +1354,7 @@ mod tests {
     fn hostile_counts_and_lengths() {
         let good = flow_sample(2, 1, 1, 1, 0, 1, 2, &[extended_switch(1, 2)]);
         // sample count beyond the limit: the datagram is dropped
-        let mut d = datagram(ip("192.0.2.9"), 0, 1, &[good.clone()]);
+        let mut d = datagram(ip("192.0.2.9"), 0, 1, std::slice::from_ref(&good));
         d[24..28].copy_from_slice(&5000u32.to_be_bytes());
         assert_eq!(
             run(&d).0,
@@ -1364,7 +1364,7 @@ mod tests {
         d[24..28].copy_from_slice(&100u32.to_be_bytes());
         assert!(matches!(run(&d).0, Err(DecodeError::BadCount { .. })));
         // a sample length past the datagram
-        let mut d = datagram(ip("192.0.2.9"), 0, 1, &[good.clone()]);
+        let mut d = datagram(ip("192.0.2.9"), 0, 1, std::slice::from_ref(&good));
         d[32..36].copy_from_slice(&0x7fff_fff0u32.to_be_bytes());
         assert!(matches!(
             run(&d).0,
