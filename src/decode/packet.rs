@@ -20,7 +20,7 @@
 //! - `layer_stack` / `layer_size` (goflow2) record every layer met, with the bytes of that
 //!   layer present in the capture.
 
-use crate::flow::{layer, mac_from_bytes, Addr, FlowRecord};
+use crate::flow::{layer, Addr, FlowRecord};
 
 /// sFlow `header_protocol` values (sFlow v5 `sampled_header`).
 pub mod header_protocol {
@@ -74,6 +74,16 @@ const MAX_LABELS: usize = 16;
 const MAX_EXT_HEADERS: usize = 8;
 /// IP headers walked (outer, one tunnel, one tunnel in the tunnel).
 const MAX_IP_HEADERS: u8 = 3;
+
+/// A MAC address (6 bytes; any other length is 0) in the low 48 bits of a u64, as GoFlow
+/// stores it. Same result as `flow::mac_from_bytes`, without the byte loop.
+#[inline]
+pub fn mac(b: &[u8]) -> u64 {
+    match <[u8; 6]>::try_from(b) {
+        Ok(m) => u64::from_be_bytes([0, 0, m[0], m[1], m[2], m[3], m[4], m[5]]),
+        Err(_) => crate::flow::mac_from_bytes(b),
+    }
+}
 
 #[inline]
 fn be16(b: &[u8], at: usize) -> Option<u16> {
@@ -254,15 +264,15 @@ impl<'a> Walk<'a, '_> {
         let Some(eth) = EthernetHeader::new_checked(self.rest(off)) else {
             let b = self.rest(off);
             if outer && b.len() >= 12 {
-                self.rec.dst_mac = mac_from_bytes(&b[0..6]);
-                self.rec.src_mac = mac_from_bytes(&b[6..12]);
+                self.rec.dst_mac = mac(&b[0..6]);
+                self.rec.src_mac = mac(&b[6..12]);
             }
             self.out.cut = true;
             return;
         };
         if outer {
-            self.rec.dst_mac = mac_from_bytes(eth.dst());
-            self.rec.src_mac = mac_from_bytes(eth.src());
+            self.rec.dst_mac = mac(eth.dst());
+            self.rec.src_mac = mac(eth.src());
         }
         self.layer(layer::ETHERNET, EthernetHeader::LEN, off);
         let mut off = off + EthernetHeader::LEN;

@@ -22,7 +22,7 @@
 use super::{packet, proto_index, DecodeError, DecodeStats, Decoder, FlowSink, LimitKind};
 use super::{Limits, Protocol, Section};
 use crate::cursor::{Cursor, Short};
-use crate::flow::{mac_from_bytes, Addr, FlowRecord, FlowType};
+use crate::flow::{Addr, FlowRecord, FlowType};
 use std::io::Write;
 use std::net::IpAddr;
 
@@ -71,14 +71,26 @@ impl DatagramHeader {
             return Err(DecodeError::BadVersion(version));
         }
         let agent = read_address(c, Section::Header)?;
+        let [sub_agent_id, sequence, uptime_ms, num_samples] = words(c).map_err(e)?;
         Ok(DatagramHeader {
             agent,
-            sub_agent_id: c.u32().map_err(e)?,
-            sequence: c.u32().map_err(e)?,
-            uptime_ms: c.u32().map_err(e)?,
-            num_samples: c.u32().map_err(e)?,
+            sub_agent_id,
+            sequence,
+            uptime_ms,
+            num_samples,
         })
     }
+}
+
+/// The next `N` XDR words, with one bounds check for all of them.
+#[inline(always)]
+fn words<const N: usize>(c: &mut Cursor<'_>) -> Result<[u32; N], Short> {
+    let b = c.bytes(4 * N)?;
+    let mut w = [0u32; N];
+    for (w, b) in w.iter_mut().zip(b.chunks_exact(4)) {
+        *w = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    }
+    Ok(w)
 }
 
 /// An XDR `address` union: type 0 (unknown, no bytes), 1 (IPv4), 2 (IPv6). Any other type
@@ -99,11 +111,13 @@ fn read_address(c: &mut Cursor<'_>, section: Section) -> Result<Addr, DecodeErro
 #[inline]
 fn next_framed<'a>(c: &mut Cursor<'a>, section: Section) -> Result<(u32, Cursor<'a>), DecodeError> {
     let e = |s| DecodeError::short(section, s);
-    let fmt = c.u32().map_err(e)?;
-    let len = c.u32().map_err(e)? as usize;
+    let [fmt, len] = words(c).map_err(e)?;
+    let len = len as usize;
     let body = c.sub(len).map_err(e)?;
-    let pad = (4 - len % 4) % 4;
-    let _ = c.skip(pad.min(c.remaining()));
+    let pad = len.wrapping_neg() & 3;
+    if pad != 0 {
+        let _ = c.skip(pad.min(c.remaining()));
+    }
     Ok((fmt, body))
 }
 
@@ -229,7 +243,13 @@ struct Pending<'a> {
 impl Pending<'_> {
     /// Applies the deferred fields: the sampled header is the most detailed source, then the
     /// sampled IPv4/IPv6 record, then the sampled Ethernet record.
-    fn finish(self, rec: &mut FlowRecord) {
+    fn finish(&self, rec: &mut FlowRecord) {
+        if rec.mpls_count == 0 && !self.mpls_in_stack.is_empty() {
+            for e in self.mpls_in_stack.chunks_exact(4) {
+                let e = u32::from_be_bytes([e[0], e[1], e[2], e[3]]);
+                rec.push_mpls(e >> 12, e as u8);
+            }
+        }
         let ip_from_header = !rec.src_addr.is_none() || !rec.dst_addr.is_none();
         if let (Some(ip), false) = (self.ip, ip_from_header) {
             rec.src_addr = ip.src;
@@ -258,24 +278,35 @@ impl Pending<'_> {
             (None, None, Some(eth)) => u64::from(eth.length),
             (None, None, None) => 0,
         };
+        if self.router_next_hop.is_none()
+            && self.gateway_next_hop.is_none()
+            && self.mpls_next_hop.is_none()
+        {
+            return;
+        }
         // the first next hop that says something (agents send 0.0.0.0 for "none")
         let given = |a: &Addr| a.as_slice().iter().any(|&b| b != 0);
-        rec.next_hop = [
-            self.router_next_hop,
-            self.gateway_next_hop,
-            self.mpls_next_hop,
-        ]
-        .into_iter()
-        .find(given)
-        .unwrap_or(self.router_next_hop);
-        rec.bgp_next_hop = self.gateway_next_hop;
-        if rec.mpls_count == 0 {
-            for e in self.mpls_in_stack.chunks_exact(4) {
-                let e = u32::from_be_bytes([e[0], e[1], e[2], e[3]]);
-                rec.push_mpls(e >> 12, e as u8);
+        rec.next_hop = if given(&self.router_next_hop) || !given(&self.gateway_next_hop) {
+            if !given(&self.router_next_hop) && given(&self.mpls_next_hop) {
+                self.mpls_next_hop
+            } else {
+                self.router_next_hop
             }
-        }
+        } else {
+            self.gateway_next_hop
+        };
+        rec.bgp_next_hop = self.gateway_next_hop;
     }
+}
+
+/// What every sample of a datagram shares.
+#[derive(Clone, Copy)]
+struct Ctx {
+    recv_ns: u64,
+    agent: Addr,
+    sub_agent_id: u32,
+    sequence: u32,
+    uptime_ms: u32,
 }
 
 /// The three kinds of flow sample.
@@ -318,25 +349,14 @@ pub fn decode<S: FlowSink>(
     } else {
         h.agent
     };
-    let base = FlowRecord {
-        flow_type: FlowType::SFlow5,
-        time_received_ns: recv_ns,
-        time_flow_start_ns: recv_ns,
-        time_flow_end_ns: recv_ns,
-        sequence_num: h.sequence,
-        sampler_address: agent,
-        packets: 1,
-        ..FlowRecord::default()
-    };
-    let base_counters = CounterRecord {
-        time_received_ns: recv_ns,
-        agent_address: agent,
+    let ctx = Ctx {
+        recv_ns,
+        agent,
         sub_agent_id: h.sub_agent_id,
-        sequence_num: h.sequence,
-        agent_uptime_ms: h.uptime_ms,
-        ..CounterRecord::default()
+        sequence: h.sequence,
+        uptime_ms: h.uptime_ms,
     };
-    let limits = dec.limits;
+    let limits = &dec.limits;
     let stats = &mut dec.stats;
     let mut budget = limits.max_records_per_datagram;
     for _ in 0..n {
@@ -349,8 +369,8 @@ pub fn decode<S: FlowSink>(
                 format::FLOW_SAMPLE => decode_flow_sample(
                     FlowKind::Compact,
                     body,
-                    &base,
-                    &limits,
+                    &ctx,
+                    limits,
                     stats,
                     &mut budget,
                     sink,
@@ -358,8 +378,8 @@ pub fn decode<S: FlowSink>(
                 format::EXPANDED_FLOW_SAMPLE => decode_flow_sample(
                     FlowKind::Expanded,
                     body,
-                    &base,
-                    &limits,
+                    &ctx,
+                    limits,
                     stats,
                     &mut budget,
                     sink,
@@ -367,17 +387,17 @@ pub fn decode<S: FlowSink>(
                 format::DISCARDED_PACKET => decode_flow_sample(
                     FlowKind::Discarded,
                     body,
-                    &base,
-                    &limits,
+                    &ctx,
+                    limits,
                     stats,
                     &mut budget,
                     sink,
                 ),
                 format::COUNTER_SAMPLE => {
-                    decode_counter_sample(false, body, &base_counters, stats, &mut budget, sink)
+                    decode_counter_sample(false, body, &ctx, stats, &mut budget, sink)
                 }
                 format::EXPANDED_COUNTER_SAMPLE => {
-                    decode_counter_sample(true, body, &base_counters, stats, &mut budget, sink)
+                    decode_counter_sample(true, body, &ctx, stats, &mut budget, sink)
                 }
                 _ => {
                     stats.sflow_unknown_samples += 1;
@@ -402,45 +422,55 @@ pub fn decode<S: FlowSink>(
 fn decode_flow_sample<S: FlowSink>(
     kind: FlowKind,
     mut c: Cursor<'_>,
-    base: &FlowRecord,
+    ctx: &Ctx,
     limits: &Limits,
     stats: &mut DecodeStats,
     budget: &mut usize,
     sink: &mut S,
 ) -> Result<(), DecodeError> {
     let e = |s| DecodeError::short(Section::Sample, s);
-    let mut rec = *base;
+    // built in place: a FlowRecord is ~600 bytes, copying a prepared one costs more
+    let mut rec = FlowRecord {
+        flow_type: FlowType::SFlow5,
+        time_received_ns: ctx.recv_ns,
+        time_flow_start_ns: ctx.recv_ns,
+        time_flow_end_ns: ctx.recv_ns,
+        sequence_num: ctx.sequence,
+        sampler_address: ctx.agent,
+        packets: 1,
+        ..FlowRecord::default()
+    };
     let _sample_seq = c.u32().map_err(e)?;
     match kind {
         FlowKind::Compact => {
-            let _source_id = c.u32().map_err(e)?;
-            rec.sampling_rate = u64::from(c.u32().map_err(e)?);
-            let _pool = c.u32().map_err(e)?;
-            let _drops = c.u32().map_err(e)?;
-            let input = Interface::compact(c.u32().map_err(e)?);
-            let output = Interface::compact(c.u32().map_err(e)?);
-            set_interfaces(&mut rec, input, output);
+            // source id, sampling rate, sample pool, drops, input, output
+            let [_, rate, _, _, input, output] = words(&mut c).map_err(e)?;
+            rec.sampling_rate = u64::from(rate);
+            set_interfaces(
+                &mut rec,
+                Interface::compact(input),
+                Interface::compact(output),
+            );
         }
         FlowKind::Expanded => {
-            let _source_type = c.u32().map_err(e)?;
-            let _source_index = c.u32().map_err(e)?;
-            rec.sampling_rate = u64::from(c.u32().map_err(e)?);
-            let _pool = c.u32().map_err(e)?;
-            let _drops = c.u32().map_err(e)?;
-            let (f, v) = (c.u32().map_err(e)?, c.u32().map_err(e)?);
-            let input = Interface::expanded(f, v);
-            let (f, v) = (c.u32().map_err(e)?, c.u32().map_err(e)?);
-            let output = Interface::expanded(f, v);
-            set_interfaces(&mut rec, input, output);
+            // source type, index, rate, pool, drops, input format/value, output format/value
+            let [_, _, rate, _, _, in_f, in_v, out_f, out_v] = words(&mut c).map_err(e)?;
+            rec.sampling_rate = u64::from(rate);
+            set_interfaces(
+                &mut rec,
+                Interface::expanded(in_f, in_v),
+                Interface::expanded(out_f, out_v),
+            );
         }
         FlowKind::Discarded => {
-            let _source_type = c.u32().map_err(e)?;
-            let _source_index = c.u32().map_err(e)?;
-            let _drops = c.u32().map_err(e)?;
-            let input = Interface::compact(c.u32().map_err(e)?);
-            let output = Interface::compact(c.u32().map_err(e)?);
-            set_interfaces(&mut rec, input, output);
-            rec.forwarding_status = drop_forwarding_status(c.u32().map_err(e)?);
+            // source type, index, drops, input, output, reason
+            let [_, _, _, input, output, reason] = words(&mut c).map_err(e)?;
+            set_interfaces(
+                &mut rec,
+                Interface::compact(input),
+                Interface::compact(output),
+            );
+            rec.forwarding_status = drop_forwarding_status(reason);
         }
     }
     let n = record_count(&mut c, Section::FlowRecord, budget)?;
@@ -480,11 +510,8 @@ fn flow_record<'a>(
     let e = |s| DecodeError::short(Section::FlowRecord, s);
     match fmt {
         format::SAMPLED_HEADER => {
-            let proto = b.u32().map_err(e)?;
-            let frame_length = b.u32().map_err(e)?;
-            let _stripped = b.u32().map_err(e)?;
-            let len = b.u32().map_err(e)? as usize;
-            let header = b.bytes(len).map_err(e)?;
+            let [proto, frame_length, _stripped, len] = words(&mut b).map_err(e)?;
+            let header = b.bytes(len as usize).map_err(e)?;
             // a second header record in one sample would only repeat the first
             if p.frame_length.is_none() {
                 p.frame_length = Some(frame_length);
@@ -498,8 +525,8 @@ fn flow_record<'a>(
             let dst = b.bytes(8).map_err(e)?;
             p.eth = Some(SampledEthernet {
                 length,
-                src_mac: mac_from_bytes(&src[..6]),
-                dst_mac: mac_from_bytes(&dst[..6]),
+                src_mac: packet::mac(&src[..6]),
+                dst_mac: packet::mac(&dst[..6]),
                 etype: b.u32().map_err(e)?,
             });
         }
@@ -528,10 +555,9 @@ fn flow_record<'a>(
         format::EXTENDED_SWITCH => {
             // VLAN ids are 12 bits; agents send 0xFFFFFFFF (and other junk) for "unknown"
             let vlan = |v: u32| if v <= 4095 { v } else { 0 };
-            rec.src_vlan = vlan(b.u32().map_err(e)?);
-            let _src_priority = b.u32().map_err(e)?;
-            rec.dst_vlan = vlan(b.u32().map_err(e)?);
-            let _dst_priority = b.u32().map_err(e)?;
+            let [src_vlan, _src_priority, dst_vlan, _dst_priority] = words(&mut b).map_err(e)?;
+            rec.src_vlan = vlan(src_vlan);
+            rec.dst_vlan = vlan(dst_vlan);
         }
         format::EXTENDED_ROUTER => {
             p.router_next_hop = read_address(&mut b, Section::FlowRecord)?;
@@ -613,13 +639,20 @@ fn gateway<'a>(
 fn decode_counter_sample<S: FlowSink>(
     expanded: bool,
     mut c: Cursor<'_>,
-    base: &CounterRecord,
+    ctx: &Ctx,
     stats: &mut DecodeStats,
     budget: &mut usize,
     sink: &mut S,
 ) -> Result<(), DecodeError> {
     let e = |s| DecodeError::short(Section::Sample, s);
-    let mut rec = *base;
+    let mut rec = CounterRecord {
+        time_received_ns: ctx.recv_ns,
+        agent_address: ctx.agent,
+        sub_agent_id: ctx.sub_agent_id,
+        sequence_num: ctx.sequence,
+        agent_uptime_ms: ctx.uptime_ms,
+        ..CounterRecord::default()
+    };
     rec.sample_sequence = c.u32().map_err(e)?;
     if expanded {
         rec.source_id_type = c.u32().map_err(e)?;
