@@ -13,6 +13,7 @@
 pub mod ipfix;
 pub mod netflow5;
 pub mod netflow9;
+pub mod packet;
 pub mod sflow;
 
 use crate::cursor::Short;
@@ -283,6 +284,13 @@ pub struct DecodeStats {
     pub templates_learned: u64,
     /// Options data records read (sampling etc.).
     pub options_records: u64,
+    /// sFlow samples of an unknown enterprise/format, skipped by their length.
+    pub sflow_unknown_samples: u64,
+    /// sFlow flow/counter records of an unknown enterprise/format, skipped by their length.
+    pub sflow_unknown_records: u64,
+    /// sFlow samples dropped because one of their records was malformed (also counted by
+    /// reason in `errors`); the rest of the datagram still decodes.
+    pub sflow_samples_dropped: u64,
 }
 
 impl DecodeStats {
