@@ -14,6 +14,8 @@ pub(crate) mod fields;
 pub mod ipfix;
 pub mod netflow5;
 pub mod netflow9;
+#[cfg(test)]
+pub(crate) mod nftest;
 pub(crate) mod sets;
 pub mod sflow;
 
