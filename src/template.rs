@@ -483,12 +483,21 @@ mod tests {
             ..Limits::default()
         };
         let mut c = TemplateCache::default();
-        assert_eq!(learn(&mut c, [1, 1, 1, 1], 256, 2, &lim).templates_learned, 1);
-        assert_eq!(learn(&mut c, [1, 1, 1, 1], 257, 2, &lim).templates_learned, 1);
+        assert_eq!(
+            learn(&mut c, [1, 1, 1, 1], 256, 2, &lim).templates_learned,
+            1
+        );
+        assert_eq!(
+            learn(&mut c, [1, 1, 1, 1], 257, 2, &lim).templates_learned,
+            1
+        );
         let st = learn(&mut c, [1, 1, 1, 1], 258, 2, &lim);
         assert_eq!(st.limits[LimitKind::TemplatesPerExporter as usize], 1);
         // identical re-send: refresh, no new learn
-        assert_eq!(learn(&mut c, [1, 1, 1, 1], 257, 2, &lim).templates_learned, 0);
+        assert_eq!(
+            learn(&mut c, [1, 1, 1, 1], 257, 2, &lim).templates_learned,
+            0
+        );
         let st = learn(&mut c, [1, 1, 1, 1], 257, 5, &lim);
         assert_eq!(st.limits[LimitKind::FieldsPerTemplate as usize], 1);
         learn(&mut c, [2, 2, 2, 2], 256, 1, &lim);

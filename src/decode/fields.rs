@@ -78,6 +78,69 @@ pub(crate) enum Kind {
     Sampling,
     /// samplerId (48) / selectorId (302).
     SamplerId,
+    /// A later occurrence of an element the template already carries; `arg` is its kind.
+    /// Its value replaces the earlier one only when it is not zero (the earlier one moves to
+    /// the `*_encap` field for addresses, protocol, ToS and flow label: RFC 7011 §8 orders
+    /// repeated elements by treatment, so a tunnel's outer header comes before the inner).
+    Dup,
+}
+
+impl Kind {
+    /// Every kind, in declaration order (`ALL[k as usize] == k`).
+    const ALL: [Kind; 47] = [
+        Kind::Skip,
+        Kind::Bytes,
+        Kind::Packets,
+        Kind::Proto,
+        Kind::Tos,
+        Kind::TcpFlags,
+        Kind::SrcPort,
+        Kind::DstPort,
+        Kind::SrcAddr,
+        Kind::DstAddr,
+        Kind::SrcNet,
+        Kind::DstNet,
+        Kind::InIf,
+        Kind::OutIf,
+        Kind::NextHop,
+        Kind::BgpNextHop,
+        Kind::BgpNextHopBoth,
+        Kind::SrcAs,
+        Kind::DstAs,
+        Kind::NextHopAs,
+        Kind::FlowLabel,
+        Kind::IcmpTypeCode,
+        Kind::IcmpType,
+        Kind::IcmpCode,
+        Kind::Ttl,
+        Kind::FragId,
+        Kind::FragOffset,
+        Kind::FragFlags,
+        Kind::SrcMac,
+        Kind::DstMac,
+        Kind::Vlan,
+        Kind::DstVlan,
+        Kind::IngressVrf,
+        Kind::EgressVrf,
+        Kind::Direction,
+        Kind::BiflowDirection,
+        Kind::Mpls,
+        Kind::MplsIp,
+        Kind::FwdStatus,
+        Kind::ObsPoint,
+        Kind::IpVersion,
+        Kind::Start,
+        Kind::End,
+        Kind::SysInit,
+        Kind::Sampling,
+        Kind::SamplerId,
+        Kind::Dup,
+    ];
+
+    #[inline]
+    fn from_u8(v: u8) -> Kind {
+        Kind::ALL.get(v as usize).copied().unwrap_or(Kind::Skip)
+    }
 }
 
 /// Where a flow time comes from, most precise first (the order of preference).
@@ -182,6 +245,51 @@ pub(crate) struct Op {
     pub len: u16,
     pub kind: Kind,
     pub arg: u8,
+    /// [`window_shift`] of the field in its record (fixed-length plans).
+    pub shift: u8,
+}
+
+/// `Val::shift` value: the field cannot be read through an 8-byte window.
+const NO_WINDOW: u8 = 0xFF;
+
+/// How an integer field ending at `end` (bytes into its buffer) and `len` long is read: as
+/// the 8 bytes ending at the field, shifted mask `u64::MAX >> (64 - 8 * len)`, when there are
+/// 8 bytes before its end; else byte by byte.
+#[inline(always)]
+fn window_shift(end: usize, len: usize) -> u8 {
+    if end >= 8 && (1..=8).contains(&len) {
+        (64 - 8 * len) as u8
+    } else {
+        NO_WINDOW
+    }
+}
+
+/// One field's bytes: `len` bytes at `off` of `r`.
+#[derive(Clone, Copy)]
+struct Val<'a> {
+    r: &'a [u8],
+    off: usize,
+    len: usize,
+    shift: u8,
+}
+
+impl<'a> Val<'a> {
+    #[inline(always)]
+    fn bytes(&self) -> &'a [u8] {
+        &self.r[self.off..self.off + self.len]
+    }
+
+    /// Unsigned big-endian value (reduced-size encoding: any length 1..=8).
+    #[inline(always)]
+    fn uint(&self) -> u64 {
+        if self.shift != NO_WINDOW {
+            let e = self.off + self.len;
+            let w: [u8; 8] = self.r[e - 8..e].try_into().expect("an 8-byte window");
+            u64::from_be_bytes(w) & (u64::MAX >> self.shift)
+        } else {
+            be_uint(self.bytes())
+        }
+    }
 }
 
 /// Post-processing a plan needs after its ops ran.
@@ -343,7 +451,11 @@ impl Plan {
         if fields.is_empty() || min_len == 0 || min_len > MAX_RECORD {
             return Err(bad);
         }
-        let has = |id: u16| fields.iter().any(|f| f.pen == 0 && f.id == id && f.len != VARLEN);
+        let has = |id: u16| {
+            fields
+                .iter()
+                .any(|f| f.pen == 0 && f.id == id && f.len != VARLEN)
+        };
 
         // The most precise start and end time sources the template carries.
         let mut start = TimeSrc::None;
@@ -393,11 +505,22 @@ impl Plan {
                 Kind::SysInit => flags |= flag::SYS_INIT,
                 _ => {}
             }
+            let repeated = |o: &Op| {
+                (o.kind == kind && o.arg == arg) || (o.kind == Kind::Dup && o.arg == kind as u8)
+            };
+            if kind != Kind::Skip && ops.iter().any(repeated) {
+                (kind, arg) = match kind {
+                    Kind::Mpls | Kind::Sampling => (Kind::Skip, 0),
+                    k => (Kind::Dup, k as u8),
+                };
+            }
+            let end = off + f.len as usize;
             ops.push(Op {
                 off: off as u16,
                 len: f.len,
                 kind,
                 arg,
+                shift: window_shift(end, f.len as usize),
             });
             if f.len != VARLEN {
                 off += f.len as usize;
@@ -405,12 +528,9 @@ impl Plan {
         }
         if !options
             && has(11)
-            && !ops.iter().any(|o| {
-                matches!(
-                    o.kind,
-                    Kind::IcmpTypeCode | Kind::IcmpType | Kind::IcmpCode
-                )
-            })
+            && !ops
+                .iter()
+                .any(|o| matches!(o.kind, Kind::IcmpTypeCode | Kind::IcmpType | Kind::IcmpCode))
         {
             flags |= flag::ICMP_FROM_PORT;
         }
@@ -458,7 +578,7 @@ struct Aux {
 /// one with zeros, whatever the order. Returns whether it was stored.
 #[inline]
 fn set_addr(dst: &mut Addr, v: &[u8]) -> bool {
-    if dst.is_none() || v.iter().any(|&b| b != 0) {
+    if dst.is_none() || !is_zero(v) {
         *dst = Addr::from_slice(v);
         true
     } else {
@@ -466,11 +586,23 @@ fn set_addr(dst: &mut Addr, v: &[u8]) -> bool {
     }
 }
 
+#[inline]
+fn is_zero(v: &[u8]) -> bool {
+    v.iter().all(|&b| b == 0)
+}
+
+/// An address that is present and not all zeros.
+#[inline]
+fn is_set(a: &Addr) -> bool {
+    !is_zero(a.as_slice())
+}
+
 /// Applies one mapped field to the record.
 #[inline(always)]
-fn apply(rec: &mut FlowRecord, aux: &mut Aux, kind: Kind, arg: u8, v: &[u8]) {
-    let n = || be_uint(v);
-    let n32 = || be_uint(v) as u32;
+fn apply(rec: &mut FlowRecord, aux: &mut Aux, kind: Kind, arg: u8, x: Val<'_>) {
+    let n = || x.uint();
+    let n32 = || x.uint() as u32;
+    let v = || x.bytes();
     match kind {
         Kind::Skip => {}
         Kind::Bytes => rec.bytes = n(),
@@ -481,13 +613,23 @@ fn apply(rec: &mut FlowRecord, aux: &mut Aux, kind: Kind, arg: u8, v: &[u8]) {
         Kind::SrcPort => rec.src_port = n32(),
         Kind::DstPort => rec.dst_port = n32(),
         Kind::SrcAddr => {
-            if set_addr(&mut rec.src_addr, v) {
-                rec.etype = if v.len() == 4 { 0x0800 } else { 0x86dd };
+            if is_set(&rec.src_addr) && !is_zero(v()) {
+                rec.src_addr_encap = rec.src_addr;
+                rec.etype_encap = rec.etype;
+                rec.has_encap = true;
+            }
+            if set_addr(&mut rec.src_addr, v()) {
+                rec.etype = if v().len() == 4 { 0x0800 } else { 0x86dd };
             }
         }
         Kind::DstAddr => {
-            if set_addr(&mut rec.dst_addr, v) {
-                rec.etype = if v.len() == 4 { 0x0800 } else { 0x86dd };
+            if is_set(&rec.dst_addr) && !is_zero(v()) {
+                rec.dst_addr_encap = rec.dst_addr;
+                rec.etype_encap = rec.etype;
+                rec.has_encap = true;
+            }
+            if set_addr(&mut rec.dst_addr, v()) {
+                rec.etype = if v().len() == 4 { 0x0800 } else { 0x86dd };
             }
         }
         Kind::SrcNet => rec.src_net = n32(),
@@ -495,13 +637,13 @@ fn apply(rec: &mut FlowRecord, aux: &mut Aux, kind: Kind, arg: u8, v: &[u8]) {
         Kind::InIf => rec.in_if = n32(),
         Kind::OutIf => rec.out_if = n32(),
         Kind::NextHop => {
-            set_addr(&mut rec.next_hop, v);
+            set_addr(&mut rec.next_hop, v());
         }
         Kind::BgpNextHop => {
-            set_addr(&mut rec.bgp_next_hop, v);
+            set_addr(&mut rec.bgp_next_hop, v());
         }
         Kind::BgpNextHopBoth => {
-            if set_addr(&mut rec.bgp_next_hop, v) {
+            if set_addr(&mut rec.bgp_next_hop, v()) {
                 rec.next_hop = rec.bgp_next_hop;
             }
         }
@@ -520,8 +662,8 @@ fn apply(rec: &mut FlowRecord, aux: &mut Aux, kind: Kind, arg: u8, v: &[u8]) {
         Kind::FragId => rec.fragment_id = n32(),
         Kind::FragOffset => rec.fragment_offset = n32(),
         Kind::FragFlags => rec.ip_flags = (n32() >> 5) & 0x7,
-        Kind::SrcMac => rec.src_mac = mac_from_bytes(v),
-        Kind::DstMac => rec.dst_mac = mac_from_bytes(v),
+        Kind::SrcMac => rec.src_mac = mac_from_bytes(v()),
+        Kind::DstMac => rec.dst_mac = mac_from_bytes(v()),
         Kind::Vlan => {
             rec.vlan_id = n32();
             rec.src_vlan = rec.vlan_id;
@@ -534,7 +676,7 @@ fn apply(rec: &mut FlowRecord, aux: &mut Aux, kind: Kind, arg: u8, v: &[u8]) {
         Kind::Mpls => {
             // label stack entry: label(20) EXP(3) S(1) in the first 3 bytes; an all-zero
             // entry is "no label" as exporters send it for unlabelled flows
-            let entry = be_uint(&v[..3]) as u32;
+            let entry = be_uint(&v()[..3]) as u32;
             let i = arg as usize;
             if entry != 0 && i < MAX_MPLS {
                 rec.mpls_labels[i] = entry >> 4;
@@ -544,7 +686,7 @@ fn apply(rec: &mut FlowRecord, aux: &mut Aux, kind: Kind, arg: u8, v: &[u8]) {
             }
         }
         Kind::MplsIp => {
-            set_addr(&mut rec.mpls_ip, v);
+            set_addr(&mut rec.mpls_ip, v());
         }
         Kind::FwdStatus => rec.forwarding_status = n32(),
         Kind::ObsPoint => rec.observation_point_id = n32(),
@@ -561,6 +703,33 @@ fn apply(rec: &mut FlowRecord, aux: &mut Aux, kind: Kind, arg: u8, v: &[u8]) {
             aux.samp.present |= 1 << arg;
         }
         Kind::SamplerId => aux.samp.sampler_id = Some(n()),
+        Kind::Dup => apply_dup(rec, aux, Kind::from_u8(arg), x),
+    }
+}
+
+/// A later occurrence of an element: zero values are ignored; a non-zero address, protocol,
+/// ToS or flow label pushes the earlier value into the encapsulation fields.
+#[cold]
+fn apply_dup(rec: &mut FlowRecord, aux: &mut Aux, kind: Kind, val: Val<'_>) {
+    if is_zero(val.bytes()) {
+        return;
+    }
+    let x = val.uint() as u32;
+    match kind {
+        Kind::Proto => {
+            rec.proto_encap = rec.proto;
+            rec.proto = x;
+        }
+        Kind::Tos => {
+            rec.ip_tos_encap = rec.ip_tos;
+            rec.ip_tos = x;
+        }
+        Kind::FlowLabel => {
+            rec.ipv6_flow_label_encap = rec.ipv6_flow_label;
+            rec.ipv6_flow_label = x & 0xF_FFFF;
+        }
+        Kind::Dup => {}
+        _ => apply(rec, aux, kind, 0, val),
     }
 }
 
@@ -698,8 +867,13 @@ pub(crate) fn decode_data<S: super::FlowSink, R: SamplerRates>(
             let mut rec = *base;
             let mut aux = Aux::default();
             for op in plan.ops.iter() {
-                let v = &r[op.off as usize..op.off as usize + op.len as usize];
-                apply(&mut rec, &mut aux, op.kind, op.arg, v);
+                let x = Val {
+                    r,
+                    off: op.off as usize,
+                    len: op.len as usize,
+                    shift: op.shift,
+                };
+                apply(&mut rec, &mut aux, op.kind, op.arg, x);
             }
             finish(&mut rec, &aux, &mut out);
             sink.flow(&rec);
@@ -729,12 +903,18 @@ pub(crate) fn decode_data<S: super::FlowSink, R: SamplerRates>(
             } else {
                 op.len as usize
             };
-            let Some(v) = data.get(p..p + len) else {
+            if data.len() - p < len {
                 ok = false;
                 break;
+            }
+            let x = Val {
+                r: data,
+                off: p,
+                len,
+                shift: window_shift(p + len, len),
             };
             p += len;
-            apply(&mut rec, &mut aux, op.kind, op.arg, v);
+            apply(&mut rec, &mut aux, op.kind, op.arg, x);
         }
         if !ok {
             out.error = Some(DecodeError::Truncated {
@@ -783,7 +963,7 @@ pub(crate) fn decode_options(
                 p = p.saturating_add(len.unwrap_or(usize::MAX));
                 (s, len.unwrap_or(usize::MAX))
             };
-            let Some(v) = data.get(start..start.saturating_add(len)) else {
+            if data.get(start..start.saturating_add(len)).is_none() {
                 let e = DecodeError::Truncated {
                     section: Section::DataSet,
                     offset: pos,
@@ -791,8 +971,14 @@ pub(crate) fn decode_options(
                     have: data.len() - pos,
                 };
                 return (records, false, Some(e));
+            }
+            let x = Val {
+                r: data,
+                off: start,
+                len,
+                shift: window_shift(start + len, len),
             };
-            apply(&mut rec, &mut aux, op.kind, op.arg, v);
+            apply(&mut rec, &mut aux, op.kind, op.arg, x);
         }
         pos = if plan.fixed { pos + plan.min_len } else { p };
         records += 1;
@@ -807,6 +993,31 @@ mod tests {
 
     fn f(id: u16, len: u16) -> FieldSpec {
         FieldSpec { id, len, pen: 0 }
+    }
+
+    #[test]
+    fn kind_table_in_order() {
+        for (i, k) in Kind::ALL.iter().enumerate() {
+            assert_eq!(*k as usize, i);
+            assert_eq!(Kind::from_u8(i as u8), *k);
+        }
+        assert_eq!(Kind::from_u8(200), Kind::Skip);
+    }
+
+    #[test]
+    fn window_reads_any_length() {
+        let r = [9u8, 9, 9, 9, 9, 9, 9, 9, 1, 2, 3, 4, 5, 6, 7, 8];
+        for off in 0..r.len() {
+            for len in 1..=(r.len() - off).min(8) {
+                let x = Val {
+                    r: &r,
+                    off,
+                    len,
+                    shift: window_shift(off + len, len),
+                };
+                assert_eq!(x.uint(), be_uint(&r[off..off + len]), "{off} {len}");
+            }
+        }
     }
 
     #[test]
@@ -829,8 +1040,14 @@ mod tests {
         assert!(Plan::build(&[], false, 0, false, 256).is_err());
         assert!(Plan::build(&[f(1, 0)], false, 0, false, 256).is_err());
         assert!(Plan::build(&[f(1, 65000), f(2, 1000)], false, 0, false, 256).is_err());
-        let p = Plan::build(&[f(1, 4), f(82, VARLEN), f(3, 4), f(4, 1)], false, 0, false, 256)
-            .unwrap();
+        let p = Plan::build(
+            &[f(1, 4), f(82, VARLEN), f(3, 4), f(4, 1)],
+            false,
+            0,
+            false,
+            256,
+        )
+        .unwrap();
         assert!(!p.fixed);
         assert_eq!(p.min_len, 10);
         // skip(4 of 82's neighbours merged): bytes, var skip, skip 4, proto

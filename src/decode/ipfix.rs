@@ -149,14 +149,7 @@ pub fn decode<S: FlowSink>(
 
 /// Template set (2): `{template_id, field_count, specifiers}`; options template set (3):
 /// `{template_id, field_count, scope_field_count, specifiers}`; field_count 0 withdraws.
-fn templates(
-    dec: &mut Decoder,
-    addr: &Addr,
-    domain: u32,
-    now_ns: u64,
-    body: &[u8],
-    options: bool,
-) {
+fn templates(dec: &mut Decoder, addr: &Addr, domain: u32, now_ns: u64, body: &[u8], options: bool) {
     let section = if options {
         Section::OptionsTemplate
     } else {
@@ -321,19 +314,38 @@ mod tests {
         assert_eq!(flows.len(), 2);
         let r = flows[1];
         assert_eq!(r.flow_type, FlowType::Ipfix);
-        assert_eq!((r.src_addr, r.dst_addr), (Addr::v4([10, 0, 0, 2]), Addr::v4([10, 0, 1, 1])));
-        assert_eq!((r.src_port, r.dst_port, r.proto, r.etype), (5000, 53, 17, 0x0800));
+        assert_eq!(
+            (r.src_addr, r.dst_addr),
+            (Addr::v4([10, 0, 0, 2]), Addr::v4([10, 0, 1, 1]))
+        );
+        assert_eq!(
+            (r.src_port, r.dst_port, r.proto, r.etype),
+            (5000, 53, 17, 0x0800)
+        );
         assert_eq!((r.bytes, r.packets), (70_002, 300));
         assert_eq!((r.in_if, r.out_if, r.tcp_flags), (7, 8, 0x0102));
         assert_eq!(r.time_flow_start_ns, EXPORT_NS - 5_000_000_000);
         assert_eq!(r.time_flow_end_ns, EXPORT_NS - 1_000_000_000);
         assert_eq!((r.vlan_id, r.src_vlan, r.flow_direction), (42, 42, 1));
-        assert_eq!((r.forwarding_status, r.observation_point_id), (0x4000_0000, 99));
-        assert_eq!((r.ip_flags, r.fragment_id, r.fragment_offset, r.ip_ttl), (2, 0x1234, 0, 63));
+        assert_eq!(
+            (r.forwarding_status, r.observation_point_id),
+            (0x4000_0000, 99)
+        );
+        assert_eq!(
+            (r.ip_flags, r.fragment_id, r.fragment_offset, r.ip_ttl),
+            (2, 0x1234, 0, 63)
+        );
         assert_eq!((r.sequence_num, r.observation_domain_id), (1000, 5));
         assert_eq!(dec.stats.flows[2], 2);
         let t = dec.templates.templates();
-        assert_eq!(t[0].fields[12], crate::template::FieldSpec { id: 137, len: 4, pen: 2636 });
+        assert_eq!(
+            t[0].fields[12],
+            crate::template::FieldSpec {
+                id: 137,
+                len: 4,
+                pen: 2636
+            }
+        );
     }
 
     #[test]
@@ -384,7 +396,14 @@ mod tests {
         let rates: Vec<u64> = flows.iter().map(|r| r.sampling_rate).collect();
         assert_eq!(rates, vec![1000, 100, 100]);
         assert_eq!(dec.stats.options_records, 2);
-        assert_eq!(dec.templates.templates().iter().filter(|t| t.options).count(), 2);
+        assert_eq!(
+            dec.templates
+                .templates()
+                .iter()
+                .filter(|t| t.options)
+                .count(),
+            2
+        );
     }
 
     #[test]
@@ -396,7 +415,8 @@ mod tests {
         };
         let start = EXPORT_NS - 3_250_000_000;
         let end = EXPORT_NS - 250_000_000;
-        let cases: Vec<(Vec<(u16, u16, u32)>, Vec<u8>, u64, u64)> = vec![
+        type Case = (Vec<(u16, u16, u32)>, Vec<u8>, u64, u64);
+        let cases: Vec<Case> = vec![
             (
                 vec![(156, 8, 0), (157, 8, 0)],
                 [ntp(start).to_be_bytes(), ntp(end).to_be_bytes()].concat(),
@@ -479,7 +499,11 @@ mod tests {
     #[test]
     fn system_init_time_from_options() {
         let ot = ipfix_options_template(300, 1, &[(149, 4, 0), (160, 8, 0)]);
-        let od = [&1u32.to_be_bytes()[..], &(EXPORT_NS / 1_000_000 - 10_000).to_be_bytes()].concat();
+        let od = [
+            &1u32.to_be_bytes()[..],
+            &(EXPORT_NS / 1_000_000 - 10_000).to_be_bytes(),
+        ]
+        .concat();
         let t = ipfix_template(400, &[(22, 4, 0), (21, 4, 0)]);
         let msg = ipfix(
             SECS,
@@ -488,7 +512,10 @@ mod tests {
             &[
                 set(3, &ot),
                 set(2, &t),
-                set(400, &[2000u32.to_be_bytes(), 9000u32.to_be_bytes()].concat()),
+                set(
+                    400,
+                    &[2000u32.to_be_bytes(), 9000u32.to_be_bytes()].concat(),
+                ),
                 set(300, &od),
             ],
         );
@@ -567,7 +594,7 @@ mod tests {
         let learn = ipfix(SECS, 0, 1, &[set(2, &t)]);
         let withdraw = ipfix(SECS, 0, 1, &[set(2, &[1, 0, 0, 0])]);
         let withdraw_all = ipfix(SECS, 0, 1, &[set(2, &[0, 2, 0, 0])]);
-        let use_it = ipfix(SECS, 0, 1, &[data.clone()]);
+        let use_it = ipfix(SECS, 0, 1, std::slice::from_ref(&data));
         let other_domain = ipfix(SECS, 0, 2, &[data]);
         let (flows, dec) = run(&[learn.clone(), use_it.clone(), other_domain.clone()]);
         assert_eq!(flows.len(), 1);
@@ -587,9 +614,15 @@ mod tests {
         // length below the header, and past the datagram
         let mut m = ipfix(SECS, 0, 1, &[]);
         m[3] = 8;
-        assert!(matches!(dec.decode(ip, 0, &m, &mut sink), Err(DecodeError::BadLength { .. })));
+        assert!(matches!(
+            dec.decode(ip, 0, &m, &mut sink),
+            Err(DecodeError::BadLength { .. })
+        ));
         m[3] = 200;
-        assert!(matches!(dec.decode(ip, 0, &m, &mut sink), Err(DecodeError::Truncated { .. })));
+        assert!(matches!(
+            dec.decode(ip, 0, &m, &mut sink),
+            Err(DecodeError::Truncated { .. })
+        ));
         // options template with scope count 0 or above the field count, reserved set id,
         // template id < 256
         let mut o = ipfix_options_template(300, 0, &[(302, 4, 0)]);
@@ -610,7 +643,8 @@ mod tests {
         // a template whose fields run past its set
         let mut t = ipfix_template(256, &[(8, 4, 0), (12, 4, 0)]);
         t[3] = 9;
-        dec.decode(ip, 0, &ipfix(SECS, 0, 1, &[set(2, &t)]), &mut sink).unwrap();
+        dec.decode(ip, 0, &ipfix(SECS, 0, 1, &[set(2, &t)]), &mut sink)
+            .unwrap();
         assert_eq!(dec.stats.errors[2], 2, "truncated");
         // a variable-length record running past its set: the records before it decode
         let t = ipfix_template(257, &[(8, 4, 0), (82, VARLEN, 0)]);
@@ -626,12 +660,28 @@ mod tests {
     fn truncation_never_panics() {
         truncation_loop(&[basic()]);
         let t300 = ipfix_options_template(300, 1, &[(302, 4, 0), (305, 4, 0), (306, 4, 0)]);
-        let o300 = [&7u32.to_be_bytes()[..], &1u32.to_be_bytes(), &99u32.to_be_bytes()].concat();
+        let o300 = [
+            &7u32.to_be_bytes()[..],
+            &1u32.to_be_bytes(),
+            &99u32.to_be_bytes(),
+        ]
+        .concat();
         let t = ipfix_template(263, &[(8, 4, 0), (302, 4, 0), (82, VARLEN, 0), (154, 8, 0)]);
-        let r = [&[10, 0, 0, 1][..], &7u32.to_be_bytes(), &[2, b'a', b'b'], &[0; 8]].concat();
+        let r = [
+            &[10, 0, 0, 1][..],
+            &7u32.to_be_bytes(),
+            &[2, b'a', b'b'],
+            &[0; 8],
+        ]
+        .concat();
         truncation_loop(&[
             ipfix(SECS, 0, 1, &[set(3, &t300), set(2, &t)]),
-            ipfix(SECS, 0, 1, &[set(300, &o300), set(263, &[r.clone(), r].concat())]),
+            ipfix(
+                SECS,
+                0,
+                1,
+                &[set(300, &o300), set(263, &[r.clone(), r].concat())],
+            ),
         ]);
     }
 

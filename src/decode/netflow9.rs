@@ -205,7 +205,8 @@ fn options_templates(dec: &mut Decoder, addr: &Addr, domain: u32, now_ns: u64, b
             dec.limits.max_fields_per_template,
             &mut fields,
         ) {
-            dec.stats.count(DecodeError::short(Section::OptionsTemplate, s));
+            dec.stats
+                .count(DecodeError::short(Section::OptionsTemplate, s));
             break;
         }
         if id < 256 || count == 0 {
@@ -323,7 +324,10 @@ mod tests {
         assert_eq!((r.tcp_flags, r.ip_tos), (0x12, 0x20));
         assert_eq!((r.bytes, r.packets), (1002, 10));
         assert_eq!((r.in_if, r.out_if), (3, 4));
-        assert_eq!((r.src_as, r.dst_as, r.src_net, r.dst_net), (65001, 65002, 24, 16));
+        assert_eq!(
+            (r.src_as, r.dst_as, r.src_net, r.dst_net),
+            (65001, 65002, 24, 16)
+        );
         assert_eq!((r.flow_direction, r.forwarding_status), (1, 0x40));
         assert_eq!(r.time_flow_start_ns, EXPORT_NS - 10_000_000_000);
         assert_eq!(r.time_flow_end_ns, EXPORT_NS - 1_000_000_000);
@@ -406,7 +410,7 @@ mod tests {
                 set(0, &t),
             ],
         );
-        let (flows, dec) = run(&[d.clone()]);
+        let (flows, dec) = run(std::slice::from_ref(&d));
         let rates: Vec<u64> = flows.iter().map(|r| r.sampling_rate).collect();
         // sampler 3 is unknown: the domain's rate (last learned) applies
         assert_eq!(rates, vec![100, 1000, 1000]);
@@ -427,7 +431,12 @@ mod tests {
     fn sampling_interval_in_data_records() {
         // Huawei: IE 34 inside the data records; stored for the domain
         let t = v9_template(260, &[(8, 4), (34, 4), (1, 4)]);
-        let r = [&[10, 0, 0, 1][..], &512u32.to_be_bytes(), &9u32.to_be_bytes()].concat();
+        let r = [
+            &[10, 0, 0, 1][..],
+            &512u32.to_be_bytes(),
+            &9u32.to_be_bytes(),
+        ]
+        .concat();
         let d1 = v9(2, 0, SECS, 1, 0, &[set(0, &t), data(260, &[r])]);
         let d2 = v9(
             2,
@@ -472,8 +481,14 @@ mod tests {
         let (flows, dec) = run(&[d]);
         assert_eq!(dec.stats.error_total(), 0);
         assert_eq!(flows.len(), 2);
-        assert_eq!((flows[0].bytes, flows[0].dst_addr), (7, Addr::v4([10, 0, 0, 2])));
-        assert_eq!((flows[1].bytes, flows[1].dst_addr), (8, Addr::v4([10, 0, 0, 4])));
+        assert_eq!(
+            (flows[0].bytes, flows[0].dst_addr),
+            (7, Addr::v4([10, 0, 0, 2]))
+        );
+        assert_eq!(
+            (flows[1].bytes, flows[1].dst_addr),
+            (8, Addr::v4([10, 0, 0, 4]))
+        );
     }
 
     #[test]
@@ -546,9 +561,15 @@ mod tests {
         assert_eq!((r.icmp_type, r.icmp_code, r.proto), (3, 1, 58));
         assert_eq!((r.bytes, r.packets, r.ip_ttl), (5000, 50, 64));
         assert_eq!((r.fragment_id, r.fragment_offset), (77, 185));
-        assert_eq!((r.ingress_vrf_id, r.egress_vrf_id, r.bi_flow_direction), (11, 12, 2));
+        assert_eq!(
+            (r.ingress_vrf_id, r.egress_vrf_id, r.bi_flow_direction),
+            (11, 12, 2)
+        );
         // no time fields: start = end = export time
-        assert_eq!((r.time_flow_start_ns, r.time_flow_end_ns), (EXPORT_NS, EXPORT_NS));
+        assert_eq!(
+            (r.time_flow_start_ns, r.time_flow_end_ns),
+            (EXPORT_NS, EXPORT_NS)
+        );
     }
 
     #[test]
@@ -559,7 +580,10 @@ mod tests {
         let d2 = v9(2, 0, SECS, 2, 7, &[set(0, &t2), data(256, &[r])]);
         let (flows, dec) = run(&[d1, d2]);
         assert_eq!(flows.len(), 4);
-        assert_eq!((flows[3].bytes, flows[3].dst_addr), (55, Addr::v4([1, 2, 3, 4])));
+        assert_eq!(
+            (flows[3].bytes, flows[3].dst_addr),
+            (55, Addr::v4([1, 2, 3, 4]))
+        );
         assert_eq!(dec.stats.templates_learned, 2);
         assert_eq!(dec.templates.template_count(), 1);
     }
@@ -571,7 +595,14 @@ mod tests {
         d.extend_from_slice(&[1, 0, 0, 2, 9, 9, 9, 9]);
         let (flows, dec) = run(&[d]);
         assert_eq!(flows.len(), 3);
-        assert_eq!(dec.stats.errors[DecodeError::BadLength { section: Section::FlowSet, value: 0 }.index()], 1);
+        assert_eq!(
+            dec.stats.errors[DecodeError::BadLength {
+                section: Section::FlowSet,
+                value: 0
+            }
+            .index()],
+            1
+        );
 
         // template id < 256, field count 0 and zero-length records are rejected, the rest
         // of the set is read
@@ -604,7 +635,14 @@ mod tests {
         assert_eq!(dec.stats.errors[3], 1, "bad_length");
 
         // reserved flowset ids are skipped and counted
-        let d = v9(1, 100_000, SECS, 1, 7, &[set(7, &[1, 2, 3, 4]), set(0, &v9_template(256, T256))]);
+        let d = v9(
+            1,
+            100_000,
+            SECS,
+            1,
+            7,
+            &[set(7, &[1, 2, 3, 4]), set(0, &v9_template(256, T256))],
+        );
         let (_, dec) = run(&[d]);
         assert_eq!(dec.stats.errors[6], 1, "bad_set_id");
         assert_eq!(dec.stats.templates_learned, 1);
@@ -634,13 +672,114 @@ mod tests {
     fn truncation_never_panics() {
         truncation_loop(&[basic()]);
         let t = v9_template(259, &[(8, 4), (82, VARLEN), (1, 4)]);
-        let r = [&[10, 0, 0, 1][..], &[255, 0, 3], b"abc", &7u32.to_be_bytes()].concat();
+        let r = [
+            &[10, 0, 0, 1][..],
+            &[255, 0, 3],
+            b"abc",
+            &7u32.to_be_bytes(),
+        ]
+        .concat();
         let opt_t = v9_options_template(300, &[(1, 4)], &[(48, 1), (34, 4)]);
         let opt_d = [&[0, 0, 0, 0, 1][..], &100u32.to_be_bytes()].concat();
         truncation_loop(&[
             v9(2, 0, SECS, 1, 0, &[set(1, &opt_t), set(0, &t)]),
-            v9(2, 0, SECS, 1, 0, &[set(300, &opt_d), data(259, &[r.clone(), r])]),
+            v9(
+                2,
+                0,
+                SECS,
+                1,
+                0,
+                &[set(300, &opt_d), data(259, &[r.clone(), r])],
+            ),
         ]);
+    }
+
+    /// (template datagram, data datagram of 30 records of the 20-field template)
+    fn perf_fixture() -> (Vec<u8>, Vec<u8>) {
+        let recs: Vec<Vec<u8>> = (0..30).map(|i| rec256(i, 90_000, 99_000)).collect();
+        (
+            v9(1, 100_000, SECS, 1, 7, &[set(0, &v9_template(256, T256))]),
+            v9(30, 100_000, SECS, 2, 7, &[data(256, &recs)]),
+        )
+    }
+
+    /// Runs `f` `iters` times and returns ns per record (30 records per call).
+    fn per_record(iters: u64, mut f: impl FnMut()) -> f64 {
+        for _ in 0..iters / 100 {
+            f();
+        }
+        let t = std::time::Instant::now();
+        for _ in 0..iters {
+            f();
+        }
+        t.elapsed().as_nanos() as f64 / (iters * 30) as f64
+    }
+
+    fn perf_iters() -> u64 {
+        std::env::var("PERF_ITERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(200_000)
+    }
+
+    /// Decode + map + encode to goflow-v2 protobuf, 30 records of a 20-field template.
+    /// `cargo test --release --lib perf_v9 -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn perf_v9_full() {
+        use crate::replay::{Encoder, Format};
+        let (t, d) = perf_fixture();
+        let mut dec = Decoder::default();
+        run_with(&mut dec, &[t]);
+        let mut enc = Encoder::new(Format::Pb, crate::schema::Schema::default(), false);
+        let ip = IpAddr::from(EXPORTER);
+        let ns = per_record(perf_iters(), || {
+            enc.buf.clear();
+            dec.decode(ip, RECV_NS, std::hint::black_box(&d), &mut enc)
+                .unwrap();
+        });
+        eprintln!("perf_v9_full: {ns:.1} ns/record decode+map+encode (goflow-v2 pb)");
+    }
+
+    /// Decode + map only.
+    #[test]
+    #[ignore]
+    fn perf_v9_decode() {
+        let (t, d) = perf_fixture();
+        let mut dec = Decoder::default();
+        run_with(&mut dec, &[t]);
+        let ip = IpAddr::from(EXPORTER);
+        let mut n = 0u64;
+        let ns = per_record(perf_iters(), || {
+            dec.decode(
+                ip,
+                RECV_NS,
+                std::hint::black_box(&d),
+                &mut |r: &FlowRecord| n += std::hint::black_box(r).bytes,
+            )
+            .unwrap();
+        });
+        eprintln!(
+            "perf_v9_decode: {ns:.1} ns/record decode+map ({n}, FlowRecord {} bytes)",
+            std::mem::size_of::<FlowRecord>()
+        );
+    }
+
+    /// Encode only (the same 30 records), for comparison.
+    #[test]
+    #[ignore]
+    fn perf_v9_encode() {
+        use crate::replay::{Encoder, Format};
+        let (t, d) = perf_fixture();
+        let recs = run(&[t, d]).0;
+        let mut enc = Encoder::new(Format::Pb, crate::schema::Schema::default(), false);
+        let ns = per_record(perf_iters(), || {
+            enc.buf.clear();
+            for r in &recs {
+                crate::decode::FlowSink::flow(&mut enc, std::hint::black_box(r));
+            }
+        });
+        eprintln!("perf_v9_encode: {ns:.1} ns/record encode only (goflow-v2 pb)");
     }
 
     #[test]

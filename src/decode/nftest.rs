@@ -47,7 +47,14 @@ pub fn v9_options_template(id: u16, scope: &[(u16, u16)], opts: &[(u16, u16)]) -
 }
 
 /// A v9 datagram from its flowsets.
-pub fn v9(count: u16, uptime_ms: u32, unix_secs: u32, seq: u32, source_id: u32, sets: &[Vec<u8>]) -> Vec<u8> {
+pub fn v9(
+    count: u16,
+    uptime_ms: u32,
+    unix_secs: u32,
+    seq: u32,
+    source_id: u32,
+    sets: &[Vec<u8>],
+) -> Vec<u8> {
     let mut v = Vec::new();
     v.extend_from_slice(&9u16.to_be_bytes());
     v.extend_from_slice(&count.to_be_bytes());
@@ -146,9 +153,12 @@ pub fn truncation_loop(dgrams: &[Vec<u8>]) {
             let mut dec = Decoder::default();
             run_with(&mut dec, &dgrams[..i]);
             let mut got = 0usize;
-            let _ = dec.decode(IpAddr::from(EXPORTER), RECV_NS, &d[..n], &mut |_: &FlowRecord| {
-                got += 1
-            });
+            let _ = dec.decode(
+                IpAddr::from(EXPORTER),
+                RECV_NS,
+                &d[..n],
+                &mut |_: &FlowRecord| got += 1,
+            );
             assert!(got <= full, "datagram {i} cut at {n}: {got} flows > {full}");
         }
         // also with every byte flipped in turn: garbage must never panic
@@ -157,7 +167,12 @@ pub fn truncation_loop(dgrams: &[Vec<u8>]) {
             bad[k] ^= 0xFF;
             let mut dec = Decoder::default();
             run_with(&mut dec, &dgrams[..i]);
-            let _ = dec.decode(IpAddr::from(EXPORTER), RECV_NS, &bad, &mut |_: &FlowRecord| {});
+            let _ = dec.decode(
+                IpAddr::from(EXPORTER),
+                RECV_NS,
+                &bad,
+                &mut |_: &FlowRecord| {},
+            );
         }
     }
 }

@@ -115,7 +115,14 @@ pub(crate) fn data_passes<S: FlowSink>(
         let rates = &mut exp.rates;
         let (n, limit, err) = decode_options(&t.plan, data, budget, |s| {
             let rate = s.rate();
-            rates.store(d.version, d.domain, s.sampler_id, rate, s.sys_init_ms, max_rates);
+            rates.store(
+                d.version,
+                d.domain,
+                s.sampler_id,
+                rate,
+                s.sys_init_ms,
+                max_rates,
+            );
         });
         stats.options_records += n as u64;
         budget -= n;
