@@ -451,11 +451,15 @@ impl Plan {
         if fields.is_empty() || min_len == 0 || min_len > MAX_RECORD {
             return Err(bad);
         }
-        let has = |id: u16| {
-            fields
-                .iter()
-                .any(|f| f.pen == 0 && f.id == id && f.len != VARLEN)
-        };
+        // IANA elements present (fixed length), for precedence: every mapped IE is < 512.
+        let mut present = [0u64; 8];
+        for f in fields
+            .iter()
+            .filter(|f| f.pen == 0 && f.len != VARLEN && f.id < 512)
+        {
+            present[f.id as usize / 64] |= 1 << (f.id % 64);
+        }
+        let has = |id: u16| id < 512 && present[id as usize / 64] & (1 << (id % 64)) != 0;
 
         // The most precise start and end time sources the template carries.
         let mut start = TimeSrc::None;
@@ -480,6 +484,7 @@ impl Plan {
         let mut flags = 0u8;
         let mut off = 0usize;
         let (mut seen_start, mut seen_end) = (false, false);
+        let mut seen = [0u16; Kind::ALL.len()];
         for (i, f) in fields.iter().enumerate() {
             let (mut kind, mut arg) = if options {
                 options_kind(f, v9 && i < scope_count)
@@ -505,14 +510,15 @@ impl Plan {
                 Kind::SysInit => flags |= flag::SYS_INIT,
                 _ => {}
             }
-            let repeated = |o: &Op| {
-                (o.kind == kind && o.arg == arg) || (o.kind == Kind::Dup && o.arg == kind as u8)
-            };
-            if kind != Kind::Skip && ops.iter().any(repeated) {
+            // a kind (with its arg) already filled by an earlier field: a repetition
+            let slot = &mut seen[kind as usize];
+            if kind != Kind::Skip && *slot & (1 << (arg & 15)) != 0 {
                 (kind, arg) = match kind {
                     Kind::Mpls | Kind::Sampling => (Kind::Skip, 0),
                     k => (Kind::Dup, k as u8),
                 };
+            } else {
+                *slot |= 1 << (arg & 15);
             }
             let end = off + f.len as usize;
             ops.push(Op {
@@ -615,7 +621,7 @@ fn apply(rec: &mut FlowRecord, aux: &mut Aux, kind: Kind, arg: u8, x: Val<'_>) {
         Kind::SrcAddr => {
             if is_set(&rec.src_addr) && !is_zero(v()) {
                 rec.src_addr_encap = rec.src_addr;
-                rec.etype_encap = rec.etype;
+                rec.etype_encap = if rec.src_addr.is_v4() { 0x0800 } else { 0x86dd };
                 rec.has_encap = true;
             }
             if set_addr(&mut rec.src_addr, v()) {
@@ -625,7 +631,7 @@ fn apply(rec: &mut FlowRecord, aux: &mut Aux, kind: Kind, arg: u8, x: Val<'_>) {
         Kind::DstAddr => {
             if is_set(&rec.dst_addr) && !is_zero(v()) {
                 rec.dst_addr_encap = rec.dst_addr;
-                rec.etype_encap = rec.etype;
+                rec.etype_encap = if rec.dst_addr.is_v4() { 0x0800 } else { 0x86dd };
                 rec.has_encap = true;
             }
             if set_addr(&mut rec.dst_addr, v()) {

@@ -588,6 +588,67 @@ mod tests {
     }
 
     #[test]
+    fn repeated_elements_outer_then_inner() {
+        // Cisco SRv6 / MPLS templates: outer (or IPv6) header fields, then the inner (or
+        // IPv4) ones; unused alternatives are zero
+        let t = ipfix_template(
+            258,
+            &[
+                (27, 16, 0),
+                (28, 16, 0),
+                (4, 1, 0),
+                (7, 2, 0),
+                (8, 4, 0),
+                (12, 4, 0),
+                (4, 1, 0),
+                (7, 2, 0),
+            ],
+        );
+        let v6 = |x: u8| [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, x];
+        let encap = [
+            &v6(1)[..],
+            &v6(2),
+            &[4, 0, 0],
+            &[10, 0, 0, 1, 10, 0, 0, 2, 17, 4, 0],
+        ]
+        .concat();
+        let only_v4 = [
+            &[0u8; 32][..],
+            &[0, 0, 0],
+            &[10, 0, 0, 3, 10, 0, 0, 4, 6, 0, 80],
+        ]
+        .concat();
+        let only_v6 = [&v6(5)[..], &v6(6), &[17, 0, 53], &[0; 11]].concat();
+        let msg = ipfix(
+            SECS,
+            0,
+            1,
+            &[set(2, &t), set(258, &[encap, only_v4, only_v6].concat())],
+        );
+        let (flows, _) = run(&[msg]);
+        let r = flows[0];
+        assert_eq!(
+            (r.src_addr, r.dst_addr),
+            (Addr::v4([10, 0, 0, 1]), Addr::v4([10, 0, 0, 2]))
+        );
+        assert_eq!((r.proto, r.src_port, r.etype), (17, 1024, 0x0800));
+        assert!(r.has_encap);
+        assert_eq!(r.src_addr_encap.to_ip().unwrap().to_string(), "2001:db8::1");
+        assert_eq!(r.dst_addr_encap.to_ip().unwrap().to_string(), "2001:db8::2");
+        assert_eq!((r.proto_encap, r.etype_encap), (4, 0x86dd));
+        let r = flows[1];
+        assert_eq!(
+            (r.src_addr, r.proto, r.src_port, r.etype),
+            (Addr::v4([10, 0, 0, 3]), 6, 80, 0x0800)
+        );
+        assert!(!r.has_encap);
+        let r = flows[2];
+        assert_eq!(r.src_addr.to_ip().unwrap().to_string(), "2001:db8::5");
+        assert_eq!((r.proto, r.src_port, r.etype), (17, 53, 0x86dd));
+        assert!(!r.has_encap);
+    }
+
+    #[test]
     fn withdrawal_and_domains() {
         let t = ipfix_template(256, &[(8, 4, 0)]);
         let data = set(256, &[1, 2, 3, 4]);
