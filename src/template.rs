@@ -1,6 +1,522 @@
 //! Shard-local NetFlow v9 / IPFIX template and sampling-rate caches (one per worker, no locks).
 //!
-//! Filled in by the NetFlow v9 / IPFIX work; see `decode::netflow9` and `decode::ipfix`.
+//! Templates are keyed by (exporter IP, protocol version, observation domain / source id,
+//! template id); the source port is not part of the key, so an exporter that changes its
+//! port keeps its templates. Each learned template is compiled once into a decoding plan
+//! (`decode::fields::Plan`); a re-sent identical template only refreshes its time, so the
+//! steady state allocates nothing. Sampling rates are kept per (exporter, version, domain)
+//! and per sampler/selector id within it.
+//!
+//! Everything is bounded by [`Limits`]: exporters (the least recently used one is evicted
+//! when a new one arrives), templates per exporter, fields per template and the total wire
+//! size of all templates. Every refusal is counted as `DecodeError::Limit`.
 
-#[derive(Default)]
-pub struct TemplateCache {}
+use crate::decode::fields::{Plan, SamplerRates};
+use crate::decode::{DecodeError, DecodeStats, LimitKind, Limits};
+use crate::flow::Addr;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::IpAddr;
+
+/// Template field length meaning "variable length" (RFC 7011 §7).
+pub const VARLEN: u16 = 0xFFFF;
+
+/// One field specifier as the template carried it (`pen` 0: IANA element).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct FieldSpec {
+    pub id: u16,
+    pub len: u16,
+    pub pen: u32,
+}
+
+/// A learned template and its compiled decoding plan.
+#[derive(Debug)]
+pub struct Template {
+    pub version: u8,
+    pub domain: u32,
+    pub id: u16,
+    pub options: bool,
+    pub scope_count: u16,
+    pub fields: Box<[FieldSpec]>,
+    /// Receive time of the datagram that (last) carried it.
+    pub learned_ns: u64,
+    pub(crate) plan: Plan,
+    wire_bytes: usize,
+}
+
+/// A small fast hasher for the per-exporter maps (keys are integers and the maps are bounded
+/// by `Limits`, so hash flooding cannot grow them).
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Fx = BuildHasherDefault<FxHasher>;
+
+#[inline]
+pub(crate) fn tkey(version: u8, domain: u32, id: u16) -> u64 {
+    (u64::from(version) << 48) | (u64::from(domain) << 16) | u64::from(id)
+}
+
+#[inline]
+fn dkey(version: u8, domain: u32) -> u64 {
+    (u64::from(version) << 32) | u64::from(domain)
+}
+
+/// What the cache knows about one (exporter, version, domain).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DomainState {
+    /// Last sampling rate learned from options data (or data records carrying one); 0 if none.
+    pub sampling_rate: u64,
+    /// systemInitTimeMilliseconds from options data (IPFIX 160), 0 if none.
+    pub sys_init_ms: u64,
+}
+
+/// Per-exporter state.
+#[derive(Debug, Default)]
+pub struct Exporter {
+    last_used: u64,
+    pub(crate) templates: HashMap<u64, Template, Fx>,
+    pub(crate) rates: Rates,
+}
+
+/// Sampling rates and system init times of one exporter, by domain and by sampler id.
+#[derive(Debug, Default)]
+pub struct Rates {
+    domains: HashMap<u64, DomainState, Fx>,
+    /// Sampling rate by (domain key, sampler id).
+    samplers: HashMap<(u64, u64), u64, Fx>,
+}
+
+impl Rates {
+    pub(crate) fn domain(&self, version: u8, domain: u32) -> DomainState {
+        self.domains
+            .get(&dkey(version, domain))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Stores a sampling rate (and/or system init time) learned for the domain and, when
+    /// given, for the sampler id. Bounded: beyond `max` domains/samplers new ones are dropped.
+    pub(crate) fn store(
+        &mut self,
+        version: u8,
+        domain: u32,
+        sampler: Option<u64>,
+        rate: Option<u64>,
+        sys_init_ms: u64,
+        max: usize,
+    ) {
+        let dk = dkey(version, domain);
+        if rate.is_some() || sys_init_ms != 0 {
+            let n = self.domains.len();
+            let d = match self.domains.get_mut(&dk) {
+                Some(d) => Some(d),
+                None if n < max => Some(self.domains.entry(dk).or_default()),
+                None => None,
+            };
+            if let Some(d) = d {
+                if let Some(r) = rate {
+                    d.sampling_rate = r;
+                }
+                if sys_init_ms != 0 {
+                    d.sys_init_ms = sys_init_ms;
+                }
+            }
+        }
+        if let (Some(sid), Some(r)) = (sampler, rate) {
+            let n = self.samplers.len();
+            match self.samplers.get_mut(&(dk, sid)) {
+                Some(v) => *v = r,
+                None if n < max => {
+                    self.samplers.insert((dk, sid), r);
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+/// The sampler table of one domain, as a data set reads it.
+pub(crate) struct DomainSamplers<'a> {
+    map: &'a HashMap<(u64, u64), u64, Fx>,
+    dk: u64,
+}
+
+impl SamplerRates for DomainSamplers<'_> {
+    #[inline]
+    fn rate(&self, sampler_id: u64) -> Option<u64> {
+        if self.map.is_empty() {
+            return None;
+        }
+        self.map.get(&(self.dk, sampler_id)).copied()
+    }
+}
+
+impl DomainSamplers<'_> {
+    pub(crate) fn new(rates: &Rates, version: u8, domain: u32) -> DomainSamplers<'_> {
+        DomainSamplers {
+            map: &rates.samplers,
+            dk: dkey(version, domain),
+        }
+    }
+}
+
+/// Shard-local cache of templates and sampling rates, by exporter.
+#[derive(Debug, Default)]
+pub struct TemplateCache {
+    exporters: HashMap<Addr, Exporter>,
+    clock: u64,
+    template_bytes: usize,
+    /// Reused buffer for the field list of the template being read.
+    pub(crate) scratch: Vec<FieldSpec>,
+}
+
+/// One template, as the `/templates` endpoint lists it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TemplateInfo {
+    pub exporter: IpAddr,
+    pub version: u8,
+    pub domain: u32,
+    pub template_id: u16,
+    pub options: bool,
+    pub scope_fields: u16,
+    pub fields: Vec<FieldSpec>,
+    pub learned_ns: u64,
+}
+
+/// One known sampling rate (`sampler_id` None: the domain-wide rate).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SamplingInfo {
+    pub exporter: IpAddr,
+    pub version: u8,
+    pub domain: u32,
+    pub sampler_id: Option<u64>,
+    pub rate: u64,
+}
+
+/// What a template set asks the cache to do with one template record.
+pub(crate) struct Learn<'a> {
+    pub version: u8,
+    pub domain: u32,
+    pub id: u16,
+    pub options: bool,
+    pub scope_count: u16,
+    pub fields: &'a [FieldSpec],
+    pub now_ns: u64,
+}
+
+impl TemplateCache {
+    /// Number of exporters held.
+    pub fn exporter_count(&self) -> usize {
+        self.exporters.len()
+    }
+
+    /// Number of templates held, all exporters.
+    pub fn template_count(&self) -> usize {
+        self.exporters.values().map(|e| e.templates.len()).sum()
+    }
+
+    /// Sum of the wire sizes of the templates held.
+    pub fn template_bytes(&self) -> usize {
+        self.template_bytes
+    }
+
+    /// The exporter's state, if it has any (marks it used).
+    #[inline]
+    pub(crate) fn exporter_mut(&mut self, addr: &Addr) -> Option<&mut Exporter> {
+        self.clock += 1;
+        let e = self.exporters.get_mut(addr)?;
+        e.last_used = self.clock;
+        Some(e)
+    }
+
+    /// The exporter's state, created if new; when `max_exporters` are held, the least
+    /// recently used one is evicted (and the hit counted).
+    pub(crate) fn exporter_or_insert(
+        &mut self,
+        addr: &Addr,
+        limits: &Limits,
+        stats: &mut DecodeStats,
+    ) -> Option<&mut Exporter> {
+        if !self.exporters.contains_key(addr) {
+            if limits.max_exporters == 0 {
+                stats.count(DecodeError::Limit(LimitKind::Exporters));
+                return None;
+            }
+            if self.exporters.len() >= limits.max_exporters {
+                stats.count(DecodeError::Limit(LimitKind::Exporters));
+                let victim = self
+                    .exporters
+                    .iter()
+                    .min_by_key(|(_, e)| e.last_used)
+                    .map(|(a, _)| *a);
+                if let Some(v) = victim {
+                    if let Some(e) = self.exporters.remove(&v) {
+                        let freed: usize = e.templates.values().map(|t| t.wire_bytes).sum();
+                        self.template_bytes -= freed;
+                    }
+                }
+            }
+            self.exporters.insert(*addr, Exporter::default());
+        }
+        self.exporter_mut(addr)
+    }
+
+    /// Learns (or refreshes, or replaces) one template. Refusals are counted in `stats`.
+    pub(crate) fn learn(
+        &mut self,
+        addr: &Addr,
+        t: &Learn<'_>,
+        limits: &Limits,
+        stats: &mut DecodeStats,
+    ) {
+        if t.fields.len() > limits.max_fields_per_template {
+            stats.count(DecodeError::Limit(LimitKind::FieldsPerTemplate));
+            return;
+        }
+        let key = tkey(t.version, t.domain, t.id);
+        let Some(exp) = self.exporter_or_insert(addr, limits, stats) else {
+            return;
+        };
+        if let Some(old) = exp.templates.get_mut(&key) {
+            if old.options == t.options
+                && old.scope_count == t.scope_count
+                && *old.fields == *t.fields
+            {
+                old.learned_ns = t.now_ns;
+                return;
+            }
+        } else if exp.templates.len() >= limits.max_templates_per_exporter {
+            stats.count(DecodeError::Limit(LimitKind::TemplatesPerExporter));
+            return;
+        }
+        let plan = match Plan::build(
+            t.fields,
+            t.options,
+            t.scope_count as usize,
+            t.version == 9,
+            t.id,
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                stats.count(e);
+                return;
+            }
+        };
+        let wire_bytes = 4
+            + if t.options { 2 } else { 0 }
+            + t.fields
+                .iter()
+                .map(|f| if f.pen != 0 { 8 } else { 4 })
+                .sum::<usize>();
+        let old_bytes = exp.templates.get(&key).map_or(0, |o| o.wire_bytes);
+        if self.template_bytes - old_bytes + wire_bytes > limits.max_template_bytes {
+            stats.count(DecodeError::Limit(LimitKind::TemplateBytes));
+            return;
+        }
+        self.template_bytes = self.template_bytes - old_bytes + wire_bytes;
+        // `exporter_or_insert` above borrowed self; look the exporter up again
+        let Some(exp) = self.exporters.get_mut(addr) else {
+            return;
+        };
+        exp.templates.insert(
+            key,
+            Template {
+                version: t.version,
+                domain: t.domain,
+                id: t.id,
+                options: t.options,
+                scope_count: t.scope_count,
+                fields: t.fields.into(),
+                learned_ns: t.now_ns,
+                plan,
+                wire_bytes,
+            },
+        );
+        stats.templates_learned += 1;
+    }
+
+    /// Removes one template (IPFIX withdrawal).
+    pub(crate) fn withdraw(&mut self, addr: &Addr, version: u8, domain: u32, id: u16) {
+        if let Some(exp) = self.exporters.get_mut(addr) {
+            if let Some(t) = exp.templates.remove(&tkey(version, domain, id)) {
+                self.template_bytes -= t.wire_bytes;
+            }
+        }
+    }
+
+    /// Removes every data (or options) template of a domain (IPFIX "withdraw all").
+    pub(crate) fn withdraw_all(&mut self, addr: &Addr, version: u8, domain: u32, options: bool) {
+        if let Some(exp) = self.exporters.get_mut(addr) {
+            let mut freed = 0;
+            exp.templates.retain(|_, t| {
+                let drop = t.version == version && t.domain == domain && t.options == options;
+                if drop {
+                    freed += t.wire_bytes;
+                }
+                !drop
+            });
+            self.template_bytes -= freed;
+        }
+    }
+
+    /// Every template held, for the `/templates` endpoint.
+    pub fn templates(&self) -> Vec<TemplateInfo> {
+        let mut v: Vec<TemplateInfo> = self
+            .exporters
+            .iter()
+            .flat_map(|(a, e)| {
+                e.templates.values().map(move |t| TemplateInfo {
+                    exporter: a.to_ip().unwrap_or(IpAddr::from([0, 0, 0, 0])),
+                    version: t.version,
+                    domain: t.domain,
+                    template_id: t.id,
+                    options: t.options,
+                    scope_fields: t.scope_count,
+                    fields: t.fields.to_vec(),
+                    learned_ns: t.learned_ns,
+                })
+            })
+            .collect();
+        v.sort_by(|a, b| {
+            (a.exporter, a.version, a.domain, a.template_id).cmp(&(
+                b.exporter,
+                b.version,
+                b.domain,
+                b.template_id,
+            ))
+        });
+        v
+    }
+
+    /// Every sampling rate known (domain-wide and per sampler id).
+    pub fn sampling_rates(&self) -> Vec<SamplingInfo> {
+        let mut v = Vec::new();
+        for (a, e) in &self.exporters {
+            let exporter = a.to_ip().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+            for (&dk, d) in &e.rates.domains {
+                if d.sampling_rate != 0 {
+                    v.push(SamplingInfo {
+                        exporter,
+                        version: (dk >> 32) as u8,
+                        domain: dk as u32,
+                        sampler_id: None,
+                        rate: d.sampling_rate,
+                    });
+                }
+            }
+            for (&(dk, sid), &rate) in &e.rates.samplers {
+                v.push(SamplingInfo {
+                    exporter,
+                    version: (dk >> 32) as u8,
+                    domain: dk as u32,
+                    sampler_id: Some(sid),
+                    rate,
+                });
+            }
+        }
+        v.sort_by(|a, b| {
+            (a.exporter, a.version, a.domain, a.sampler_id).cmp(&(
+                b.exporter,
+                b.version,
+                b.domain,
+                b.sampler_id,
+            ))
+        });
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn learn(c: &mut TemplateCache, ip: [u8; 4], id: u16, n: u16, lim: &Limits) -> DecodeStats {
+        let fields: Vec<FieldSpec> = (0..n)
+            .map(|i| FieldSpec {
+                id: 1 + i,
+                len: 4,
+                pen: 0,
+            })
+            .collect();
+        let mut st = DecodeStats::default();
+        c.learn(
+            &Addr::v4(ip),
+            &Learn {
+                version: 10,
+                domain: 1,
+                id,
+                options: false,
+                scope_count: 0,
+                fields: &fields,
+                now_ns: 5,
+            },
+            lim,
+            &mut st,
+        );
+        st
+    }
+
+    #[test]
+    fn bounded_and_lru() {
+        let lim = Limits {
+            max_exporters: 2,
+            max_templates_per_exporter: 2,
+            max_fields_per_template: 4,
+            max_template_bytes: 1000,
+            ..Limits::default()
+        };
+        let mut c = TemplateCache::default();
+        assert_eq!(
+            learn(&mut c, [1, 1, 1, 1], 256, 2, &lim).templates_learned,
+            1
+        );
+        assert_eq!(
+            learn(&mut c, [1, 1, 1, 1], 257, 2, &lim).templates_learned,
+            1
+        );
+        let st = learn(&mut c, [1, 1, 1, 1], 258, 2, &lim);
+        assert_eq!(st.limits[LimitKind::TemplatesPerExporter as usize], 1);
+        // identical re-send: refresh, no new learn
+        assert_eq!(
+            learn(&mut c, [1, 1, 1, 1], 257, 2, &lim).templates_learned,
+            0
+        );
+        let st = learn(&mut c, [1, 1, 1, 1], 257, 5, &lim);
+        assert_eq!(st.limits[LimitKind::FieldsPerTemplate as usize], 1);
+        learn(&mut c, [2, 2, 2, 2], 256, 1, &lim);
+        // touch exporter 1 so that 2 is the least recently used
+        c.exporter_mut(&Addr::v4([1, 1, 1, 1]));
+        let st = learn(&mut c, [3, 3, 3, 3], 256, 1, &lim);
+        assert_eq!(st.limits[LimitKind::Exporters as usize], 1);
+        assert_eq!(c.exporter_count(), 2);
+        assert!(c.exporter_mut(&Addr::v4([2, 2, 2, 2])).is_none());
+        assert_eq!(c.template_count(), 3);
+        assert_eq!(c.template_bytes(), 12 + 12 + 8);
+        c.withdraw_all(&Addr::v4([1, 1, 1, 1]), 10, 1, false);
+        assert_eq!(c.template_bytes(), 8);
+        let lim2 = Limits {
+            max_template_bytes: 10,
+            ..lim
+        };
+        let st = learn(&mut c, [3, 3, 3, 3], 300, 1, &lim2);
+        assert_eq!(st.limits[LimitKind::TemplateBytes as usize], 1);
+        assert_eq!(c.templates().len(), 1);
+    }
+}

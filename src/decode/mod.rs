@@ -10,10 +10,14 @@
 //! one data set without a template) is counted in [`DecodeStats`] and decoding goes on with
 //! the next set.
 
+pub(crate) mod fields;
 pub mod ipfix;
 pub mod netflow5;
 pub mod netflow9;
+#[cfg(test)]
+pub(crate) mod nftest;
 pub mod packet;
+pub(crate) mod sets;
 pub mod sflow;
 
 use crate::cursor::Short;
