@@ -71,6 +71,12 @@ impl Addr {
         &self.octets[..self.len as usize]
     }
 
+    /// All 16 bytes of storage (an IPv4 address is the first 4, then zeros).
+    #[inline]
+    pub fn octets16(&self) -> &[u8; 16] {
+        &self.octets
+    }
+
     #[inline]
     pub fn is_none(&self) -> bool {
         self.len == 0

@@ -44,24 +44,32 @@ impl Schema {
     /// Appends the record as one protobuf message (no length prefix).
     #[inline]
     pub fn encode_pb(self, r: &FlowRecord, buf: &mut Vec<u8>) {
-        match self {
-            Schema::GoflowV2 => goflow_v2_pb(r, buf),
-            Schema::GoflowV3 => goflow_v3_pb(r, buf),
-            Schema::Goflow2 => goflow2_pb(r, buf),
-        }
+        PbWriter::with(|w| {
+            self.write_pb(r, w);
+            buf.extend_from_slice(w.as_slice());
+        })
     }
 
     /// Appends the record as a varint length prefix plus the message.
     #[inline]
     pub fn encode_pb_delimited(self, r: &FlowRecord, buf: &mut Vec<u8>) {
-        // Encode after a 3-byte gap (messages are far below 2 MiB), then close the gap.
-        let start = buf.len();
-        buf.extend_from_slice(&[0, 0, 0]);
-        self.encode_pb(r, buf);
-        let len = buf.len() - start - 3;
-        let mut prefix = [0u8; 10];
-        let n = varint_into(len as u64, &mut prefix);
-        buf.splice(start..start + 3, prefix[..n].iter().copied());
+        PbWriter::with(|w| {
+            self.write_pb(r, w);
+            let body = w.as_slice();
+            let mut prefix = [0u8; 10];
+            let n = varint_into(body.len() as u64, &mut prefix);
+            buf.extend_from_slice(&prefix[..n]);
+            buf.extend_from_slice(body);
+        })
+    }
+
+    #[inline]
+    fn write_pb(self, r: &FlowRecord, w: &mut PbWriter) {
+        match self {
+            Schema::GoflowV2 => goflow_v2_pb(r, w),
+            Schema::GoflowV3 => goflow_v3_pb(r, w),
+            Schema::Goflow2 => goflow2_pb(r, w),
+        }
     }
 
     /// Appends the record as one JSON object (no newline).
@@ -89,79 +97,168 @@ fn varint_into(mut v: u64, out: &mut [u8; 10]) -> usize {
     i + 1
 }
 
-#[inline]
-fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
-    // byte pushes, not `extend_from_slice` of a variable-length slice: that became a libc
-    // memcpy call per field and was a quarter of the sFlow hot path
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
+/// Upper bound of one encoded message: every schema has < 80 scalar fields (<= 12 bytes
+/// each), < 10 addresses (<= 19 bytes each) and bounded lists (`flow::MAX_*`): < 1.5 KiB.
+/// A power of two, so a masked index needs no bounds check.
+const MAX_MESSAGE: usize = 2048;
+
+/// A message is written into a per-thread scratch buffer with a local length, then appended
+/// to the caller's Vec with one copy. Byte writes through a `Vec` make the compiler reload
+/// its length after every byte (a `u8` store may alias it) and check capacity each time; a
+/// fixed array indexed with `len & (MAX_MESSAGE - 1)` needs neither check nor panic path.
+/// (MAX_MESSAGE bounds every schema, so the mask never wraps in practice; if it ever did,
+/// the message would come out garbled, never out of bounds.)
+pub(crate) struct PbWriter {
+    // 16 bytes of slack past MAX_MESSAGE so 8- and 16-byte stores at a masked offset are in
+    // bounds by construction.
+    b: [u8; MAX_MESSAGE + 16],
+    len: usize,
 }
 
-#[inline]
-fn put_key(buf: &mut Vec<u8>, field: u32, wire: u32) {
-    put_varint(buf, u64::from((field << 3) | wire));
+/// The low 56 bits of `v` as eight 7-bit groups, group k in byte k (little-endian).
+#[inline(always)]
+fn spread7(v: u64) -> u64 {
+    (v & 0x7f)
+        | ((v << 1) & 0x7f00)
+        | ((v << 2) & 0x7f_0000)
+        | ((v << 3) & 0x7f00_0000)
+        | ((v << 4) & 0x7f_0000_0000)
+        | ((v << 5) & 0x7f00_0000_0000)
+        | ((v << 6) & 0x7f_0000_0000_0000)
+        | ((v << 7) & 0x7f00_0000_0000_0000)
+}
+
+thread_local! {
+    // One scratch buffer per thread, zeroed once: re-zeroing 2 KiB per message cost more
+    // than encoding it.
+    static SCRATCH: std::cell::RefCell<PbWriter> = const {
+        std::cell::RefCell::new(PbWriter { b: [0; MAX_MESSAGE + 16], len: 0 })
+    };
+}
+
+impl PbWriter {
+    #[inline]
+    fn with<R>(f: impl FnOnce(&mut PbWriter) -> R) -> R {
+        SCRATCH.with_borrow_mut(|w| {
+            w.len = 0;
+            f(w)
+        })
+    }
+
+    #[inline(always)]
+    fn as_slice(&self) -> &[u8] {
+        &self.b[..self.len.min(MAX_MESSAGE)]
+    }
+
+    #[inline(always)]
+    fn byte(&mut self, v: u8) {
+        self.b[self.len & (MAX_MESSAGE - 1)] = v;
+        self.len += 1;
+    }
+
+    #[inline(always)]
+    fn varint(&mut self, v: u64) {
+        if v < 0x80 {
+            self.byte(v as u8);
+        } else if v < 1 << 56 {
+            self.varint_2_to_8(v);
+        } else {
+            // low 56 bits as 8 bytes, all with a continuation bit, then the top 8 bits
+            let at = self.len & (MAX_MESSAGE - 1);
+            self.b[at..at + 8].copy_from_slice(&(spread7(v) | 0x8080_8080_8080_8080).to_le_bytes());
+            self.len += 8;
+            let hi = v >> 56;
+            if hi < 0x80 {
+                self.byte(hi as u8);
+            } else {
+                self.byte((hi as u8) | 0x80);
+                self.byte((hi >> 7) as u8);
+            }
+        }
+    }
+
+    /// A varint of 2..=8 bytes (v < 2^56) as one 8-byte store: each 7-bit group is spread
+    /// to its own byte and the continuation bits are set on all but the last.
+    #[inline(always)]
+    fn varint_2_to_8(&mut self, v: u64) {
+        let n = ((70 - v.leading_zeros()) / 7) as usize; // bytes needed, 2..=8
+        let x = spread7(v) | (0x8080_8080_8080_8080 & ((1u64 << (8 * (n - 1))) - 1));
+        let at = self.len & (MAX_MESSAGE - 1);
+        self.b[at..at + 8].copy_from_slice(&x.to_le_bytes());
+        self.len += n;
+    }
+
+    #[inline(always)]
+    fn key(&mut self, field: u32, wire: u32) {
+        self.varint(u64::from((field << 3) | wire));
+    }
+
+    /// Writes an address's bytes: a fixed 16-byte copy (no memcpy call for a variable
+    /// length), of which only the address's own length is kept.
+    #[inline(always)]
+    fn addr(&mut self, a: &Addr) {
+        let at = self.len & (MAX_MESSAGE - 1);
+        self.b[at..at + 16].copy_from_slice(a.octets16());
+        self.len += a.as_slice().len();
+    }
 }
 
 mod pb {
     use super::*;
 
-    #[inline]
-    pub fn u64(buf: &mut Vec<u8>, f: u32, v: u64) {
+    #[inline(always)]
+    pub fn u64(w: &mut PbWriter, f: u32, v: u64) {
         if v != 0 {
-            put_key(buf, f, 0);
-            put_varint(buf, v);
+            w.key(f, 0);
+            w.varint(v);
         }
     }
-    #[inline]
-    pub fn u32(buf: &mut Vec<u8>, f: u32, v: u32) {
-        u64(buf, f, u64::from(v))
+    #[inline(always)]
+    pub fn u32(w: &mut PbWriter, f: u32, v: u32) {
+        u64(w, f, u64::from(v))
     }
-    #[inline]
-    pub fn mac(buf: &mut Vec<u8>, f: u32, v: u64) {
-        u64(buf, f, v)
+    #[inline(always)]
+    pub fn mac(w: &mut PbWriter, f: u32, v: u64) {
+        u64(w, f, v)
     }
-    #[inline]
-    pub fn boolean(buf: &mut Vec<u8>, f: u32, v: bool) {
-        u64(buf, f, u64::from(v))
+    #[inline(always)]
+    pub fn boolean(w: &mut PbWriter, f: u32, v: bool) {
+        u64(w, f, u64::from(v))
     }
-    #[inline]
-    pub fn enumv(buf: &mut Vec<u8>, f: u32, v: (i32, &str)) {
-        u64(buf, f, v.0 as u64)
+    #[inline(always)]
+    pub fn enumv(w: &mut PbWriter, f: u32, v: (i32, &str)) {
+        u64(w, f, v.0 as u64)
     }
-    #[inline]
-    pub fn addr(buf: &mut Vec<u8>, f: u32, v: Addr) {
+    #[inline(always)]
+    pub fn addr(w: &mut PbWriter, f: u32, v: Addr) {
         if !v.is_none() {
-            let s = v.as_slice();
-            put_key(buf, f, 2);
-            put_varint(buf, s.len() as u64);
-            buf.extend_from_slice(s);
+            w.key(f, 2);
+            w.byte(v.as_slice().len() as u8);
+            w.addr(&v);
         }
     }
     /// `repeated bytes` with at most one element.
     #[inline]
-    pub fn addr_list(buf: &mut Vec<u8>, f: u32, v: Addr) {
-        addr(buf, f, v)
+    pub fn addr_list(w: &mut PbWriter, f: u32, v: Addr) {
+        addr(w, f, v)
     }
     /// Packed `repeated uint32` (proto3's default encoding).
     #[inline]
-    pub fn packed<T: Copy + Into<u64>>(buf: &mut Vec<u8>, f: u32, v: &[T]) {
+    pub fn packed<T: Copy + Into<u64>>(w: &mut PbWriter, f: u32, v: &[T]) {
         if v.is_empty() {
             return;
         }
         let mut tmp = [0u8; 10];
         let len: usize = v.iter().map(|&x| varint_into(x.into(), &mut tmp)).sum();
-        put_key(buf, f, 2);
-        put_varint(buf, len as u64);
+        w.key(f, 2);
+        w.varint(len as u64);
         for &x in v {
-            put_varint(buf, x.into());
+            w.varint(x.into());
         }
     }
     #[inline]
-    pub fn layers(buf: &mut Vec<u8>, f: u32, v: &[u8]) {
-        packed(buf, f, v)
+    pub fn layers(w: &mut PbWriter, f: u32, v: &[u8]) {
+        packed(w, f, v)
     }
 }
 
@@ -271,9 +368,8 @@ impl<'a> Json<'a> {
 macro_rules! schema {
     ($pb_fn:ident, $json_fn:ident, |$r:ident| { $( $num:literal $name:literal $kind:ident ($e:expr); )* }) => {
         #[inline]
-        fn $pb_fn($r: &FlowRecord, buf: &mut Vec<u8>) {
-            buf.reserve(512);
-            $( pb::$kind(buf, $num, $e); )*
+        fn $pb_fn($r: &FlowRecord, w: &mut PbWriter) {
+            $( pb::$kind(w, $num, $e); )*
         }
 
         fn $json_fn($r: &FlowRecord, out: &mut Vec<u8>) {
@@ -616,6 +712,44 @@ mod tests {
         assert_eq!(m.ip_flags, 2);
         assert_eq!(m.layer_stack, vec![0, 2]);
         assert_eq!(m.layer_size, vec![14, 40]);
+    }
+
+    #[test]
+    fn varints_match_prost() {
+        let mut vals = vec![
+            0u64,
+            1,
+            127,
+            128,
+            300,
+            16383,
+            16384,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ];
+        for shift in 0..64 {
+            vals.push(1u64 << shift);
+            vals.push((1u64 << shift) - 1);
+            vals.push((1u64 << shift) + 1);
+        }
+        for v in vals {
+            let r = FlowRecord {
+                bytes: v,
+                packets: v,
+                ..Default::default()
+            };
+            let mut buf = Vec::new();
+            Schema::GoflowV2.encode_pb(&r, &mut buf);
+            let m = pb::goflow_v2::FlowMessage::decode(&buf[..]).unwrap();
+            assert_eq!((m.bytes, m.packets), (v, v), "{v:#x}");
+            let expect = pb::goflow_v2::FlowMessage {
+                bytes: v,
+                packets: v,
+                ..Default::default()
+            }
+            .encode_to_vec();
+            assert_eq!(buf, expect, "{v:#x}");
+        }
     }
 
     #[test]
