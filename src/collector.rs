@@ -18,6 +18,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// Longest a worker blocks in recvmmsg before it looks at the shutdown flag.
+const SHUTDOWN_POLL: Duration = Duration::from_millis(50);
+
 /// Why the collector did not run: `Config` is exit status 2, `Runtime` 1.
 #[derive(Debug)]
 pub enum RunError {
@@ -130,7 +133,10 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         }
     };
     if settings.kafka.configured && !settings.kafka.enabled {
-        crate::log_debug!("kafka disabled (-kafka=false): writing to {}", sink.describe());
+        crate::log_debug!(
+            "kafka disabled (-kafka=false): writing to {}",
+            sink.describe()
+        );
     }
     // Before any thread exists, so every thread inherits the mask.
     let signals = Signals::block().map_err(|e| RunError::Runtime(e.into()))?;
@@ -144,7 +150,8 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             sockets: l.sockets,
             reuseport: l.reuseport,
             rcvbuf: settings.receive.rcvbuf,
-            timeout: (settings.batch.flush / 2).max(Duration::from_millis(1)),
+            // short enough to flush batches on time and to notice shutdown quickly
+            timeout: (settings.batch.flush / 2).clamp(Duration::from_millis(1), SHUTDOWN_POLL),
             timestamps: settings.receive.timestamps,
         };
         let (socks, info) = open_group(&spec).map_err(|e| {

@@ -181,10 +181,17 @@ impl RawConfig {
     /// Parses TOML text; `origin` names the file in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<RawConfig, ConfigError> {
         toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            let at = line.map(|l| format!(" line {l}")).unwrap_or_default();
+            let at = match e.span() {
+                Some(span) => {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    match key_at(text, line) {
+                        Some(key) => format!(" line {line} ({key})"),
+                        None => format!(" line {line}"),
+                    }
+                }
+                None => String::new(),
+            };
             ConfigError::new(format!("{origin}{at}"), e.message().to_string())
         })
     }
@@ -195,6 +202,27 @@ impl RawConfig {
         })?;
         RawConfig::from_toml(&text, &path.display().to_string())
     }
+}
+
+/// The dotted key (`section.key`) defined on 1-based `line` of a TOML text, if it is a simple
+/// `key = value` line, for error messages.
+fn key_at(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let l = lines.get(line.checked_sub(1)?)?.trim();
+    let key = l.split_once('=')?.0.trim();
+    if key.is_empty() || key.starts_with('[') {
+        return None;
+    }
+    let section = lines[..line - 1]
+        .iter()
+        .rev()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with('[') && !l.starts_with("[["))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    Some(match section {
+        Some(s) => format!("{s}.{key}"),
+        None => key.to_string(),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -488,8 +516,9 @@ impl Settings {
         let o = &raw.output;
         let format = match o.format.as_deref() {
             None => Format::Json,
-            Some(s) => Format::parse(s)
-                .ok_or_else(|| v.err("output.format", format!("unknown format {s:?} (json, pb)")))?,
+            Some(s) => Format::parse(s).ok_or_else(|| {
+                v.err("output.format", format!("unknown format {s:?} (json, pb)"))
+            })?,
         };
         let schema = match o.schema.as_deref() {
             None => Schema::default(),
@@ -529,8 +558,7 @@ impl Settings {
         if kafka.enabled && kafka.configured && kafka.topic.is_empty() {
             return Err(v.err("kafka.topic", "empty topic"));
         }
-        if kafka.enabled && kafka.configured && kafka.brokers.is_empty() && kafka.srv.is_empty()
-        {
+        if kafka.enabled && kafka.configured && kafka.brokers.is_empty() && kafka.srv.is_empty() {
             return Err(v.err("kafka.brokers", "no brokers"));
         }
 
@@ -542,7 +570,8 @@ impl Settings {
 
         let l = &raw.limits;
         let d = Limits::default();
-        let lim = |key, val, def: usize| v.int(key, val, def as i64, 1, 1 << 40).map(|x| x as usize);
+        let lim =
+            |key, val, def: usize| v.int(key, val, def as i64, 1, 1 << 40).map(|x| x as usize);
         let limits = Limits {
             max_exporters: lim("limits.max_exporters", l.max_exporters, d.max_exporters)?,
             max_templates_per_exporter: lim(
@@ -596,7 +625,10 @@ impl Settings {
         let metrics = MetricsSettings {
             address: m.address.clone().unwrap_or_else(|| ":8080".into()),
             path: m.path.clone().unwrap_or_else(|| "/metrics".into()),
-            templates_path: m.templates_path.clone().unwrap_or_else(|| "/templates".into()),
+            templates_path: m
+                .templates_path
+                .clone()
+                .unwrap_or_else(|| "/templates".into()),
         };
         for (key, p) in [
             ("metrics.path", &metrics.path),
@@ -632,7 +664,9 @@ impl Settings {
 
     /// The enabled listeners, NetFlow first.
     pub fn listeners(&self) -> impl Iterator<Item = &ListenerSettings> {
-        [&self.netflow, &self.sflow].into_iter().filter(|l| l.enabled)
+        [&self.netflow, &self.sflow]
+            .into_iter()
+            .filter(|l| l.enabled)
     }
 
     /// Checks the settings against this machine and fixes the core of every worker: a
@@ -743,10 +777,7 @@ impl Settings {
                 enabled: Some(self.kafka.enabled),
                 topic: Some(self.kafka.topic.clone()),
                 // only written back when given, so the file keeps meaning "not configured"
-                brokers: self
-                    .kafka
-                    .configured
-                    .then(|| self.kafka.brokers.join(",")),
+                brokers: self.kafka.configured.then(|| self.kafka.brokers.join(",")),
                 srv: (!self.kafka.srv.is_empty()).then(|| self.kafka.srv.clone()),
                 tls: Some(self.kafka.tls),
                 sasl: Some(self.kafka.sasl),
@@ -922,7 +953,10 @@ pub fn parse_args(args: &[String]) -> Result<Command, ConfigError> {
             .or_else(|| a.strip_prefix('-'))
             .filter(|b| !b.is_empty() && !b.starts_with('-'))
             .ok_or_else(|| {
-                ConfigError::new(a.as_str(), "unexpected argument (flags start with -; see --help)")
+                ConfigError::new(
+                    a.as_str(),
+                    "unexpected argument (flags start with -; see --help)",
+                )
             })?;
         let (name, inline) = match body.split_once('=') {
             Some((n, v)) => (n, Some(v.to_string())),
@@ -930,8 +964,7 @@ pub fn parse_args(args: &[String]) -> Result<Command, ConfigError> {
         };
         // the flag as typed (one or two dashes), without its value
         let spelled = a[..a.len() - body.len() + name.len()].to_string();
-        let Some(&(_, kind, key)) = FLAGS.iter().find(|(names, _, _)| names.contains(&name))
-        else {
+        let Some(&(_, kind, key)) = FLAGS.iter().find(|(names, _, _)| names.contains(&name)) else {
             return Err(ConfigError::new(spelled, "unknown flag (see --help)"));
         };
         let val = match (kind, inline) {
@@ -947,7 +980,10 @@ pub fn parse_args(args: &[String]) -> Result<Command, ConfigError> {
         };
         let bool_of = |v: &str| {
             parse_bool(v).ok_or_else(|| {
-                ConfigError::new(spelled.as_str(), format!("{v:?} is not a boolean (true, false)"))
+                ConfigError::new(
+                    spelled.as_str(),
+                    format!("{v:?} is not a boolean (true, false)"),
+                )
             })
         };
         match key {
@@ -1072,10 +1108,12 @@ mod tests {
 
     #[test]
     fn goflow_spellings() {
-        let s = run("-netflow=false -sport 7000 --saddr=127.0.0.1 -sworkers=3 -sreuse \
+        let s = run(
+            "-netflow=false -sport 7000 --saddr=127.0.0.1 -sworkers=3 -sreuse \
                      -loglevel debug --logfmt json -kafka=false -kafka.out.topic t \
                      -metrics.addr 127.0.0.1:9100 -templates.path /t --format=pb \
-                     --schema goflow2 --output /tmp/x");
+                     --schema goflow2 --output /tmp/x",
+        );
         assert!(!s.netflow.enabled);
         assert_eq!(s.sflow.port, 7000);
         assert_eq!(s.sflow.address, BindAddr::Ip("127.0.0.1".parse().unwrap()));
@@ -1149,7 +1187,10 @@ mod tests {
         let mut raw2 = raw.clone();
         apply(&mut raw2, "netflow.port", "-fport", "9996").unwrap();
         origins.0.insert("netflow.port", "-fport".into());
-        assert_eq!(Settings::from_raw(&raw2, &origins).unwrap().netflow.port, 9996);
+        assert_eq!(
+            Settings::from_raw(&raw2, &origins).unwrap().netflow.port,
+            9996
+        );
     }
 
     #[test]
@@ -1163,6 +1204,7 @@ mod tests {
         assert_eq!(e.setting, "netflow.cores");
         let e = RawConfig::from_toml("[netflow]\nport = \"x\"\n", "x.toml").unwrap_err();
         assert!(!e.to_string().contains('\n'));
+        assert_eq!(e.setting, "x.toml line 2 (netflow.port)");
     }
 
     #[test]

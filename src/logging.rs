@@ -116,7 +116,10 @@ fn escape_into(out: &mut String, s: &str) {
 
 /// `2024-05-01T12:00:00Z` (UTC, seconds).
 pub fn rfc3339(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // civil-from-days (Howard Hinnant), valid for the Unix era
     let z = days as i64 + 719_468;

@@ -192,7 +192,10 @@ fn publish(c: &WorkerCounters, l: &Local, dec: &Decoder, kernel_drops: u64) {
     for (a, &v) in c.decode_errors.iter().zip(dec.stats.errors.iter()) {
         st(a, v);
     }
-    st(&c.records_without_template, dec.stats.records_without_template);
+    st(
+        &c.records_without_template,
+        dec.stats.records_without_template,
+    );
     st(&c.templates_learned, dec.stats.templates_learned);
     st(&c.messages, l.messages);
     st(&c.batches_sent, l.batches_sent);
@@ -283,7 +286,12 @@ pub fn run(cfg: WorkerConfig) {
                     }
                 }
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 if stopping {
                     break;
                 }

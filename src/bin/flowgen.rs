@@ -94,7 +94,8 @@ fn parse(argv: &[String]) -> Result<Option<Args>, String> {
         let bad = |what: &str| format!("--{name}: {val:?} is not {what}");
         match name {
             "protocol" => {
-                a.protocol = GenProtocol::parse(&val).ok_or_else(|| bad("v5, v9, ipfix or sflow"))?
+                a.protocol =
+                    GenProtocol::parse(&val).ok_or_else(|| bad("v5, v9, ipfix or sflow"))?
             }
             "target" => {
                 a.target = Some(
@@ -216,10 +217,14 @@ fn main() -> ExitCode {
     let t0 = now_ns();
     for i in 0..args.exporters {
         let src = source_for(i, target);
-        let s = match Socket::new(Domain::for_address(target), Type::DGRAM, Some(Protocol::UDP))
-            .and_then(|s| s.set_send_buffer_size(4 << 20).map(|_| s))
-            .and_then(|s| s.bind(&src.into()).map(|_| s))
-            .and_then(|s| s.connect(&target.into()).map(|_| s))
+        let s = match Socket::new(
+            Domain::for_address(target),
+            Type::DGRAM,
+            Some(Protocol::UDP),
+        )
+        .and_then(|s| s.set_send_buffer_size(4 << 20).map(|_| s))
+        .and_then(|s| s.bind(&src.into()).map(|_| s))
+        .and_then(|s| s.connect(&target.into()).map(|_| s))
         {
             Ok(s) => s,
             Err(e) => {

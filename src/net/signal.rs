@@ -41,8 +41,7 @@ impl Signals {
         };
         // SAFETY: `self.set` is an initialised sigset_t, `ts` a valid timespec; a null
         // siginfo pointer is allowed.
-        match retry_eintr(|| unsafe { libc::sigtimedwait(&self.set, std::ptr::null_mut(), &ts) })
-        {
+        match retry_eintr(|| unsafe { libc::sigtimedwait(&self.set, std::ptr::null_mut(), &ts) }) {
             Ok(sig) => Ok(Some(sig)),
             Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => Ok(None),
             Err(e) => Err(e),

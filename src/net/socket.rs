@@ -234,7 +234,8 @@ pub(crate) fn steering_program(n: u32) -> Vec<libc::sock_filter> {
         /* 18 */ stmt(BPF_ALU | BPF_MUL | BPF_K, STEER_MUL),
         /* 19 */ stmt(BPF_ALU | BPF_RSH | BPF_K, 16),
         /* 20 */ stmt(BPF_ALU | BPF_MOD | BPF_K, n),
-        /* 21 */ stmt(BPF_RET | BPF_A, 0), // an index >= n falls back to the kernel's hash
+        /* 21 */
+        stmt(BPF_RET | BPF_A, 0), // an index >= n falls back to the kernel's hash
     ]
 }
 
@@ -287,9 +288,13 @@ mod tests {
         for (k, src) in sources.iter().enumerate() {
             let ip: IpAddr = src.parse().unwrap();
             // four source ports per address
+            let to = match ip {
+                IpAddr::V4(_) => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), dst.port()),
+                IpAddr::V6(_) => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), dst.port()),
+            };
             for p in 0..4 {
                 let tx = UdpSocket::bind(SocketAddr::new(ip, 0)).unwrap();
-                tx.send_to(&[k as u8, p], dst).unwrap();
+                tx.send_to(&[k as u8, p], to).unwrap();
             }
             expect[steer_index(ip, n as u32) as usize] += 4;
         }
@@ -300,6 +305,7 @@ mod tests {
             let mut buf = [0u8; 16];
             while let Ok((_, from)) = u.recv_from(&mut buf) {
                 assert_eq!(steer_index(from.ip(), n as u32) as usize, i, "{from}");
+                assert!(sources.contains(&from.ip().to_canonical().to_string().as_str()));
                 got += 1;
             }
             assert_eq!(got, expect[i], "socket {i}");

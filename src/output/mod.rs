@@ -141,7 +141,9 @@ impl Sink {
     /// Opens the configured sink (before any socket, so a bad path is a config error).
     pub fn open(o: &OutputSettings) -> Result<Sink, OpenError> {
         match &o.sink {
-            SinkSettings::Stdout => file::FileSink::stdout().map(Sink::File).map_err(OpenError::Io),
+            SinkSettings::Stdout => file::FileSink::stdout()
+                .map(Sink::File)
+                .map_err(OpenError::Io),
             SinkSettings::File(p) => file::FileSink::append(p).map(Sink::File).map_err(|e| {
                 OpenError::Config(crate::config::ConfigError::new(
                     "output.file",
