@@ -171,10 +171,10 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             socks.len(),
             if socks.len() == 1 { "" } else { "s" },
             ranges(&cores),
-            if info.steering {
-                "by exporter address"
-            } else {
-                "none (one socket)"
+            match (info.steering, socks.len()) {
+                (true, _) => "by exporter address",
+                (false, 1) => "none (one socket)",
+                (false, _) => "kernel 4-tuple hash (CBPF unavailable)",
             },
             info.rcvbuf,
             if info.rcvbuf_forced { ", forced" } else { "" }

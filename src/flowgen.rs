@@ -209,7 +209,7 @@ impl Rng {
     }
 
     #[inline]
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -221,7 +221,7 @@ impl Rng {
     /// Uniform-ish in `lo..=hi`.
     #[inline]
     pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
+        lo + self.next_u64() % (hi - lo + 1)
     }
 }
 
@@ -254,9 +254,9 @@ struct Flow {
 
 impl Flow {
     fn random(r: &mut Rng, v6: bool) -> Flow {
-        let a = r.next();
-        let b = r.next();
-        let c = r.next();
+        let a = r.next_u64();
+        let b = r.next_u64();
+        let c = r.next_u64();
         let packets = r.range(1, 1000);
         let proto = if a & 3 == 0 { 17 } else { 6 };
         let mut src6 = [0u8; 16];
@@ -660,7 +660,7 @@ impl Exporter {
         let mut s = Sent::default();
         let mut hdr = [0u8; 128];
         for i in 0..n {
-            let v6 = self.rng.next() % 4 == 0;
+            let v6 = self.rng.next_u64() % 4 == 0;
             let f = Flow::random(&mut self.rng, v6);
             let frame_len = (f.bytes / f.packets).clamp(64 + 40, 1518) as u16;
             let hl = sampled_header(&f, frame_len, &mut hdr);

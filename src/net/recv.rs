@@ -137,6 +137,8 @@ impl RecvBatch {
         let name_len = (h.msg_hdr.msg_namelen as usize).min(STORAGE_LEN);
         let src = parse_sockaddr(&storage_bytes(&self.names[i])[..name_len])
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        // size_t on glibc, socklen_t on musl
+        #[allow(clippy::unnecessary_cast)]
         let ctrl_len = (h.msg_hdr.msg_controllen as usize).min(CTRL_LEN);
         let (timestamp_ns, drops) = parse_cmsgs(&ctrl_bytes(&self.ctrl[i])[..ctrl_len]);
         Datagram {
