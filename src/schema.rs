@@ -61,7 +61,15 @@ impl Schema {
         let len = buf.len() - start - 3;
         let mut prefix = [0u8; 10];
         let n = varint_into(len as u64, &mut prefix);
-        buf.splice(start..start + 3, prefix[..n].iter().copied());
+        if n <= 3 {
+            if n < 3 {
+                buf.copy_within(start + 3.., start + n);
+                buf.truncate(start + n + len);
+            }
+            buf[start..start + n].copy_from_slice(&prefix[..n]);
+        } else {
+            buf.splice(start..start + 3, prefix[..n].iter().copied());
+        }
     }
 
     /// Appends the record as one JSON object (no newline).
@@ -90,10 +98,13 @@ fn varint_into(mut v: u64, out: &mut [u8; 10]) -> usize {
 }
 
 #[inline]
-fn put_varint(buf: &mut Vec<u8>, v: u64) {
-    let mut tmp = [0u8; 10];
-    let n = varint_into(v, &mut tmp);
-    buf.extend_from_slice(&tmp[..n]);
+fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+    // byte pushes, not a copy of variable length (a memcpy call per field)
+    while v >= 0x80 {
+        buf.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
 }
 
 #[inline]
