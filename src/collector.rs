@@ -235,6 +235,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
                 socket,
                 recv_batch: settings.receive.batch,
                 max_datagram: settings.receive.max_datagram,
+                coalesce: settings.receive.coalesce,
                 batch_messages: settings.batch.messages,
                 batch_bytes: settings.batch.bytes,
                 flush: settings.batch.flush,

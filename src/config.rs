@@ -95,6 +95,8 @@ pub struct RawReceive {
     pub rcvbuf: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamps: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coalesce_us: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -274,6 +276,9 @@ pub struct ReceiveSettings {
     /// Socket receive buffer in bytes (0: kernel default).
     pub rcvbuf: usize,
     pub timestamps: bool,
+    /// After a recvmmsg call that returned less than half a batch, wait this long before the
+    /// next one so datagrams accumulate (fewer wake-ups per datagram at moderate rates).
+    pub coalesce: Duration,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -504,6 +509,9 @@ impl Settings {
                 as usize,
             rcvbuf: v.int("receive.rcvbuf", r.rcvbuf, 32 << 20, 0, 1 << 31)? as usize,
             timestamps: r.timestamps.unwrap_or(true),
+            coalesce: Duration::from_micros(
+                v.int("receive.coalesce_us", r.coalesce_us, 200, 0, 10_000)? as u64,
+            ),
         };
         let b = &raw.batch;
         let batch = BatchSettings {
@@ -739,6 +747,7 @@ impl Settings {
                 max_datagram: Some(self.receive.max_datagram as i64),
                 rcvbuf: Some(self.receive.rcvbuf as i64),
                 timestamps: Some(self.receive.timestamps),
+                coalesce_us: Some(self.receive.coalesce.as_micros() as i64),
             },
             batch: RawBatch {
                 messages: Some(self.batch.messages as i64),

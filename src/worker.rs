@@ -70,6 +70,8 @@ pub struct WorkerConfig {
     pub socket: Socket,
     pub recv_batch: usize,
     pub max_datagram: usize,
+    /// Pause after a call that returned less than half a batch (0: none).
+    pub coalesce: Duration,
     pub batch_messages: usize,
     pub batch_bytes: usize,
     pub flush: Duration,
@@ -284,6 +286,9 @@ pub fn run(cfg: WorkerConfig) {
                     if drain_calls >= MAX_DRAIN_CALLS {
                         break;
                     }
+                } else if !cfg.coalesce.is_zero() && n < rb.capacity() / 2 {
+                    // let datagrams accumulate: one wake-up per several datagrams
+                    std::thread::sleep(cfg.coalesce);
                 }
             }
             Err(e)
