@@ -25,6 +25,8 @@ USAGE
     --exporters N        simulated exporters, each with its own socket: distinct source
                          addresses 127.0.1.1, 127.0.1.2, ... when the target is IPv4
                          loopback, distinct source ports otherwise (1)
+    --first-exporter K   number the exporters from K (their addresses, ids and flows), so
+                         several flowgen processes can simulate distinct exporters (0)
     --records N          flow records per datagram; sFlow: flow samples (30; sflow 8)
     --template-every K   v9/IPFIX: resend templates and sampling options every K
                          datagrams of an exporter, 0 = first datagram only (100)
@@ -46,6 +48,7 @@ struct Args {
     count: Option<u64>,
     duration: Option<Duration>,
     exporters: u32,
+    first: u32,
     records: Option<usize>,
     template_every: u64,
     sampling_rate: u32,
@@ -61,6 +64,7 @@ fn parse(argv: &[String]) -> Result<Option<Args>, String> {
         count: None,
         duration: None,
         exporters: 1,
+        first: 0,
         records: None,
         template_every: 100,
         sampling_rate: 1000,
@@ -126,6 +130,13 @@ fn parse(argv: &[String]) -> Result<Option<Args>, String> {
                     .filter(|n| (1..=60_000).contains(n))
                     .ok_or_else(|| bad("1 to 60000"))?
             }
+            "first-exporter" => {
+                a.first = val
+                    .parse()
+                    .ok()
+                    .filter(|n| *n < 60_000)
+                    .ok_or_else(|| bad("0 to 59999"))?
+            }
             "records" => {
                 a.records = Some(
                     val.parse()
@@ -146,6 +157,9 @@ fn parse(argv: &[String]) -> Result<Option<Args>, String> {
             }
             _ => return Err(format!("unknown option --{name} (see --help)")),
         }
+    }
+    if a.first + a.exporters > 60_000 {
+        return Err("--first-exporter + --exporters: at most 60000 exporters".into());
     }
     if let Some(r) = a.records {
         if r > a.protocol.max_records() {
@@ -215,7 +229,7 @@ fn main() -> ExitCode {
     let mut socks = Vec::new();
     let mut exporters = Vec::new();
     let t0 = now_ns();
-    for i in 0..args.exporters {
+    for i in args.first..args.first + args.exporters {
         let src = source_for(i, target);
         let s = match Socket::new(
             Domain::for_address(target),
