@@ -14,7 +14,8 @@
 # and every flow was written. Stops at the first lossy rate of each W. One line per run:
 #   workers rate sent received kernel_drops channel_drops written lossfree cpu_s
 #   us_per_record us_per_datagram peak_rss_kib
-# CPU is the coreflow process's user+sys time from /proc over the run.
+# CPU is the coreflow process's user+sys time from /proc over the run. VERBOSE=1 also prints
+# coreflow's start-up and warning lines on stderr.
 set -u
 BIN=target/release; PROTO=v5; RECORDS=30; WORKERS="1 2"; SENDERS=1; RATES="10000 20000 40000"
 SECONDS_RUN=5; FORMAT=pb; OUTPUT=/dev/null; COALESCE=200
@@ -80,6 +81,7 @@ EOF
   local RSS
   RSS=$(awk '/VmHWM/{print $2}' "/proc/$PID/status")
   kill -TERM "$PID"; wait "$PID"
+  [ -n "${VERBOSE:-}" ] && grep -E "listening|warn|error" "$TMP/err" >&2
   local SENT_D SENT_R
   SENT_D=$(cat "$TMP"/gen.* | grep -o ' datagrams=[0-9]*' | cut -d= -f2 | awk '{s += $1} END {print s + 0}')
   SENT_R=$(cat "$TMP"/gen.* | grep -o ' records=[0-9]*' | cut -d= -f2 | awk '{s += $1} END {print s + 0}')
