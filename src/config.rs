@@ -518,7 +518,7 @@ impl Settings {
             messages: v.int("batch.messages", b.messages, 1024, 1, 1 << 20)? as usize,
             bytes: v.int("batch.bytes", b.bytes, 256 << 10, 4096, 64 << 20)? as usize,
             flush: Duration::from_millis(v.int("batch.flush_ms", b.flush_ms, 10, 1, 10_000)? as u64),
-            channel: v.int("batch.channel", b.channel, 32, 1, 65536)? as usize,
+            channel: v.int("batch.channel", b.channel, 128, 1, 65536)? as usize,
         };
 
         let o = &raw.output;

@@ -3,7 +3,7 @@
 #
 #   tuning/measure.sh [--bin DIR] [--proto v5|v9|ipfix|sflow] [--records N]
 #                     [--workers "1 2"] [--senders N] [--rates "R1 R2 ..."] [--seconds S]
-#                     [--format pb|json] [--output FILE] [--coalesce US]
+#                     [--format pb|json] [--output FILE] [--coalesce US] [--channel N]
 #
 # For each worker count W: coreflow (release build in DIR, default target/release) with one
 # listener of W sockets pinned to cores 0..W-1 and protobuf to /dev/null; N flowgen processes
@@ -18,14 +18,14 @@
 # coreflow's start-up and warning lines on stderr.
 set -u
 BIN=target/release; PROTO=v5; RECORDS=30; WORKERS="1 2"; SENDERS=1; RATES="10000 20000 40000"
-SECONDS_RUN=5; FORMAT=pb; OUTPUT=/dev/null; COALESCE=200
+SECONDS_RUN=5; FORMAT=pb; OUTPUT=/dev/null; COALESCE=200; CHANNEL=
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) BIN=$2; shift 2;; --proto) PROTO=$2; shift 2;; --records) RECORDS=$2; shift 2;;
     --workers) WORKERS=$2; shift 2;; --senders) SENDERS=$2; shift 2;;
     --rates) RATES=$2; shift 2;; --seconds) SECONDS_RUN=$2; shift 2;;
     --format) FORMAT=$2; shift 2;; --output) OUTPUT=$2; shift 2;;
-    --coalesce) COALESCE=$2; shift 2;;
+    --coalesce) COALESCE=$2; shift 2;; --channel) CHANNEL=$2; shift 2;;
     *) echo "unknown option $1" >&2; exit 2;;
   esac
 done
@@ -52,6 +52,7 @@ coalesce_us = $COALESCE
 format = "$FORMAT"
 file = "$OUTPUT"
 EOF
+  if [ -n "$CHANNEL" ]; then printf '[batch]\nchannel = %s\n' "$CHANNEL" >> "$TMP/c.toml"; fi
   "$BIN/coreflow" --config "$TMP/c.toml" 2> "$TMP/err" &
   local PID=$!
   local PORT=""
