@@ -509,9 +509,13 @@ impl Settings {
                 as usize,
             rcvbuf: v.int("receive.rcvbuf", r.rcvbuf, 32 << 20, 0, 1 << 31)? as usize,
             timestamps: r.timestamps.unwrap_or(true),
-            coalesce: Duration::from_micros(
-                v.int("receive.coalesce_us", r.coalesce_us, 200, 0, 10_000)? as u64,
-            ),
+            coalesce: Duration::from_micros(v.int(
+                "receive.coalesce_us",
+                r.coalesce_us,
+                200,
+                0,
+                10_000,
+            )? as u64),
         };
         let b = &raw.batch;
         let batch = BatchSettings {

@@ -273,6 +273,9 @@ fn run_protocol(protocol: &str, sockets: usize, exporters: usize, count: usize) 
         "20000",
         "--template-every",
         "10",
+        // small sendmmsg batches: every exporter sends, whatever the count
+        "--batch",
+        "4",
     ]);
     c.wait_lines(sent.records as usize);
     let (status, log, flows) = c.stop();
