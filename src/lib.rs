@@ -5,13 +5,22 @@
 
 #![deny(unsafe_code)]
 
+pub mod collector;
+pub mod config;
 pub mod cursor;
 pub mod decode;
 pub mod flow;
+pub mod flowgen;
+pub mod logging;
+/// Sockets, recvmmsg/sendmmsg, steering and signals: the only module allowed `unsafe`.
+#[allow(unsafe_code)]
+pub mod net;
+pub mod output;
 pub mod pcap;
 pub mod replay;
 pub mod schema;
 pub mod template;
+pub mod worker;
 
 /// The prost-generated types of the wire schemas in `proto/`. coreflow's hot path writes the
 /// same layouts directly (`schema`); these types are for consumers and tests.

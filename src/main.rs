@@ -85,10 +85,42 @@ detected from each UDP payload, template state per exporter IP, in file order) a
 every flow to stdout: JSON lines (default) or varint-length-delimited protobuf.
 Undecodable datagrams are counted by reason on stderr; they never stop the run.";
 
+fn collect_main(args: &[String]) -> ExitCode {
+    use coreflow::collector::{self, RunError};
+    use coreflow::config::{self, Command};
+    match config::parse_args(args) {
+        Err(e) => usage_error(&e.to_string()),
+        Ok(Command::Help) => {
+            println!("{}", config::HELP);
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Version) => {
+            println!("coreflow {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Ok(Command::CheckConfig(s)) => match collector::check(&s) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => usage_error(&e.to_string()),
+        },
+        Ok(Command::Run(s)) => match collector::run(&s) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(RunError::Config(e)) => usage_error(&e.to_string()),
+            Err(RunError::Runtime(e)) => {
+                eprintln!("coreflow: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("replay") => replay_main(&args[1..]),
-        _ => usage_error("the collector is not built yet; use `coreflow replay FILE...`"),
+        _ => collect_main(&args),
     }
 }

@@ -1,0 +1,315 @@
+//! Starts the collector from validated settings and runs it until SIGTERM/SIGINT.
+//!
+//! Order matters: machine checks and the output sink first (a bad setting exits with status
+//! 2 before any socket is opened), then the signal mask (inherited by every thread), the
+//! sockets, the output thread and the workers. On a signal every worker drains what is
+//! already queued on its socket, ships its last batch and hangs up; the output thread writes
+//! everything it was sent and ends when the last worker has gone. A second signal exits at
+//! once.
+
+use crate::config::{ranges, ConfigError, Settings};
+use crate::decode::DecodeError;
+use crate::net::signal::{self, Signals};
+use crate::net::socket::{open_group, GroupSpec};
+use crate::output::{Batch, Encoding, Output, OutputCounters, Sink};
+use crate::worker::{self, WorkerConfig, WorkerCounters};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Longest a worker blocks in recvmmsg before it looks at the shutdown flag.
+const SHUTDOWN_POLL: Duration = Duration::from_millis(50);
+
+/// Why the collector did not run: `Config` is exit status 2, `Runtime` 1.
+#[derive(Debug)]
+pub enum RunError {
+    Config(ConfigError),
+    Runtime(anyhow::Error),
+}
+
+impl From<ConfigError> for RunError {
+    fn from(e: ConfigError) -> Self {
+        RunError::Config(e)
+    }
+}
+
+/// The cores this process may run on.
+pub fn available_cores() -> Vec<usize> {
+    core_affinity::get_core_ids()
+        .map(|v| v.into_iter().map(|c| c.id).collect())
+        .unwrap_or_default()
+}
+
+/// `--check-config`: every check that does not open a socket; returns the effective TOML.
+pub fn check(settings: &Settings) -> Result<String, ConfigError> {
+    let cores = settings.resolve(&available_cores())?;
+    if let crate::config::SinkSettings::Kafka = settings.output.sink {
+        // same refusal as at start-up, so the check tells the truth
+        if let Err(crate::output::OpenError::Config(e)) = Sink::open(&settings.output) {
+            return Err(e);
+        }
+    }
+    Ok(settings.to_toml(Some(&cores)))
+}
+
+/// Totals over all workers and the output thread, for the exit summary.
+#[derive(Clone, Debug, Default)]
+pub struct Totals {
+    pub datagrams: u64,
+    pub bytes: u64,
+    pub truncated: u64,
+    pub kernel_drops: u64,
+    pub recv_errors: u64,
+    pub flows: u64,
+    pub decode_errors: [u64; 9],
+    pub messages: u64,
+    pub batches_dropped: u64,
+    pub messages_dropped: u64,
+    pub written: u64,
+    pub write_failed: u64,
+}
+
+fn totals(workers: &[Arc<WorkerCounters>], out: &OutputCounters) -> Totals {
+    let g = WorkerCounters::get;
+    let mut t = Totals::default();
+    for w in workers {
+        t.datagrams += g(&w.datagrams);
+        t.bytes += g(&w.bytes);
+        t.truncated += g(&w.truncated);
+        t.kernel_drops += g(&w.kernel_drops);
+        t.recv_errors += g(&w.recv_errors);
+        t.flows += w.flows.iter().map(g).sum::<u64>();
+        for (a, e) in t.decode_errors.iter_mut().zip(w.decode_errors.iter()) {
+            *a += g(e);
+        }
+        t.messages += g(&w.messages);
+        t.batches_dropped += g(&w.batches_dropped);
+        t.messages_dropped += g(&w.messages_dropped);
+    }
+    t.written = g(&out.messages);
+    t.write_failed = g(&out.messages_failed);
+    t
+}
+
+impl Totals {
+    pub fn line(&self) -> String {
+        let errors: Vec<String> = DecodeError::REASONS
+            .iter()
+            .zip(self.decode_errors.iter())
+            .filter(|(_, &n)| n > 0)
+            .map(|(r, n)| format!("{r}={n}"))
+            .collect();
+        format!(
+            "datagrams={} bytes={} flows={} written={} kernel_drops={} truncated={} \
+             decode_errors={} [{}] channel_dropped_batches={} channel_dropped_flows={} \
+             write_failed={} recv_errors={}",
+            self.datagrams,
+            self.bytes,
+            self.flows,
+            self.written,
+            self.kernel_drops,
+            self.truncated,
+            self.decode_errors.iter().sum::<u64>(),
+            errors.join(" "),
+            self.batches_dropped,
+            self.messages_dropped,
+            self.write_failed,
+            self.recv_errors
+        )
+    }
+}
+
+/// Runs until SIGTERM/SIGINT. `Ok(true)` is a clean stop; `Ok(false)` a stop forced by an
+/// output failure or a second signal (exit status 1).
+pub fn run(settings: &Settings) -> Result<bool, RunError> {
+    crate::logging::init(settings.log.level, settings.log.format);
+    let cores = settings.resolve(&available_cores())?;
+    let sink = match Sink::open(&settings.output) {
+        Ok(s) => s,
+        Err(crate::output::OpenError::Config(e)) => return Err(RunError::Config(e)),
+        Err(crate::output::OpenError::Io(e)) => {
+            return Err(RunError::Runtime(anyhow::anyhow!("output: {e}")))
+        }
+    };
+    if settings.kafka.configured && !settings.kafka.enabled {
+        crate::log_debug!(
+            "kafka disabled (-kafka=false): writing to {}",
+            sink.describe()
+        );
+    }
+    // Before any thread exists, so every thread inherits the mask.
+    let signals = Signals::block().map_err(|e| RunError::Runtime(e.into()))?;
+
+    // Sockets for every listener before any thread starts: a bind error stops here.
+    let mut groups = Vec::new();
+    for (l, cores) in settings.listeners().zip(cores) {
+        let spec = GroupSpec {
+            addr: l.address,
+            port: l.port,
+            sockets: l.sockets,
+            reuseport: l.reuseport,
+            rcvbuf: settings.receive.rcvbuf,
+            // short enough to flush batches on time and to notice shutdown quickly
+            timeout: (settings.batch.flush / 2).clamp(Duration::from_millis(1), SHUTDOWN_POLL),
+            timestamps: settings.receive.timestamps,
+        };
+        let (socks, info) = open_group(&spec).map_err(|e| {
+            RunError::Runtime(anyhow::anyhow!(
+                "{}: cannot listen on port {}: {e}",
+                l.kind.name(),
+                l.port
+            ))
+        })?;
+        for d in &info.degraded {
+            crate::log_warn!("{}: {d}", l.kind.name());
+        }
+        crate::log_info!(
+            "{} listening on {} with {} socket{} (cores {}, steering {}, rcvbuf {} bytes{})",
+            l.kind.name(),
+            info.local.map(|a| a.to_string()).unwrap_or_default(),
+            socks.len(),
+            if socks.len() == 1 { "" } else { "s" },
+            ranges(&cores),
+            match (info.steering, socks.len()) {
+                (true, _) => "by exporter address",
+                (false, 1) => "none (one socket)",
+                (false, _) => "kernel 4-tuple hash (CBPF unavailable)",
+            },
+            info.rcvbuf,
+            if info.rcvbuf_forced { ", forced" } else { "" }
+        );
+        groups.push((l.kind.name(), socks, cores));
+    }
+
+    let encoding = Encoding {
+        format: settings.output.format,
+        schema: settings.output.schema,
+        framing: sink.framing(),
+    };
+    crate::log_info!(
+        "writing {} ({}) to {}",
+        match settings.output.format {
+            crate::replay::Format::Json => "JSON lines",
+            crate::replay::Format::Pb => "varint-delimited protobuf",
+        },
+        settings.output.schema.name(),
+        sink.describe()
+    );
+    let n_workers: usize = groups.iter().map(|g| g.1.len()).sum();
+    let (tx, rx) = crossbeam_channel::bounded::<Batch>(settings.batch.channel);
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let out_failed = Arc::new(AtomicBool::new(false));
+    let out_counters = Arc::new(OutputCounters::default());
+    let mut returns = Vec::with_capacity(n_workers);
+    let mut frees = Vec::with_capacity(n_workers);
+    for _ in 0..n_workers {
+        let (rtx, rrx) = crossbeam_channel::bounded::<Batch>(settings.batch.channel + 4);
+        returns.push(rtx);
+        frees.push(rrx);
+    }
+    let output = Output {
+        sink,
+        rx,
+        returns,
+        counters: out_counters.clone(),
+        failed: out_failed.clone(),
+    };
+    let out_handle = std::thread::Builder::new()
+        .name("cf-output".into())
+        .spawn(move || output.run())
+        .map_err(|e| RunError::Runtime(e.into()))?;
+
+    let mut handles: Vec<JoinHandle<()>> = Vec::with_capacity(n_workers);
+    let mut counters = Vec::with_capacity(n_workers);
+    let mut frees = frees.into_iter();
+    let mut id = 0;
+    for (listener, socks, cores) in groups {
+        for (i, socket) in socks.into_iter().enumerate() {
+            let c = Arc::new(WorkerCounters::default());
+            counters.push(c.clone());
+            let cfg = WorkerConfig {
+                id,
+                listener,
+                core: cores.get(i).copied(),
+                socket,
+                recv_batch: settings.receive.batch,
+                max_datagram: settings.receive.max_datagram,
+                coalesce: settings.receive.coalesce,
+                batch_messages: settings.batch.messages,
+                batch_bytes: settings.batch.bytes,
+                flush: settings.batch.flush,
+                limits: settings.limits,
+                encoding,
+                tx: tx.clone(),
+                free: frees.next().expect("one return channel per worker"),
+                counters: c,
+                shutdown: shutdown.clone(),
+            };
+            let short = if listener == "netflow" { "nf" } else { "sf" };
+            let h = std::thread::Builder::new()
+                .name(format!("cf-{short}-{i}"))
+                .spawn(move || worker::run(cfg))
+                .map_err(|e| RunError::Runtime(e.into()))?;
+            handles.push(h);
+            id += 1;
+        }
+    }
+    // The workers hold the only senders now: the output thread ends when they are gone.
+    drop(tx);
+
+    let started = Instant::now();
+    let mut last_stats = Instant::now();
+    let mut clean = true;
+    let reason = loop {
+        match signals.wait(Duration::from_millis(100)) {
+            Ok(Some(sig)) => break signal::name(sig).to_string(),
+            Ok(None) => {}
+            Err(e) => {
+                clean = false;
+                break format!("signal wait failed: {e}");
+            }
+        }
+        if out_failed.load(Ordering::Relaxed) {
+            clean = false;
+            break "output failure".into();
+        }
+        if handles.iter().any(|h| h.is_finished()) {
+            clean = false;
+            break "a worker stopped unexpectedly".into();
+        }
+        if crate::logging::enabled(crate::logging::Level::Debug)
+            && last_stats.elapsed() >= Duration::from_secs(10)
+        {
+            last_stats = Instant::now();
+            crate::log_debug!("stats: {}", totals(&counters, &out_counters).line());
+        }
+    };
+    crate::log_info!("stopping ({reason}): draining sockets and flushing batches");
+    shutdown.store(true, Ordering::Relaxed);
+    let mut all = handles;
+    all.push(out_handle);
+    // Wait for every thread; a second signal gives up at once.
+    while !all.iter().all(|h| h.is_finished()) {
+        if let Ok(Some(sig)) = signals.wait(Duration::from_millis(20)) {
+            crate::log_error!(
+                "{} during shutdown: exiting now; {}",
+                signal::name(sig),
+                totals(&counters, &out_counters).line()
+            );
+            return Ok(false);
+        }
+    }
+    for h in all {
+        if h.join().is_err() {
+            clean = false;
+        }
+    }
+    let t = totals(&counters, &out_counters);
+    crate::log_info!(
+        "stopped after {:.1} s: {}",
+        started.elapsed().as_secs_f64(),
+        t.line()
+    );
+    Ok(clean && t.write_failed == 0)
+}

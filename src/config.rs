@@ -1,0 +1,1247 @@
+//! Configuration: one TOML file and GoFlow-compatible flags, validated into [`Settings`].
+//!
+//! Two stages. The TOML file parses into [`RawConfig`] (every field optional, unknown keys
+//! rejected), the flags are applied on top of it (a flag beats the file, the file beats the
+//! default), and [`Settings::from_raw`] validates everything into the typed settings the
+//! collector runs on. Any invalid value is one [`ConfigError`] naming the setting (the flag
+//! spelling when it came from a flag); `main` prints it on one line and exits with status 2
+//! before any socket is opened.
+//!
+//! Flags accept GoFlow v2's spellings exactly (`-netflow=false`, `-fport 2055`,
+//! `-kafka.out.brokers ...`), with one or two dashes, as `-flag value` or `-flag=value`;
+//! booleans take `=false` (Go's `flag` package rules: a bare boolean flag means true).
+
+use crate::decode::Limits;
+use crate::logging::{Level, LogFormat};
+use crate::net::socket::BindAddr;
+use crate::replay::Format;
+use crate::schema::Schema;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One invalid setting: printed as `setting: message` on one line, exit status 2.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub setting: String,
+    pub msg: String,
+}
+
+impl ConfigError {
+    pub fn new(setting: impl Into<String>, msg: impl Into<String>) -> ConfigError {
+        ConfigError {
+            setting: setting.into(),
+            msg: msg.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // one line, whatever the message held
+        let msg = self.msg.replace('\n', " ");
+        write!(f, "{}: {}", self.setting, msg.trim())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+// ---------------------------------------------------------------------------------------------
+// Stage 1: the raw form (TOML file, flags applied on top)
+
+/// The TOML file. Every key is optional; unknown keys are an error.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawConfig {
+    pub netflow: RawListener,
+    pub sflow: RawListener,
+    pub receive: RawReceive,
+    pub batch: RawBatch,
+    pub output: RawOutput,
+    pub limits: RawLimits,
+    pub log: RawLog,
+    pub kafka: RawKafka,
+    pub metrics: RawMetrics,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawListener {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sockets: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cores: Option<Vec<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reuseport: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawReceive {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_datagram: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rcvbuf: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamps: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coalesce_us: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawBatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flush_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawOutput {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawLimits {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_exporters: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_templates_per_exporter: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_fields_per_template: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_template_bytes: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_records_per_datagram: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_samples_per_datagram: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_as_path: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawLog {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawKafka {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brokers: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub srv: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sasl: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawMetrics {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub templates_path: Option<String>,
+}
+
+impl RawConfig {
+    /// Parses TOML text; `origin` names the file in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<RawConfig, ConfigError> {
+        toml::from_str(text).map_err(|e| {
+            let at = match e.span() {
+                Some(span) => {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    match key_at(text, line) {
+                        Some(key) => format!(" line {line} ({key})"),
+                        None => format!(" line {line}"),
+                    }
+                }
+                None => String::new(),
+            };
+            ConfigError::new(format!("{origin}{at}"), e.message().to_string())
+        })
+    }
+
+    pub fn from_file(path: &Path) -> Result<RawConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new("--config", format!("cannot read {}: {e}", path.display()))
+        })?;
+        RawConfig::from_toml(&text, &path.display().to_string())
+    }
+}
+
+/// The dotted key (`section.key`) defined on 1-based `line` of a TOML text, if it is a simple
+/// `key = value` line, for error messages.
+fn key_at(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let l = lines.get(line.checked_sub(1)?)?.trim();
+    let key = l.split_once('=')?.0.trim();
+    if key.is_empty() || key.starts_with('[') {
+        return None;
+    }
+    let section = lines[..line - 1]
+        .iter()
+        .rev()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with('[') && !l.starts_with("[["))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    Some(match section {
+        Some(s) => format!("{s}.{key}"),
+        None => key.to_string(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stage 2: validated settings
+
+/// Which listener: both detect the protocol per datagram; they differ in defaults and flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListenerKind {
+    /// NetFlow v5/v9 and IPFIX, :2055 by default.
+    Netflow,
+    /// sFlow v5, :6343 by default.
+    Sflow,
+}
+
+impl ListenerKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ListenerKind::Netflow => "netflow",
+            ListenerKind::Sflow => "sflow",
+        }
+    }
+    fn default_port(self) -> u16 {
+        match self {
+            ListenerKind::Netflow => 2055,
+            ListenerKind::Sflow => 6343,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenerSettings {
+    pub kind: ListenerKind,
+    pub enabled: bool,
+    pub address: BindAddr,
+    /// 0 binds a free port (logged at start).
+    pub port: u16,
+    pub sockets: usize,
+    /// As configured; `None` spreads the workers over the available cores.
+    pub cores: Option<Vec<usize>>,
+    pub reuseport: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiveSettings {
+    /// Datagrams per recvmmsg call.
+    pub batch: usize,
+    /// Largest datagram accepted; larger ones are counted as truncated and dropped.
+    pub max_datagram: usize,
+    /// Socket receive buffer in bytes (0: kernel default).
+    pub rcvbuf: usize,
+    pub timestamps: bool,
+    /// After a recvmmsg call that returned less than half a batch, wait this long before the
+    /// next one so datagrams accumulate (fewer wake-ups per datagram at moderate rates).
+    pub coalesce: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchSettings {
+    /// Messages per batch before it is handed to the output thread.
+    pub messages: usize,
+    /// Bytes per batch before it is handed over.
+    pub bytes: usize,
+    /// Age after which a partly filled batch is handed over (also the receive timeout).
+    pub flush: Duration,
+    /// Capacity of the channel to the output thread, in batches.
+    pub channel: usize,
+}
+
+/// Where flows go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SinkSettings {
+    Stdout,
+    File(PathBuf),
+    /// Kafka brokers are configured (`[kafka]` or `-kafka.out.*`) and no file was asked for.
+    Kafka,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputSettings {
+    pub format: Format,
+    pub schema: Schema,
+    pub sink: SinkSettings,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogSettings {
+    pub level: Level,
+    pub format: LogFormat,
+}
+
+/// GoFlow's Kafka flags, stored for the Kafka output (not active in this build).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KafkaSettings {
+    pub enabled: bool,
+    pub topic: String,
+    pub brokers: Vec<String>,
+    pub srv: String,
+    pub tls: bool,
+    pub sasl: bool,
+    /// Brokers or an SRV record were given explicitly (file or flag).
+    pub configured: bool,
+}
+
+/// GoFlow's metrics flags, stored for the metrics endpoint (not active in this build).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsSettings {
+    pub address: String,
+    pub path: String,
+    pub templates_path: String,
+}
+
+/// Everything the collector runs on, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub netflow: ListenerSettings,
+    pub sflow: ListenerSettings,
+    pub receive: ReceiveSettings,
+    pub batch: BatchSettings,
+    pub output: OutputSettings,
+    pub limits: Limits,
+    pub log: LogSettings,
+    pub kafka: KafkaSettings,
+    pub metrics: MetricsSettings,
+}
+
+pub const DEFAULT_BROKERS: &str = "127.0.0.1:9092,[::1]:9092";
+
+/// Which flag (if any) set each config key, so errors name what the user typed.
+#[derive(Clone, Debug, Default)]
+pub struct Origins(HashMap<&'static str, String>);
+
+impl Origins {
+    fn name(&self, key: &'static str) -> String {
+        match self.0.get(key) {
+            Some(flag) => format!("{flag} ({key})"),
+            None => key.to_string(),
+        }
+    }
+}
+
+struct V<'a> {
+    origins: &'a Origins,
+}
+
+impl V<'_> {
+    fn err(&self, key: &'static str, msg: impl Into<String>) -> ConfigError {
+        ConfigError::new(self.origins.name(key), msg)
+    }
+
+    fn int(
+        &self,
+        key: &'static str,
+        v: Option<i64>,
+        default: i64,
+        min: i64,
+        max: i64,
+    ) -> Result<i64, ConfigError> {
+        let v = v.unwrap_or(default);
+        if v < min || v > max {
+            return Err(self.err(key, format!("{v} is out of range ({min} to {max})")));
+        }
+        Ok(v)
+    }
+
+    fn listener(
+        &self,
+        kind: ListenerKind,
+        raw: &RawListener,
+        keys: [&'static str; 5],
+    ) -> Result<ListenerSettings, ConfigError> {
+        let [k_addr, k_port, k_sockets, k_cores, _] = keys;
+        let address = parse_bind_addr(raw.address.as_deref().unwrap_or(""))
+            .map_err(|m| self.err(k_addr, m))?;
+        let port = self.int(k_port, raw.port, kind.default_port().into(), 0, 65535)? as u16;
+        let sockets = self.int(k_sockets, raw.sockets, 1, 1, 1024)? as usize;
+        let cores = match &raw.cores {
+            None => None,
+            Some(c) if c.is_empty() => {
+                return Err(self.err(
+                    k_cores,
+                    "empty core list (leave the key out to use every core)",
+                ))
+            }
+            Some(c) => Some(
+                c.iter()
+                    .map(|&id| {
+                        if (0..4096).contains(&id) {
+                            Ok(id as usize)
+                        } else {
+                            Err(self.err(k_cores, format!("{id} is not a core number")))
+                        }
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+        Ok(ListenerSettings {
+            kind,
+            enabled: raw.enabled.unwrap_or(true),
+            address,
+            port,
+            sockets,
+            cores,
+            reuseport: raw.reuseport.unwrap_or(false),
+        })
+    }
+}
+
+/// `""`, `":"` (GoFlow's default) and `"*"` are every address; otherwise an IP, with or
+/// without brackets.
+pub fn parse_bind_addr(s: &str) -> Result<BindAddr, String> {
+    let t = s.trim();
+    if t.is_empty() || t == ":" || t == "*" {
+        return Ok(BindAddr::Any);
+    }
+    let t = t
+        .strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(t);
+    t.parse::<IpAddr>()
+        .map(BindAddr::Ip)
+        .map_err(|_| format!("{s:?} is not an IP address (\"\" listens on every address)"))
+}
+
+fn bind_addr_text(a: BindAddr) -> String {
+    match a {
+        BindAddr::Any => String::new(),
+        BindAddr::Ip(ip) => ip.to_string(),
+    }
+}
+
+impl Settings {
+    /// Validates the raw configuration (no access to the machine: see [`Settings::resolve`]).
+    pub fn from_raw(raw: &RawConfig, origins: &Origins) -> Result<Settings, ConfigError> {
+        let v = V { origins };
+        let netflow = v.listener(
+            ListenerKind::Netflow,
+            &raw.netflow,
+            [
+                "netflow.address",
+                "netflow.port",
+                "netflow.sockets",
+                "netflow.cores",
+                "netflow.enabled",
+            ],
+        )?;
+        let sflow = v.listener(
+            ListenerKind::Sflow,
+            &raw.sflow,
+            [
+                "sflow.address",
+                "sflow.port",
+                "sflow.sockets",
+                "sflow.cores",
+                "sflow.enabled",
+            ],
+        )?;
+        if !netflow.enabled && !sflow.enabled {
+            return Err(v.err(
+                "netflow.enabled",
+                "both listeners are disabled (netflow and sflow): nothing to collect",
+            ));
+        }
+        if netflow.enabled && sflow.enabled && netflow.port == sflow.port && netflow.port != 0 {
+            let overlap = match (netflow.address, sflow.address) {
+                (BindAddr::Ip(a), BindAddr::Ip(b)) => {
+                    a == b || a.is_unspecified() || b.is_unspecified()
+                }
+                _ => true,
+            };
+            if overlap {
+                return Err(v.err(
+                    "sflow.port",
+                    format!("{} is also the NetFlow port", sflow.port),
+                ));
+            }
+        }
+
+        let r = &raw.receive;
+        let receive = ReceiveSettings {
+            batch: v.int("receive.batch", r.batch, 64, 1, 1024)? as usize,
+            max_datagram: v.int("receive.max_datagram", r.max_datagram, 65535, 512, 65535)?
+                as usize,
+            rcvbuf: v.int("receive.rcvbuf", r.rcvbuf, 32 << 20, 0, 1 << 31)? as usize,
+            timestamps: r.timestamps.unwrap_or(true),
+            coalesce: Duration::from_micros(v.int(
+                "receive.coalesce_us",
+                r.coalesce_us,
+                200,
+                0,
+                10_000,
+            )? as u64),
+        };
+        let b = &raw.batch;
+        let batch = BatchSettings {
+            messages: v.int("batch.messages", b.messages, 1024, 1, 1 << 20)? as usize,
+            bytes: v.int("batch.bytes", b.bytes, 256 << 10, 4096, 64 << 20)? as usize,
+            flush: Duration::from_millis(v.int("batch.flush_ms", b.flush_ms, 10, 1, 10_000)? as u64),
+            channel: v.int("batch.channel", b.channel, 128, 1, 65536)? as usize,
+        };
+
+        let o = &raw.output;
+        let format = match o.format.as_deref() {
+            None => Format::Json,
+            Some(s) => Format::parse(s).ok_or_else(|| {
+                v.err("output.format", format!("unknown format {s:?} (json, pb)"))
+            })?,
+        };
+        let schema = match o.schema.as_deref() {
+            None => Schema::default(),
+            Some(s) => Schema::parse(s).ok_or_else(|| {
+                v.err(
+                    "output.schema",
+                    format!("unknown schema {s:?} ({})", Schema::NAMES.join(", ")),
+                )
+            })?,
+        };
+
+        let k = &raw.kafka;
+        let brokers_text = k.brokers.clone().unwrap_or_else(|| DEFAULT_BROKERS.into());
+        let brokers: Vec<String> = brokers_text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        for b in &brokers {
+            if !looks_like_host_port(b) {
+                return Err(v.err(
+                    "kafka.brokers",
+                    format!("{b:?} is not host:port (e.g. 127.0.0.1:9092,[::1]:9092)"),
+                ));
+            }
+        }
+        let kafka = KafkaSettings {
+            enabled: k.enabled.unwrap_or(true),
+            topic: k.topic.clone().unwrap_or_else(|| "flow-messages".into()),
+            brokers,
+            srv: k.srv.clone().unwrap_or_default(),
+            tls: k.tls.unwrap_or(false),
+            sasl: k.sasl.unwrap_or(false),
+            configured: k.brokers.is_some() || k.srv.as_deref().is_some_and(|s| !s.is_empty()),
+        };
+        if kafka.enabled && kafka.configured && kafka.topic.is_empty() {
+            return Err(v.err("kafka.topic", "empty topic"));
+        }
+        if kafka.enabled && kafka.configured && kafka.brokers.is_empty() && kafka.srv.is_empty() {
+            return Err(v.err("kafka.brokers", "no brokers"));
+        }
+
+        let sink = match o.file.as_deref() {
+            Some(f) if !f.is_empty() && f != "-" => SinkSettings::File(PathBuf::from(f)),
+            _ if kafka.enabled && kafka.configured => SinkSettings::Kafka,
+            _ => SinkSettings::Stdout,
+        };
+
+        let l = &raw.limits;
+        let d = Limits::default();
+        let lim =
+            |key, val, def: usize| v.int(key, val, def as i64, 1, 1 << 40).map(|x| x as usize);
+        let limits = Limits {
+            max_exporters: lim("limits.max_exporters", l.max_exporters, d.max_exporters)?,
+            max_templates_per_exporter: lim(
+                "limits.max_templates_per_exporter",
+                l.max_templates_per_exporter,
+                d.max_templates_per_exporter,
+            )?,
+            max_fields_per_template: lim(
+                "limits.max_fields_per_template",
+                l.max_fields_per_template,
+                d.max_fields_per_template,
+            )?,
+            max_template_bytes: lim(
+                "limits.max_template_bytes",
+                l.max_template_bytes,
+                d.max_template_bytes,
+            )?,
+            max_records_per_datagram: lim(
+                "limits.max_records_per_datagram",
+                l.max_records_per_datagram,
+                d.max_records_per_datagram,
+            )?,
+            max_samples_per_datagram: lim(
+                "limits.max_samples_per_datagram",
+                l.max_samples_per_datagram,
+                d.max_samples_per_datagram,
+            )?,
+            max_as_path: lim("limits.max_as_path", l.max_as_path, d.max_as_path)?,
+        };
+
+        let lg = &raw.log;
+        let log = LogSettings {
+            level: match lg.level.as_deref() {
+                None => Level::Info,
+                Some(s) => Level::parse(s).ok_or_else(|| {
+                    v.err(
+                        "log.level",
+                        format!("unknown level {s:?} ({})", Level::NAMES.join(", ")),
+                    )
+                })?,
+            },
+            format: match lg.format.as_deref() {
+                None => LogFormat::Normal,
+                Some(s) => LogFormat::parse(s).ok_or_else(|| {
+                    v.err("log.format", format!("unknown format {s:?} (normal, json)"))
+                })?,
+            },
+        };
+
+        let m = &raw.metrics;
+        let metrics = MetricsSettings {
+            address: m.address.clone().unwrap_or_else(|| ":8080".into()),
+            path: m.path.clone().unwrap_or_else(|| "/metrics".into()),
+            templates_path: m
+                .templates_path
+                .clone()
+                .unwrap_or_else(|| "/templates".into()),
+        };
+        for (key, p) in [
+            ("metrics.path", &metrics.path),
+            ("metrics.templates_path", &metrics.templates_path),
+        ] {
+            if !p.starts_with('/') {
+                return Err(v.err(key, format!("{p:?} must start with /")));
+            }
+        }
+        if !looks_like_host_port(&metrics.address) && !metrics.address.starts_with(':') {
+            return Err(v.err(
+                "metrics.address",
+                format!("{:?} is not [host]:port", metrics.address),
+            ));
+        }
+
+        Ok(Settings {
+            netflow,
+            sflow,
+            receive,
+            batch,
+            output: OutputSettings {
+                format,
+                schema,
+                sink,
+            },
+            limits,
+            log,
+            kafka,
+            metrics,
+        })
+    }
+
+    /// The enabled listeners, NetFlow first.
+    pub fn listeners(&self) -> impl Iterator<Item = &ListenerSettings> {
+        [&self.netflow, &self.sflow]
+            .into_iter()
+            .filter(|l| l.enabled)
+    }
+
+    /// Checks the settings against this machine and fixes the core of every worker: a
+    /// listener's worker `i` runs on `cores[i % len]`; without a list, workers are spread
+    /// over the available cores in order, NetFlow's first. Returns one core list per enabled
+    /// listener.
+    pub fn resolve(&self, available: &[usize]) -> Result<Vec<Vec<usize>>, ConfigError> {
+        if available.is_empty() {
+            return Ok(self.listeners().map(|l| vec![0; l.sockets]).collect());
+        }
+        let mut next = 0usize;
+        let mut out = Vec::new();
+        for l in self.listeners() {
+            let cores = match &l.cores {
+                Some(list) => {
+                    if let Some(bad) = list.iter().find(|c| !available.contains(c)) {
+                        return Err(ConfigError::new(
+                            format!("{}.cores", l.kind.name()),
+                            format!(
+                                "core {bad} is not available here (cores {})",
+                                ranges(available)
+                            ),
+                        ));
+                    }
+                    (0..l.sockets).map(|i| list[i % list.len()]).collect()
+                }
+                None => (0..l.sockets)
+                    .map(|_| {
+                        let c = available[next % available.len()];
+                        next += 1;
+                        c
+                    })
+                    .collect(),
+            };
+            out.push(cores);
+        }
+        Ok(out)
+    }
+
+    /// The effective settings as a TOML file that loads back into the same settings.
+    pub fn to_toml(&self, cores: Option<&[Vec<usize>]>) -> String {
+        let mut enabled_idx = 0;
+        let mut listener = |l: &ListenerSettings| {
+            let resolved = if l.enabled {
+                let c = cores.and_then(|c| c.get(enabled_idx)).cloned();
+                enabled_idx += 1;
+                c
+            } else {
+                None
+            };
+            RawListener {
+                enabled: Some(l.enabled),
+                address: Some(bind_addr_text(l.address)),
+                port: Some(l.port.into()),
+                sockets: Some(l.sockets as i64),
+                cores: resolved
+                    .or_else(|| l.cores.clone())
+                    .map(|c| c.into_iter().map(|x| x as i64).collect()),
+                reuseport: Some(l.reuseport),
+            }
+        };
+        let netflow = listener(&self.netflow);
+        let sflow = listener(&self.sflow);
+        let lim = |x: usize| Some(x as i64);
+        let raw = RawConfig {
+            netflow,
+            sflow,
+            receive: RawReceive {
+                batch: Some(self.receive.batch as i64),
+                max_datagram: Some(self.receive.max_datagram as i64),
+                rcvbuf: Some(self.receive.rcvbuf as i64),
+                timestamps: Some(self.receive.timestamps),
+                coalesce_us: Some(self.receive.coalesce.as_micros() as i64),
+            },
+            batch: RawBatch {
+                messages: Some(self.batch.messages as i64),
+                bytes: Some(self.batch.bytes as i64),
+                flush_ms: Some(self.batch.flush.as_millis() as i64),
+                channel: Some(self.batch.channel as i64),
+            },
+            output: RawOutput {
+                format: Some(
+                    match self.output.format {
+                        Format::Json => "json",
+                        Format::Pb => "pb",
+                    }
+                    .into(),
+                ),
+                schema: Some(self.output.schema.name().into()),
+                file: Some(match &self.output.sink {
+                    SinkSettings::File(p) => p.display().to_string(),
+                    _ => String::new(),
+                }),
+            },
+            limits: RawLimits {
+                max_exporters: lim(self.limits.max_exporters),
+                max_templates_per_exporter: lim(self.limits.max_templates_per_exporter),
+                max_fields_per_template: lim(self.limits.max_fields_per_template),
+                max_template_bytes: lim(self.limits.max_template_bytes),
+                max_records_per_datagram: lim(self.limits.max_records_per_datagram),
+                max_samples_per_datagram: lim(self.limits.max_samples_per_datagram),
+                max_as_path: lim(self.limits.max_as_path),
+            },
+            log: RawLog {
+                level: Some(self.log.level.name().into()),
+                format: Some(self.log.format.name().into()),
+            },
+            kafka: RawKafka {
+                enabled: Some(self.kafka.enabled),
+                topic: Some(self.kafka.topic.clone()),
+                // only written back when given, so the file keeps meaning "not configured"
+                brokers: self.kafka.configured.then(|| self.kafka.brokers.join(",")),
+                srv: (!self.kafka.srv.is_empty()).then(|| self.kafka.srv.clone()),
+                tls: Some(self.kafka.tls),
+                sasl: Some(self.kafka.sasl),
+            },
+            metrics: RawMetrics {
+                address: Some(self.metrics.address.clone()),
+                path: Some(self.metrics.path.clone()),
+                templates_path: Some(self.metrics.templates_path.clone()),
+            },
+        };
+        let sink = match &self.output.sink {
+            SinkSettings::Stdout => "stdout".to_string(),
+            SinkSettings::File(p) => format!("file {}", p.display()),
+            SinkSettings::Kafka => format!("kafka topic {}", self.kafka.topic),
+        };
+        format!(
+            "# coreflow effective settings (output: {sink})\n{}",
+            toml::to_string(&raw).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+        )
+    }
+}
+
+fn looks_like_host_port(s: &str) -> bool {
+    match s.rsplit_once(':') {
+        Some((host, port)) => {
+            port.parse::<u16>().is_ok()
+                && (host.is_empty()
+                    || !host.contains(':')
+                    || (host.starts_with('[') && host.ends_with(']')))
+        }
+        None => false,
+    }
+}
+
+/// `0-3,8` for the log and errors.
+pub fn ranges(ids: &[usize]) -> String {
+    let mut v = ids.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        let mut j = i;
+        while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            v[i].to_string()
+        } else {
+            format!("{}-{}", v[i], v[j])
+        });
+        i = j + 1;
+    }
+    out.join(",")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
+/// What the command line asks for.
+#[derive(Clone, Debug)]
+pub enum Command {
+    Run(Box<Settings>),
+    CheckConfig(Box<Settings>),
+    Help,
+    Version,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Bool,
+    Value,
+}
+
+/// (spellings, kind, config key). Keys starting with `-` are coreflow's own, not in the file.
+const FLAGS: &[(&[&str], Kind, &str)] = &[
+    // GoFlow v2.1.0
+    (&["netflow"], Kind::Bool, "netflow.enabled"),
+    (&["sflow"], Kind::Bool, "sflow.enabled"),
+    (&["faddr"], Kind::Value, "netflow.address"),
+    (&["fport"], Kind::Value, "netflow.port"),
+    (&["saddr"], Kind::Value, "sflow.address"),
+    (&["sport"], Kind::Value, "sflow.port"),
+    (&["fworkers"], Kind::Value, "netflow.sockets"),
+    (&["sworkers"], Kind::Value, "sflow.sockets"),
+    (&["freuse"], Kind::Bool, "netflow.reuseport"),
+    (&["sreuse"], Kind::Bool, "sflow.reuseport"),
+    (&["loglevel"], Kind::Value, "log.level"),
+    (&["logfmt"], Kind::Value, "log.format"),
+    (&["kafka"], Kind::Bool, "kafka.enabled"),
+    (&["kafka.out.topic"], Kind::Value, "kafka.topic"),
+    (&["kafka.out.brokers"], Kind::Value, "kafka.brokers"),
+    (&["kafka.out.srv"], Kind::Value, "kafka.srv"),
+    (&["kafka.tls"], Kind::Bool, "kafka.tls"),
+    (&["kafka.sasl"], Kind::Bool, "kafka.sasl"),
+    (&["metrics.addr"], Kind::Value, "metrics.address"),
+    (&["metrics.path"], Kind::Value, "metrics.path"),
+    (&["templates.path"], Kind::Value, "metrics.templates_path"),
+    (&["v", "version"], Kind::Bool, "-version"),
+    // coreflow's own
+    (&["config"], Kind::Value, "-config"),
+    (&["format"], Kind::Value, "output.format"),
+    (&["schema"], Kind::Value, "output.schema"),
+    (&["output"], Kind::Value, "output.file"),
+    (&["check-config"], Kind::Bool, "-check-config"),
+    (&["h", "help"], Kind::Bool, "-help"),
+];
+
+/// Go's `strconv.ParseBool`.
+fn parse_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_int(flag: &str, s: &str) -> Result<i64, ConfigError> {
+    s.trim()
+        .parse::<i64>()
+        .map_err(|_| ConfigError::new(flag, format!("{s:?} is not an integer")))
+}
+
+/// Sets one config key from a flag's text value.
+fn apply(raw: &mut RawConfig, key: &str, flag: &str, val: &str) -> Result<(), ConfigError> {
+    let b = || {
+        parse_bool(val).ok_or_else(|| {
+            ConfigError::new(flag, format!("{val:?} is not a boolean (true, false)"))
+        })
+    };
+    let s = || Some(val.to_string());
+    match key {
+        "netflow.enabled" => raw.netflow.enabled = Some(b()?),
+        "sflow.enabled" => raw.sflow.enabled = Some(b()?),
+        "netflow.address" => raw.netflow.address = s(),
+        "sflow.address" => raw.sflow.address = s(),
+        "netflow.port" => raw.netflow.port = Some(parse_int(flag, val)?),
+        "sflow.port" => raw.sflow.port = Some(parse_int(flag, val)?),
+        "netflow.sockets" => raw.netflow.sockets = Some(parse_int(flag, val)?),
+        "sflow.sockets" => raw.sflow.sockets = Some(parse_int(flag, val)?),
+        "netflow.reuseport" => raw.netflow.reuseport = Some(b()?),
+        "sflow.reuseport" => raw.sflow.reuseport = Some(b()?),
+        "log.level" => raw.log.level = s(),
+        "log.format" => raw.log.format = s(),
+        "kafka.enabled" => raw.kafka.enabled = Some(b()?),
+        "kafka.topic" => raw.kafka.topic = s(),
+        "kafka.brokers" => raw.kafka.brokers = s(),
+        "kafka.srv" => raw.kafka.srv = s(),
+        "kafka.tls" => raw.kafka.tls = Some(b()?),
+        "kafka.sasl" => raw.kafka.sasl = Some(b()?),
+        "metrics.address" => raw.metrics.address = s(),
+        "metrics.path" => raw.metrics.path = s(),
+        "metrics.templates_path" => raw.metrics.templates_path = s(),
+        "output.format" => raw.output.format = s(),
+        "output.schema" => raw.output.schema = s(),
+        "output.file" => raw.output.file = s(),
+        _ => unreachable!("flag table key {key}"),
+    }
+    Ok(())
+}
+
+/// Parses the command line (without the program name) into a [`Command`]: flags applied on
+/// top of the `--config` file, validated. Machine checks (cores) come later.
+pub fn parse_args(args: &[String]) -> Result<Command, ConfigError> {
+    let mut sets: Vec<(&'static str, String, String)> = Vec::new();
+    let (mut config, mut check, mut help, mut version) = (None, false, false, false);
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        i += 1;
+        let body = a
+            .strip_prefix("--")
+            .or_else(|| a.strip_prefix('-'))
+            .filter(|b| !b.is_empty() && !b.starts_with('-'))
+            .ok_or_else(|| {
+                ConfigError::new(
+                    a.as_str(),
+                    "unexpected argument (flags start with -; see --help)",
+                )
+            })?;
+        let (name, inline) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (body, None),
+        };
+        // the flag as typed (one or two dashes), without its value
+        let spelled = a[..a.len() - body.len() + name.len()].to_string();
+        let Some(&(_, kind, key)) = FLAGS.iter().find(|(names, _, _)| names.contains(&name)) else {
+            return Err(ConfigError::new(spelled, "unknown flag (see --help)"));
+        };
+        let val = match (kind, inline) {
+            (Kind::Bool, None) => "true".to_string(),
+            (_, Some(v)) => v,
+            (Kind::Value, None) => match args.get(i) {
+                Some(v) => {
+                    i += 1;
+                    v.clone()
+                }
+                None => return Err(ConfigError::new(spelled, "needs a value")),
+            },
+        };
+        let bool_of = |v: &str| {
+            parse_bool(v).ok_or_else(|| {
+                ConfigError::new(
+                    spelled.as_str(),
+                    format!("{v:?} is not a boolean (true, false)"),
+                )
+            })
+        };
+        match key {
+            "-config" => config = Some(PathBuf::from(val)),
+            "-check-config" => check = bool_of(&val)?,
+            "-help" => help = bool_of(&val)?,
+            "-version" => version = bool_of(&val)?,
+            _ => sets.push((key, spelled.clone(), val)),
+        }
+    }
+    if help {
+        return Ok(Command::Help);
+    }
+    if version {
+        return Ok(Command::Version);
+    }
+    let mut raw = match &config {
+        Some(p) => RawConfig::from_file(p)?,
+        None => RawConfig::default(),
+    };
+    let mut origins = Origins::default();
+    for (key, flag, val) in &sets {
+        apply(&mut raw, key, flag, val)?;
+        origins.0.insert(key, flag.clone());
+    }
+    let settings = Box::new(Settings::from_raw(&raw, &origins)?);
+    Ok(if check {
+        Command::CheckConfig(settings)
+    } else {
+        Command::Run(settings)
+    })
+}
+
+/// Loads and validates a config file alone (no flags, no machine checks).
+pub fn load_file(path: &Path) -> Result<Settings, ConfigError> {
+    Settings::from_raw(&RawConfig::from_file(path)?, &Origins::default())
+}
+
+pub const HELP: &str = "\
+coreflow - thread-per-core NetFlow v5/v9, IPFIX and sFlow v5 collector
+
+USAGE
+    coreflow [FLAGS]                   collect; JSON lines on stdout by default
+    coreflow --config FILE [FLAGS]     settings from a TOML file, flags override it
+    coreflow --check-config [...]      validate, print the effective settings, exit
+    coreflow replay [OPTIONS] FILE...  decode pcap captures (coreflow replay --help)
+
+Every flag takes one or two dashes, `-flag value` or `-flag=value`; booleans are set with
+`-flag` or `-flag=false`. A flag beats the file, the file beats the default.
+
+LISTENERS (GoFlow's flags; both listeners detect NetFlow v5/v9, IPFIX, sFlow per datagram)
+    -netflow=BOOL          enable the NetFlow/IPFIX listener (true)
+    -faddr ADDR            its address; \"\" or \":\" = every IPv4 and IPv6 address (\"\")
+    -fport PORT            its port, 0 picks a free one (2055)
+    -fworkers N            its sockets: one pinned worker thread each (1)
+    -freuse=BOOL           SO_REUSEPORT even with one socket, to share the port (false)
+    -sflow=BOOL, -saddr, -sport (6343), -sworkers, -sreuse   the same for sFlow
+
+OUTPUT
+    --format json|pb       JSON lines or varint-length-delimited protobuf (json)
+    --schema NAME          goflow-v2 (GoFlow's FlowMessage), goflow-v3, goflow2 (goflow-v2)
+    --output FILE          append to FILE instead of writing to stdout
+    -kafka=BOOL            use Kafka when brokers are configured (true)
+    -kafka.out.brokers L   brokers, comma-separated (127.0.0.1:9092,[::1]:9092)
+    -kafka.out.srv NAME    SRV record for the brokers
+    -kafka.out.topic T     topic (flow-messages)
+    -kafka.tls=BOOL, -kafka.sasl=BOOL (credentials from KAFKA_SASL_USER/KAFKA_SASL_PASS)
+                           The Kafka output is not in this build yet: with brokers given
+                           (and no --output) coreflow refuses to start.
+
+OTHER
+    --config FILE          TOML settings (see tuning/*.toml for commented examples)
+    -loglevel LEVEL        error, warn, info, debug, trace (info)
+    -logfmt normal|json    log line format on stderr (normal)
+    -metrics.addr ADDR, -metrics.path P, -templates.path P
+                           accepted and stored; the metrics endpoint is not in this build yet
+    --check-config         validate everything, print the effective TOML, exit 0
+    -h, --help             this text
+    -v, --version          print the version
+
+EXIT STATUS
+    0 after SIGTERM/SIGINT (every batch flushed), 1 on a runtime failure, 2 on an invalid
+    setting (one line naming it, before any socket is opened).";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn run(s: &str) -> Settings {
+        match parse_args(&args(s)).unwrap() {
+            Command::Run(s) | Command::CheckConfig(s) => *s,
+            c => panic!("{c:?}"),
+        }
+    }
+
+    fn err(s: &str) -> ConfigError {
+        parse_args(&args(s)).unwrap_err()
+    }
+
+    #[test]
+    fn defaults_are_goflows() {
+        let s = run("");
+        assert!(s.netflow.enabled && s.sflow.enabled);
+        assert_eq!((s.netflow.port, s.sflow.port), (2055, 6343));
+        assert_eq!((s.netflow.sockets, s.sflow.sockets), (1, 1));
+        assert_eq!(s.netflow.address, BindAddr::Any);
+        assert!(!s.netflow.reuseport);
+        assert_eq!(s.output.sink, SinkSettings::Stdout);
+        assert_eq!(s.output.format, Format::Json);
+        assert_eq!(s.kafka.topic, "flow-messages");
+        assert_eq!(s.kafka.brokers, vec!["127.0.0.1:9092", "[::1]:9092"]);
+        assert!(s.kafka.enabled && !s.kafka.configured);
+        assert_eq!(s.metrics.address, ":8080");
+        assert_eq!(s.metrics.templates_path, "/templates");
+        assert_eq!(s.receive.batch, 64);
+        assert_eq!(s.log.level, Level::Info);
+    }
+
+    #[test]
+    fn goflow_spellings() {
+        let s = run(
+            "-netflow=false -sport 7000 --saddr=127.0.0.1 -sworkers=3 -sreuse \
+                     -loglevel debug --logfmt json -kafka=false -kafka.out.topic t \
+                     -metrics.addr 127.0.0.1:9100 -templates.path /t --format=pb \
+                     --schema goflow2 --output /tmp/x",
+        );
+        assert!(!s.netflow.enabled);
+        assert_eq!(s.sflow.port, 7000);
+        assert_eq!(s.sflow.address, BindAddr::Ip("127.0.0.1".parse().unwrap()));
+        assert_eq!(s.sflow.sockets, 3);
+        assert!(s.sflow.reuseport);
+        assert_eq!(s.log.level, Level::Debug);
+        assert_eq!(s.log.format, LogFormat::Json);
+        assert!(!s.kafka.enabled);
+        assert_eq!(s.kafka.topic, "t");
+        assert_eq!(s.metrics.address, "127.0.0.1:9100");
+        assert_eq!(s.output.format, Format::Pb);
+        assert_eq!(s.output.schema, Schema::Goflow2);
+        assert_eq!(s.output.sink, SinkSettings::File("/tmp/x".into()));
+        assert!(matches!(parse_args(&args("-v")), Ok(Command::Version)));
+        assert!(matches!(parse_args(&args("--help")), Ok(Command::Help)));
+        assert!(matches!(
+            parse_args(&args("--check-config")),
+            Ok(Command::CheckConfig(_))
+        ));
+    }
+
+    #[test]
+    fn kafka_brokers_select_kafka() {
+        let s = run("-kafka.out.brokers 10.0.0.1:9092");
+        assert_eq!(s.output.sink, SinkSettings::Kafka);
+        let s = run("-kafka.out.brokers 10.0.0.1:9092 -kafka=false");
+        assert_eq!(s.output.sink, SinkSettings::Stdout);
+        let s = run("-kafka.out.brokers 10.0.0.1:9092 --output f");
+        assert_eq!(s.output.sink, SinkSettings::File("f".into()));
+    }
+
+    #[test]
+    fn invalid_values_name_the_setting() {
+        let e = err("-fport 70000");
+        assert!(e.setting.contains("-fport"), "{e}");
+        let e = err("-fport abc");
+        assert_eq!(e.setting, "-fport");
+        assert!(err("--schema nope").to_string().contains("output.schema"));
+        assert!(err("--format xml").to_string().contains("output.format"));
+        assert!(err("-netflow=maybe").to_string().contains("-netflow"));
+        assert!(err("-faddr not-an-ip").to_string().contains("-faddr"));
+        assert!(err("-loglevel loud").to_string().contains("-loglevel"));
+        assert!(err("-bogus").to_string().contains("-bogus"));
+        assert!(err("stray").to_string().contains("stray"));
+        assert!(err("-fport").to_string().contains("needs a value"));
+        assert!(err("-netflow=false -sflow=false")
+            .to_string()
+            .contains("disabled"));
+        assert!(err("-sport 2055").to_string().contains("sflow.port"));
+        assert!(err("--config /nonexistent/x.toml")
+            .to_string()
+            .starts_with("--config"));
+        assert!(err("-kafka.out.brokers nohost")
+            .to_string()
+            .contains("kafka.brokers"));
+    }
+
+    #[test]
+    fn toml_and_precedence() {
+        let raw = RawConfig::from_toml(
+            "[netflow]\nport = 9995\nsockets = 2\ncores = [1]\n[output]\nformat = \"pb\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        let mut origins = Origins::default();
+        let s = Settings::from_raw(&raw, &origins).unwrap();
+        assert_eq!((s.netflow.port, s.netflow.sockets), (9995, 2));
+        assert_eq!(s.netflow.cores, Some(vec![1]));
+        assert_eq!(s.output.format, Format::Pb);
+        // a flag beats the file
+        let mut raw2 = raw.clone();
+        apply(&mut raw2, "netflow.port", "-fport", "9996").unwrap();
+        origins.0.insert("netflow.port", "-fport".into());
+        assert_eq!(
+            Settings::from_raw(&raw2, &origins).unwrap().netflow.port,
+            9996
+        );
+    }
+
+    #[test]
+    fn toml_errors_are_one_line_and_named() {
+        let e = RawConfig::from_toml("[netflow]\nprot = 1\n", "x.toml").unwrap_err();
+        assert!(e.setting.contains("x.toml line 2"), "{e}");
+        assert!(e.to_string().contains("prot"), "{e}");
+        assert!(!e.to_string().contains('\n'));
+        let e = RawConfig::from_toml("[netflow]\ncores = []\n", "x.toml").unwrap();
+        let e = Settings::from_raw(&e, &Origins::default()).unwrap_err();
+        assert_eq!(e.setting, "netflow.cores");
+        let e = RawConfig::from_toml("[netflow]\nport = \"x\"\n", "x.toml").unwrap_err();
+        assert!(!e.to_string().contains('\n'));
+        assert_eq!(e.setting, "x.toml line 2 (netflow.port)");
+    }
+
+    #[test]
+    fn cores_resolve() {
+        let s = run("-fworkers 3 -sworkers 2");
+        let c = s.resolve(&[0, 1]).unwrap();
+        assert_eq!(c, vec![vec![0, 1, 0], vec![1, 0]]);
+        let raw = RawConfig::from_toml("[sflow]\ncores = [5]\n", "t").unwrap();
+        let s = Settings::from_raw(&raw, &Origins::default()).unwrap();
+        let e = s.resolve(&[0, 1]).unwrap_err();
+        assert_eq!(e.setting, "sflow.cores");
+        assert_eq!(ranges(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
+    }
+
+    #[test]
+    fn effective_toml_round_trips() {
+        let s = run("-fport 0 -sworkers 2 --format pb --output /tmp/o -kafka.out.brokers h:1");
+        let text = s.to_toml(Some(&s.resolve(&[0, 1]).unwrap()));
+        let raw = RawConfig::from_toml(&text, "effective").unwrap();
+        let back = Settings::from_raw(&raw, &Origins::default()).unwrap();
+        assert_eq!(back.sflow.cores, Some(vec![1, 0]));
+        let mut s2 = s.clone();
+        s2.netflow.cores = back.netflow.cores.clone();
+        s2.sflow.cores = back.sflow.cores.clone();
+        assert_eq!(back, s2);
+    }
+}

@@ -1,0 +1,341 @@
+//! One worker: a thread pinned to one core that owns one socket of a listener's group.
+//!
+//! recvmmsg (blocking for the first datagram, up to a short receive timeout) -> decode each
+//! datagram in place with the worker's own [`Decoder`] (its template and sampling caches are
+//! shard-local) -> encode each flow straight into the current [`Batch`] -> hand the batch to
+//! the output thread when it is full (messages or bytes) or older than the flush interval.
+//! Emptied batches come back on the worker's return channel; if the output channel is full
+//! the batch is dropped and counted (the worker must keep reading its socket).
+//!
+//! Counters are plain integers while a recvmmsg batch is processed and are published once
+//! per call into atomics that only this worker writes ([`WorkerCounters`]).
+
+use crate::decode::{DecodeError, Decoder, FlowSink, Limits};
+use crate::flow::FlowRecord;
+use crate::logging::RateLimit;
+use crate::net::recv::RecvBatch;
+use crate::output::{Batch, Encoding};
+use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
+use socket2::Socket;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// A worker's counters: written by that worker only (relaxed stores of its running totals),
+/// read by the main thread for the logs and the exit summary. Aligned so two workers'
+/// counters never share a cache line.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct WorkerCounters {
+    /// Datagrams read from the socket (including truncated ones).
+    pub datagrams: AtomicU64,
+    pub bytes: AtomicU64,
+    /// Datagrams larger than the buffer (MSG_TRUNC): dropped, never parsed.
+    pub truncated: AtomicU64,
+    /// The socket's cumulative drop counter (SO_RXQ_OVFL while running, SO_MEMINFO at exit).
+    pub kernel_drops: AtomicU64,
+    pub recv_errors: AtomicU64,
+    /// Decoded datagrams by protocol (v5, v9, IPFIX, sFlow).
+    pub decoded: [AtomicU64; 4],
+    /// Flows decoded by protocol.
+    pub flows: [AtomicU64; 4],
+    /// Decode errors by `DecodeError::index` (datagram- and set-level).
+    pub decode_errors: [AtomicU64; 9],
+    pub records_without_template: AtomicU64,
+    pub templates_learned: AtomicU64,
+    /// Messages encoded into batches.
+    pub messages: AtomicU64,
+    pub batches_sent: AtomicU64,
+    /// Batches dropped because the output channel was full, and the messages in them.
+    pub batches_dropped: AtomicU64,
+    pub messages_dropped: AtomicU64,
+    /// Batches allocated (start-up pool plus growth while the output lagged).
+    pub batches_allocated: AtomicU64,
+}
+
+impl WorkerCounters {
+    pub fn get(a: &AtomicU64) -> u64 {
+        a.load(Ordering::Relaxed)
+    }
+}
+
+/// Everything a worker needs; moved into its thread.
+pub struct WorkerConfig {
+    pub id: usize,
+    /// `netflow` or `sflow`, for the logs.
+    pub listener: &'static str,
+    pub core: Option<usize>,
+    pub socket: Socket,
+    pub recv_batch: usize,
+    pub max_datagram: usize,
+    /// Pause after a call that returned less than half a batch (0: none).
+    pub coalesce: Duration,
+    pub batch_messages: usize,
+    pub batch_bytes: usize,
+    pub flush: Duration,
+    pub limits: Limits,
+    pub encoding: Encoding,
+    pub tx: Sender<Batch>,
+    pub free: Receiver<Batch>,
+    pub counters: Arc<WorkerCounters>,
+    pub shutdown: Arc<AtomicBool>,
+}
+
+/// At shutdown a worker drains what is already queued on its socket, up to this many calls.
+const MAX_DRAIN_CALLS: usize = 4096;
+/// At shutdown a batch waits this long for room in the channel before it is dropped.
+const SHUTDOWN_SEND_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Default)]
+struct Local {
+    datagrams: u64,
+    bytes: u64,
+    truncated: u64,
+    recv_errors: u64,
+    messages: u64,
+    batches_sent: u64,
+    batches_dropped: u64,
+    messages_dropped: u64,
+    batches_allocated: u64,
+}
+
+/// The FlowSink of a worker: encodes into the current batch and ships it when full.
+struct Shipper {
+    id: usize,
+    enc: Encoding,
+    cur: Batch,
+    spare: Vec<Batch>,
+    started: Instant,
+    now: Instant,
+    max_messages: usize,
+    max_bytes: usize,
+    batch_capacity: usize,
+    tx: Sender<Batch>,
+    free: Receiver<Batch>,
+    stopping: bool,
+    local: Local,
+}
+
+impl Shipper {
+    fn new_batch(&mut self) -> Batch {
+        self.local.batches_allocated += 1;
+        Batch::new(self.id, self.batch_capacity, self.max_messages)
+    }
+
+    fn take_empty(&mut self) -> Batch {
+        if let Some(b) = self.spare.pop() {
+            return b;
+        }
+        match self.free.try_recv() {
+            Ok(b) => b,
+            Err(_) => self.new_batch(),
+        }
+    }
+
+    /// Hands the current batch to the output thread (if it holds anything).
+    fn ship(&mut self) {
+        if self.cur.is_empty() {
+            return;
+        }
+        let next = self.take_empty();
+        let full = std::mem::replace(&mut self.cur, next);
+        let n = full.len() as u64;
+        let rejected = if self.stopping {
+            match self.tx.send_timeout(full, SHUTDOWN_SEND_TIMEOUT) {
+                Ok(()) => None,
+                Err(SendTimeoutError::Timeout(b) | SendTimeoutError::Disconnected(b)) => Some(b),
+            }
+        } else {
+            match self.tx.try_send(full) {
+                Ok(()) => None,
+                Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) => Some(b),
+            }
+        };
+        match rejected {
+            None => self.local.batches_sent += 1,
+            Some(mut b) => {
+                self.local.batches_dropped += 1;
+                self.local.messages_dropped += n;
+                b.clear();
+                self.spare.push(b);
+            }
+        }
+    }
+}
+
+impl FlowSink for Shipper {
+    #[inline]
+    fn flow(&mut self, rec: &FlowRecord) {
+        if self.cur.is_empty() {
+            self.started = self.now;
+        }
+        let enc = self.enc;
+        self.cur.push_with(|buf| enc.encode(rec, buf));
+        self.local.messages += 1;
+        if self.cur.len() >= self.max_messages || self.cur.byte_len() >= self.max_bytes {
+            self.ship();
+        }
+    }
+}
+
+fn publish(c: &WorkerCounters, l: &Local, dec: &Decoder, kernel_drops: u64) {
+    let st = |a: &AtomicU64, v: u64| a.store(v, Ordering::Relaxed);
+    st(&c.datagrams, l.datagrams);
+    st(&c.bytes, l.bytes);
+    st(&c.truncated, l.truncated);
+    st(&c.kernel_drops, kernel_drops);
+    st(&c.recv_errors, l.recv_errors);
+    for i in 0..4 {
+        st(&c.decoded[i], dec.stats.datagrams[i]);
+        st(&c.flows[i], dec.stats.flows[i]);
+    }
+    for (a, &v) in c.decode_errors.iter().zip(dec.stats.errors.iter()) {
+        st(a, v);
+    }
+    st(
+        &c.records_without_template,
+        dec.stats.records_without_template,
+    );
+    st(&c.templates_learned, dec.stats.templates_learned);
+    st(&c.messages, l.messages);
+    st(&c.batches_sent, l.batches_sent);
+    st(&c.batches_dropped, l.batches_dropped);
+    st(&c.messages_dropped, l.messages_dropped);
+    st(&c.batches_allocated, l.batches_allocated);
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// The worker loop; returns when shutdown is set and the socket is drained.
+pub fn run(cfg: WorkerConfig) {
+    let name = format!("{} worker {}", cfg.listener, cfg.id);
+    if let Some(core) = cfg.core {
+        if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
+            crate::log_warn!("{name}: cannot pin to core {core}; running unpinned");
+        }
+    }
+    let fd = cfg.socket.as_raw_fd();
+    // Allocated here, after pinning, so the memory is local to the worker's core.
+    let mut rb = RecvBatch::new(cfg.recv_batch, cfg.max_datagram);
+    let mut dec = Decoder::new(cfg.limits);
+    let batch_capacity = cfg.batch_bytes + 64 * 1024;
+    let now = Instant::now();
+    let mut sh = Shipper {
+        id: cfg.id,
+        enc: cfg.encoding,
+        cur: Batch::new(cfg.id, batch_capacity, cfg.batch_messages),
+        spare: Vec::new(),
+        started: now,
+        now,
+        max_messages: cfg.batch_messages,
+        max_bytes: cfg.batch_bytes,
+        batch_capacity,
+        tx: cfg.tx,
+        free: cfg.free,
+        stopping: false,
+        local: Local {
+            batches_allocated: 1,
+            ..Local::default()
+        },
+    };
+    let spare = sh.new_batch();
+    sh.spare.push(spare);
+    let mut kernel_drops = 0u64;
+    let mut drain_calls = 0usize;
+    let mut err_log = RateLimit::new(Duration::from_secs(60));
+    let mut decode_log = RateLimit::new(Duration::from_secs(10));
+    let c = cfg.counters;
+    loop {
+        let stopping = cfg.shutdown.load(Ordering::Relaxed);
+        sh.stopping = stopping;
+        match rb.recv(fd, stopping) {
+            Ok(n) => {
+                sh.now = Instant::now();
+                let mut fallback_ns = None;
+                for i in 0..n {
+                    let d = rb.get(i);
+                    sh.local.datagrams += 1;
+                    sh.local.bytes += d.data.len() as u64;
+                    if let Some(drops) = d.drops {
+                        kernel_drops = u64::from(drops);
+                    }
+                    if d.truncated {
+                        sh.local.truncated += 1;
+                        continue;
+                    }
+                    let ts = match d.timestamp_ns {
+                        Some(t) => t,
+                        None => *fallback_ns.get_or_insert_with(now_ns),
+                    };
+                    let src = d.src.ip().to_canonical();
+                    if let Err(e) = dec.decode(src, ts, d.data, &mut sh) {
+                        if crate::logging::enabled(crate::logging::Level::Debug) {
+                            log_decode_error(&name, &mut decode_log, sh.now, d.src, e);
+                        }
+                    }
+                }
+                if stopping {
+                    drain_calls += 1;
+                    if drain_calls >= MAX_DRAIN_CALLS {
+                        break;
+                    }
+                } else if !cfg.coalesce.is_zero() && n < rb.capacity() / 2 {
+                    // let datagrams accumulate: one wake-up per several datagrams
+                    std::thread::sleep(cfg.coalesce);
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                if stopping {
+                    break;
+                }
+                sh.now = Instant::now();
+            }
+            Err(e) => {
+                sh.local.recv_errors += 1;
+                sh.now = Instant::now();
+                if let Some(s) = err_log.allow(sh.now) {
+                    crate::log_error!("{name}: recvmmsg: {e} ({s} more suppressed)");
+                }
+                if stopping {
+                    break;
+                }
+                // a persistent error must not become a busy loop
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        if !sh.cur.is_empty() && sh.now.duration_since(sh.started) >= cfg.flush {
+            sh.ship();
+        }
+        publish(&c, &sh.local, &dec, kernel_drops);
+    }
+    sh.stopping = true;
+    sh.ship();
+    if let Some(d) = crate::net::socket_drops(fd) {
+        kernel_drops = kernel_drops.max(u64::from(d));
+    }
+    publish(&c, &sh.local, &dec, kernel_drops);
+}
+
+fn log_decode_error(
+    name: &str,
+    limit: &mut RateLimit,
+    now: Instant,
+    src: std::net::SocketAddr,
+    e: DecodeError,
+) {
+    if let Some(s) = limit.allow(now) {
+        crate::log_debug!("{name}: datagram from {src}: {e} ({s} more decode errors suppressed)");
+    }
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Loss-free receive rate of coreflow on loopback, measured with flowgen.
+#
+#   tuning/measure.sh [--bin DIR] [--proto v5|v9|ipfix|sflow] [--records N]
+#                     [--workers "1 2"] [--senders N] [--rates "R1 R2 ..."] [--seconds S]
+#                     [--format pb|json] [--output FILE] [--coalesce US] [--channel N]
+#
+# For each worker count W: coreflow (release build in DIR, default target/release) with one
+# listener of W sockets pinned to cores 0..W-1 and protobuf to /dev/null; N flowgen processes
+# (16 exporters each, distinct 127.0.x.y addresses) pinned to the cores after the workers
+# (unpinned when there are none left); for each aggregate rate in datagrams/s (ascending),
+# one run of S seconds. A run is loss-free when coreflow received every datagram sent, the
+# kernel dropped none (SO_RXQ_OVFL/SO_MEMINFO), no batch was dropped at the output channel,
+# and every flow was written. Stops at the first lossy rate of each W. One line per run:
+#   workers rate sent received kernel_drops channel_drops written lossfree cpu_s
+#   us_per_record us_per_datagram peak_rss_kib
+# CPU is the coreflow process's user+sys time from /proc over the run. VERBOSE=1 also prints
+# coreflow's start-up and warning lines on stderr.
+set -u
+BIN=target/release; PROTO=v5; RECORDS=30; WORKERS="1 2"; SENDERS=1; RATES="10000 20000 40000"
+SECONDS_RUN=5; FORMAT=pb; OUTPUT=/dev/null; COALESCE=200; CHANNEL=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --bin) BIN=$2; shift 2;; --proto) PROTO=$2; shift 2;; --records) RECORDS=$2; shift 2;;
+    --workers) WORKERS=$2; shift 2;; --senders) SENDERS=$2; shift 2;;
+    --rates) RATES=$2; shift 2;; --seconds) SECONDS_RUN=$2; shift 2;;
+    --format) FORMAT=$2; shift 2;; --output) OUTPUT=$2; shift 2;;
+    --coalesce) COALESCE=$2; shift 2;; --channel) CHANNEL=$2; shift 2;;
+    *) echo "unknown option $1" >&2; exit 2;;
+  esac
+done
+NCPU=$(nproc)
+HZ=$(getconf CLK_TCK)
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+LISTENER=netflow; OTHER=sflow
+[ "$PROTO" = sflow ] && { LISTENER=sflow; OTHER=netflow; }
+
+run() { # W RATE
+  local W=$1 R=$2 cores i
+  cores=$(seq -s, 0 $((W - 1)))
+  cat > "$TMP/c.toml" <<EOF
+[$LISTENER]
+port = 0
+sockets = $W
+cores = [$cores]
+[$OTHER]
+enabled = false
+[receive]
+coalesce_us = $COALESCE
+[output]
+format = "$FORMAT"
+file = "$OUTPUT"
+EOF
+  if [ -n "$CHANNEL" ]; then printf '[batch]\nchannel = %s\n' "$CHANNEL" >> "$TMP/c.toml"; fi
+  "$BIN/coreflow" --config "$TMP/c.toml" 2> "$TMP/err" &
+  local PID=$!
+  local PORT=""
+  for i in $(seq 200); do
+    PORT=$(grep -o "$LISTENER listening on [^ ]*" "$TMP/err" | sed 's/.*://')
+    [ -n "$PORT" ] && break
+    sleep 0.05
+  done
+  if [ -z "$PORT" ]; then
+    echo "coreflow did not start:" >&2; cat "$TMP/err" >&2; kill "$PID"; return 1
+  fi
+  read -r U0 S0 < <(awk '{print $14, $15}' "/proc/$PID/stat")
+  local pids=()
+  for i in $(seq 0 $((SENDERS - 1))); do
+    local pin=""
+    if [ $((W + i)) -lt "$NCPU" ] && command -v taskset > /dev/null; then
+      pin="taskset -c $((W + i))"
+    fi
+    $pin "$BIN/flowgen" --protocol "$PROTO" --records "$RECORDS" --exporters 16 \
+      --first-exporter $((16 * i)) --rate $((R / SENDERS)) --duration "$SECONDS_RUN" \
+      --target "127.0.0.1:$PORT" > "$TMP/gen.$i" &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  sleep 0.3
+  read -r U1 S1 < <(awk '{print $14, $15}' "/proc/$PID/stat")
+  local RSS
+  RSS=$(awk '/VmHWM/{print $2}' "/proc/$PID/status")
+  kill -TERM "$PID"; wait "$PID"
+  [ -n "${VERBOSE:-}" ] && grep -E "listening|warn|error" "$TMP/err" >&2
+  local SENT_D SENT_R
+  SENT_D=$(cat "$TMP"/gen.* | grep -o ' datagrams=[0-9]*' | cut -d= -f2 | awk '{s += $1} END {print s + 0}')
+  SENT_R=$(cat "$TMP"/gen.* | grep -o ' records=[0-9]*' | cut -d= -f2 | awk '{s += $1} END {print s + 0}')
+  local SUM
+  SUM=$(grep -o 'datagrams=.*' "$TMP/err" | tail -1)
+  get() { echo "$SUM" | grep -o " $1=[0-9]*" | cut -d= -f2; }
+  local RECV KD CD WR
+  RECV=$(echo "$SUM" | grep -o '^datagrams=[0-9]*' | cut -d= -f2)
+  KD=$(get kernel_drops); CD=$(get channel_dropped_flows); WR=$(get written)
+  local OK=no
+  [ "$RECV" = "$SENT_D" ] && [ "$KD" = 0 ] && [ "$CD" = 0 ] && [ "$WR" = "$SENT_R" ] && OK=yes
+  local TICKS=$(( (U1 - U0) + (S1 - S0) ))
+  awk -v w="$W" -v r="$R" -v sd="$SENT_D" -v rv="$RECV" -v kd="$KD" -v cd="$CD" -v wr="$WR" \
+      -v ok="$OK" -v t="$TICKS" -v hz="$HZ" -v sr="$SENT_R" -v rss="$RSS" 'BEGIN {
+    cpu = t / hz; rec = (sr > 0 ? sr : 1); dg = (sd > 0 ? sd : 1);
+    printf "workers=%d rate=%d sent=%d received=%d kernel_drops=%d channel_drops=%d written=%d lossfree=%s cpu_s=%.2f us_per_record=%.3f us_per_datagram=%.2f peak_rss_kib=%d\n",
+      w, r, sd, rv, kd, cd, wr, ok, cpu, cpu * 1e6 / rec, cpu * 1e6 / dg, rss }'
+  [ "$OK" = yes ]
+}
+
+
+echo "# $(date -u +%FT%TZ) $(uname -r) cpus=$NCPU load=$(cut -d' ' -f1-3 /proc/loadavg) proto=$PROTO records=$RECORDS senders=$SENDERS seconds=$SECONDS_RUN format=$FORMAT coalesce_us=$COALESCE"
+for W in $WORKERS; do
+  for R in $RATES; do
+    run "$W" "$R" || break
+  done
+done
