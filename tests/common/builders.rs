@@ -347,3 +347,43 @@ pub fn stateful_input(chunks: &[(u8, &[u8])]) -> Vec<u8> {
     }
     out
 }
+
+/// A classic pcap file (Ethernet / IPv4 / UDP, microsecond timestamps) holding `payloads`,
+/// each sent from `src` port 40000 to 203.0.113.10 port `dst_port`, one second apart.
+pub fn pcap_file(src: [u8; 4], dst_port: u16, payloads: &[Vec<u8>]) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    f.extend_from_slice(&2u16.to_le_bytes());
+    f.extend_from_slice(&4u16.to_le_bytes());
+    f.extend_from_slice(&[0; 8]); // thiszone, sigfigs
+    f.extend_from_slice(&65_535u32.to_le_bytes());
+    f.extend_from_slice(&1u32.to_le_bytes()); // Ethernet
+    for (i, p) in payloads.iter().enumerate() {
+        let mut frame = Vec::with_capacity(42 + p.len());
+        frame.extend_from_slice(&[0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00]);
+        let ip_len = (20 + 8 + p.len()) as u16;
+        let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0];
+        ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
+        ip.extend_from_slice(&src);
+        ip.extend_from_slice(&[203, 0, 113, 10]);
+        let sum = ip
+            .chunks(2)
+            .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+            .sum::<u32>();
+        let sum = (sum & 0xffff) + (sum >> 16);
+        let sum = !((sum & 0xffff) + (sum >> 16)) as u16;
+        ip[10..12].copy_from_slice(&sum.to_be_bytes());
+        frame.extend_from_slice(&ip);
+        frame.extend_from_slice(&40_000u16.to_be_bytes());
+        frame.extend_from_slice(&dst_port.to_be_bytes());
+        frame.extend_from_slice(&(8 + p.len() as u16).to_be_bytes());
+        frame.extend_from_slice(&[0, 0]); // no UDP checksum
+        frame.extend_from_slice(p);
+        f.extend_from_slice(&(EXPORT_SECS + i as u32).to_le_bytes());
+        f.extend_from_slice(&0u32.to_le_bytes());
+        f.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        f.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        f.extend_from_slice(&frame);
+    }
+    f
+}
