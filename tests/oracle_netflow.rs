@@ -557,11 +557,11 @@ fn exception(case: &str, field: &str) -> Option<&'static Exception> {
         .find(|e| e.case == case && e.field == field)
 }
 
+/// Frame numbers (empty: the whole file) and the coreflow records decoded from them.
+type Group = (Vec<u32>, Vec<FlowRecord>);
+
 /// The coreflow records of each frame of the capture, decoded with one decoder in file order.
-fn decode_by_frame(
-    pcap: &[u8],
-    dec: &mut Decoder,
-) -> Result<Vec<(Vec<u32>, Vec<FlowRecord>)>, String> {
+fn decode_by_frame(pcap: &[u8], dec: &mut Decoder) -> Result<Vec<Group>, String> {
     let mut groups = Vec::new();
     match common::split_classic_pcap(pcap) {
         Some((header, records)) => {
@@ -896,7 +896,7 @@ fn print_table(reports: &[Report]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "\n{:<60} {:>4} {:>6} {:>5} {:>6} {:>6} {:>7} {:>9} {:>5} {:>5} {:>5} {:>5} {:>5}  {}",
+        "\n{:<60} {:>4} {:>6} {:>5} {:>6} {:>6} {:>7} {:>9} {:>5} {:>5} {:>5} {:>5} {:>5}  decode errors",
         "case",
         "req",
         "tshark",
@@ -910,7 +910,6 @@ fn print_table(reports: &[Report]) -> String {
         "alt",
         "miss",
         "extra",
-        "decode errors"
     );
     for r in reports {
         let core = if r.core_compared == 0 {

@@ -117,7 +117,7 @@ fn pad4(out: &mut Vec<u8>, set_start: usize) {
     }
 }
 
-fn close_set(out: &mut Vec<u8>, set_start: usize) {
+fn close_set(out: &mut [u8], set_start: usize) {
     let len = (out.len() - set_start) as u16;
     out[set_start + 2..set_start + 4].copy_from_slice(&len.to_be_bytes());
 }
