@@ -52,6 +52,19 @@ pub fn decode_checked(dec: &mut Decoder, exporter: IpAddr, payload: &[u8]) -> Ve
     out
 }
 
+/// Decodes `payload` from `exporter` with `dec` and returns the flows, without the schema
+/// checks.
+pub fn decode_plain(dec: &mut Decoder, exporter: IpAddr, payload: &[u8]) -> Vec<FlowRecord> {
+    let mut out = Vec::new();
+    let _ = dec.decode(
+        exporter,
+        1_700_000_000_000_000_000,
+        payload,
+        &mut |r: &FlowRecord| out.push(*r),
+    );
+    out
+}
+
 /// Decodes `data` as one datagram of the protocol whose version bytes are `version` (written
 /// over the start of a copy, so every input reaches that decoder).
 pub fn fuzz_version(data: &[u8], version: &[u8]) {
