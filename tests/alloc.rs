@@ -152,13 +152,10 @@ fn json_encoding_into_a_grown_buffer_allocates_nothing() {
     assert_eq!(allocs, 0, "{allocs} allocations for {} records", 100 * 30);
 }
 
-// The NetFlow v9 / IPFIX decoders are stubs on this branch (every datagram is an error, no
-// flows), so these two are ignored until the decoders are merged; then remove the #[ignore].
 // Learning a template may allocate (once, in the warm-up); decoding data records with a known
 // template must not.
 
 #[test]
-#[ignore = "NetFlow v9 decoder not merged yet: remove this #[ignore] when it is"]
 fn netflow9_data_decode_and_encode_allocate_nothing() {
     let (allocs, flows) = steady_state(
         &[builders::netflow9_template(1)],
@@ -186,7 +183,6 @@ fn netflow9_data_decode_and_encode_allocate_nothing() {
 }
 
 #[test]
-#[ignore = "IPFIX decoder not merged yet: remove this #[ignore] when it is"]
 fn ipfix_data_decode_and_encode_allocate_nothing() {
     let (allocs, flows) =
         steady_state(&[builders::ipfix_template(1)], &builders::ipfix_data(30, 2));

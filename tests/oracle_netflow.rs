@@ -49,7 +49,7 @@ use tshark::{Frame, Item, Oracle, Record, RecordKind};
 /// Protocol folders whose disagreements fail the test. The others are compared and reported
 /// only. The NetFlow v9 / IPFIX decoders are stubs on this branch; the lead adds
 /// `"netflow9"` and `"ipfix"` here when merging them (a one-line change).
-const PROTOCOLS_REQUIRED: &[&str] = &["netflow5"];
+const PROTOCOLS_REQUIRED: &[&str] = &["netflow5", "netflow9", "ipfix"];
 
 /// Protocol folders compared with the oracle.
 const PROTOCOLS: &[&str] = &["netflow5", "netflow9", "ipfix"];
@@ -62,10 +62,10 @@ const EXTRA_RECORDS: &str = "records:extra";
 /// Which header of an encapsulated packet the flow fields describe, when a template repeats
 /// the 5-tuple IEs (IP-in-IP, IPv4-in-IPv6, SRv6: outer header first, RFC 7011 section 8) or
 /// carries both an IPv4 and an IPv6 address: the other header is expected in the `*_encap`
-/// fields. The NetFlow v9/IPFIX decoder (nf branch) puts the inner packet in the flow fields
-/// (GoFlow2's choice for its encap fields); the sFlow packet parser documents the outer one
-/// (GoFlow v3's). coreflow should pick one; flip this to match.
-const FLOW_IS_INNER_HEADER: bool = true;
+/// fields. coreflow follows GoFlow v3's default for sFlow: the flow fields describe the
+/// packet as forwarded (the outer header, the first occurrence), the encap fields the packet
+/// inside the tunnel; both the NetFlow/IPFIX decoder and the sFlow header parser do this.
+const FLOW_IS_INNER_HEADER: bool = false;
 
 /// A known, legitimate disagreement between coreflow and tshark.
 struct Exception {

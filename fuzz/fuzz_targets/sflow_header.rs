@@ -1,21 +1,21 @@
-//! A sampled packet header (Ethernet first) as an sFlow v5 flow sample would carry it.
-//!
-//! TODO(sflow): call the header parser directly once `coreflow::decode::packet` exists; for
-//! now the input is wrapped as the header of one sampled-header flow record of an sFlow
-//! datagram and goes through `Decoder::decode`.
+//! The sampled-packet header parser (`coreflow::decode::packet`) on arbitrary bytes, with
+//! every header protocol sFlow names (Ethernet, IPv4, IPv6, MPLS, PPP, ...): it must stop
+//! cleanly at the captured length, never panic, and never claim more layers than it keeps.
 
 #![no_main]
 
-#[path = "../../tests/common/builders.rs"]
-mod builders;
-mod common;
-
-use coreflow::decode::Decoder;
+use coreflow::decode::packet;
+use coreflow::flow::{FlowRecord, MAX_LAYERS};
 use libfuzzer_sys::fuzz_target;
-use std::net::IpAddr;
 
 fuzz_target!(|data: &[u8]| {
-    let datagram = builders::sflow_flow_samples(1, data);
-    let mut dec = Decoder::default();
-    common::decode_checked(&mut dec, IpAddr::from(common::EXPORTER), &datagram);
+    let Some((&proto, header)) = data.split_first() else {
+        return;
+    };
+    let mut rec = FlowRecord::default();
+    let _ = packet::parse(u32::from(proto % 16), header, &mut rec);
+    assert!(rec.layer_count as usize <= MAX_LAYERS);
+    let mut rec = FlowRecord::default();
+    let _ = packet::parse_ethernet(header, &mut rec);
+    assert!(rec.layer_count as usize <= MAX_LAYERS);
 });

@@ -619,22 +619,24 @@ fn apply(rec: &mut FlowRecord, aux: &mut Aux, kind: Kind, arg: u8, x: Val<'_>) {
         Kind::SrcPort => rec.src_port = n32(),
         Kind::DstPort => rec.dst_port = n32(),
         Kind::SrcAddr => {
-            if is_set(&rec.src_addr) && !is_zero(v()) {
-                rec.src_addr_encap = rec.src_addr;
-                rec.etype_encap = if rec.src_addr.is_v4() { 0x0800 } else { 0x86dd };
-                rec.has_encap = true;
-            }
-            if set_addr(&mut rec.src_addr, v()) {
+            if is_set(&rec.src_addr) {
+                // a second non-zero address is the packet inside the tunnel
+                if !is_zero(v()) && set_addr(&mut rec.src_addr_encap, v()) {
+                    rec.etype_encap = if v().len() == 4 { 0x0800 } else { 0x86dd };
+                    rec.has_encap = true;
+                }
+            } else if set_addr(&mut rec.src_addr, v()) {
                 rec.etype = if v().len() == 4 { 0x0800 } else { 0x86dd };
             }
         }
         Kind::DstAddr => {
-            if is_set(&rec.dst_addr) && !is_zero(v()) {
-                rec.dst_addr_encap = rec.dst_addr;
-                rec.etype_encap = if rec.dst_addr.is_v4() { 0x0800 } else { 0x86dd };
-                rec.has_encap = true;
-            }
-            if set_addr(&mut rec.dst_addr, v()) {
+            if is_set(&rec.dst_addr) {
+                // a second non-zero address is the packet inside the tunnel
+                if !is_zero(v()) && set_addr(&mut rec.dst_addr_encap, v()) {
+                    rec.etype_encap = if v().len() == 4 { 0x0800 } else { 0x86dd };
+                    rec.has_encap = true;
+                }
+            } else if set_addr(&mut rec.dst_addr, v()) {
                 rec.etype = if v().len() == 4 { 0x0800 } else { 0x86dd };
             }
         }
@@ -713,8 +715,15 @@ fn apply(rec: &mut FlowRecord, aux: &mut Aux, kind: Kind, arg: u8, x: Val<'_>) {
     }
 }
 
-/// A later occurrence of an element: zero values are ignored; a non-zero address, protocol,
-/// ToS or flow label pushes the earlier value into the encapsulation fields.
+/// A later occurrence of an element. Templates repeat elements for two reasons:
+/// - alternatives (IPv6 then IPv4 fields, one group all zero): a non-zero later value fills a
+///   flow field the earlier occurrence left zero;
+/// - tunnels (Cisco SRv6/MPLS: outer header fields, then inner ones; RFC 7011 §8 orders
+///   repeated elements by treatment): once a second address has gone to the `*_encap`
+///   fields (see `apply`), later protocol, ToS and flow label go there too, and fields
+///   without an encapsulation twin (ports, ...) keep the first occurrence. The flow fields
+///   describe the packet as forwarded, the encap fields the packet inside the tunnel: the
+///   GoFlow v3 convention, which the sFlow header parser follows too.
 #[cold]
 fn apply_dup(rec: &mut FlowRecord, aux: &mut Aux, kind: Kind, val: Val<'_>) {
     if is_zero(val.bytes()) {
@@ -722,20 +731,56 @@ fn apply_dup(rec: &mut FlowRecord, aux: &mut Aux, kind: Kind, val: Val<'_>) {
     }
     let x = val.uint() as u32;
     match kind {
-        Kind::Proto => {
-            rec.proto_encap = rec.proto;
-            rec.proto = x;
-        }
-        Kind::Tos => {
-            rec.ip_tos_encap = rec.ip_tos;
-            rec.ip_tos = x;
-        }
-        Kind::FlowLabel => {
-            rec.ipv6_flow_label_encap = rec.ipv6_flow_label;
-            rec.ipv6_flow_label = x & 0xF_FFFF;
-        }
+        Kind::SrcAddr | Kind::DstAddr => apply(rec, aux, kind, 0, val),
+        Kind::Proto if rec.has_encap => rec.proto_encap = x,
+        Kind::Tos if rec.has_encap => rec.ip_tos_encap = x,
+        Kind::FlowLabel if rec.has_encap => rec.ipv6_flow_label_encap = x & 0xF_FFFF,
         Kind::Dup => {}
-        _ => apply(rec, aux, kind, 0, val),
+        _ if rec.has_encap => {}
+        _ if field_is_zero(rec, kind) => apply(rec, aux, kind, 0, val),
+        _ => {}
+    }
+}
+
+/// Whether the flow field `kind` writes is still zero (its earlier occurrence was unused).
+/// Kinds that are not flow fields (times, sampling) report `false`: first occurrence wins.
+#[cold]
+fn field_is_zero(r: &FlowRecord, kind: Kind) -> bool {
+    match kind {
+        Kind::Bytes => r.bytes == 0,
+        Kind::Packets => r.packets == 0,
+        Kind::Proto => r.proto == 0,
+        Kind::Tos => r.ip_tos == 0,
+        Kind::TcpFlags => r.tcp_flags == 0,
+        Kind::SrcPort => r.src_port == 0,
+        Kind::DstPort => r.dst_port == 0,
+        Kind::SrcNet => r.src_net == 0,
+        Kind::DstNet => r.dst_net == 0,
+        Kind::InIf => r.in_if == 0,
+        Kind::OutIf => r.out_if == 0,
+        Kind::NextHop | Kind::BgpNextHop | Kind::BgpNextHopBoth | Kind::MplsIp => true,
+        Kind::SrcAs => r.src_as == 0,
+        Kind::DstAs => r.dst_as == 0,
+        Kind::NextHopAs => r.next_hop_as == 0,
+        Kind::FlowLabel => r.ipv6_flow_label == 0,
+        Kind::IcmpTypeCode | Kind::IcmpType | Kind::IcmpCode => {
+            r.icmp_type == 0 && r.icmp_code == 0
+        }
+        Kind::Ttl => r.ip_ttl == 0,
+        Kind::FragId => r.fragment_id == 0,
+        Kind::FragOffset => r.fragment_offset == 0,
+        Kind::FragFlags => r.ip_flags == 0,
+        Kind::SrcMac => r.src_mac == 0,
+        Kind::DstMac => r.dst_mac == 0,
+        Kind::Vlan => r.vlan_id == 0,
+        Kind::DstVlan => r.dst_vlan == 0,
+        Kind::IngressVrf => r.ingress_vrf_id == 0,
+        Kind::EgressVrf => r.egress_vrf_id == 0,
+        Kind::Direction => r.flow_direction == 0,
+        Kind::BiflowDirection => r.bi_flow_direction == 0,
+        Kind::FwdStatus => r.forwarding_status == 0,
+        Kind::ObsPoint => r.observation_point_id == 0,
+        _ => false,
     }
 }
 
