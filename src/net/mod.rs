@@ -1,15 +1,15 @@
 //! Sockets and the kernel interface: the only module of the crate that holds `unsafe` code.
 //!
-//! - [`socket`]: one SO_REUSEPORT group per listener, steered by a classic BPF program that
+//! - [`socket`](crate::net::socket): one SO_REUSEPORT group per listener, steered by a classic BPF program that
 //!   hashes the exporter's source address (so one exporter always reaches one worker), plus the
 //!   receive options (SO_RCVBUF/SO_RCVBUFFORCE, SO_RXQ_OVFL, SO_TIMESTAMPNS, SO_RCVTIMEO).
-//! - [`recv`]: `recvmmsg` into buffers allocated once, with per-datagram truncation, kernel
+//! - [`recv`](crate::net::recv): `recvmmsg` into buffers allocated once, with per-datagram truncation, kernel
 //!   receive timestamps and the socket's drop counter parsed from the control messages.
-//! - [`send`]: `sendmmsg` for the load generator.
-//! - [`signal`]: SIGTERM/SIGINT blocked in every thread and waited for synchronously.
+//! - [`send`](crate::net::send): `sendmmsg` for the load generator.
+//! - [`signal`](crate::net::signal): SIGTERM/SIGINT blocked in every thread and waited for synchronously.
 //!
 //! Every `unsafe` block carries a `// SAFETY:` line. EINTR is retried in one place
-//! ([`retry_eintr`]). A socket option the kernel lacks degrades to a logged `false`.
+//! (`retry_eintr`). A socket option the kernel lacks degrades to a logged `false`.
 
 #![warn(clippy::undocumented_unsafe_blocks)]
 
