@@ -115,6 +115,17 @@ pub(crate) struct PbWriter {
     len: usize,
 }
 
+/// A field key (`field << 3 | wire`, field < 2048) as varint bytes in a little-endian u16,
+/// with its length. `const` so that every key of a schema is folded at compile time.
+const fn key_bytes(field: u32, wire: u32) -> (u16, usize) {
+    let k = (field << 3) | wire;
+    if k < 0x80 {
+        (k as u16, 1)
+    } else {
+        (((k & 0x7f) | 0x80 | ((k >> 7) << 8)) as u16, 2)
+    }
+}
+
 /// The low 56 bits of `v` as eight 7-bit groups, group k in byte k (little-endian).
 #[inline(always)]
 fn spread7(v: u64) -> u64 {
@@ -160,6 +171,20 @@ impl PbWriter {
     fn varint(&mut self, v: u64) {
         if v < 0x80 {
             self.byte(v as u8);
+        } else {
+            self.varint_multi(v);
+        }
+    }
+
+    /// Varints of 2 bytes or more.
+    #[inline(always)]
+    fn varint_multi(&mut self, v: u64) {
+        if v < 1 << 14 {
+            // 2 bytes (ports, interfaces, most counters of one flow): one 2-byte store
+            let x = (v & 0x7f) | 0x80 | ((v >> 7) << 8);
+            let at = self.len & (MAX_MESSAGE - 1);
+            self.b[at..at + 2].copy_from_slice(&(x as u16).to_le_bytes());
+            self.len += 2;
         } else if v < 1 << 56 {
             self.varint_2_to_8(v);
         } else {
@@ -177,6 +202,14 @@ impl PbWriter {
         }
     }
 
+    /// A field key known at compile time: one 2-byte store, advanced by its real length.
+    #[inline(always)]
+    fn key_const(&mut self, key: (u16, usize)) {
+        let at = self.len & (MAX_MESSAGE - 1);
+        self.b[at..at + 2].copy_from_slice(&key.0.to_le_bytes());
+        self.len += key.1;
+    }
+
     /// A varint of 2..=8 bytes (v < 2^56) as one 8-byte store: each 7-bit group is spread
     /// to its own byte and the continuation bits are set on all but the last.
     #[inline(always)]
@@ -190,7 +223,7 @@ impl PbWriter {
 
     #[inline(always)]
     fn key(&mut self, field: u32, wire: u32) {
-        self.varint(u64::from((field << 3) | wire));
+        self.key_const(key_bytes(field, wire));
     }
 
     /// Writes an address's bytes: a fixed 16-byte copy (no memcpy call for a variable

@@ -1,0 +1,10 @@
+//! One IPFIX datagram through `Decoder::decode` (the version field is forced, so every
+//! input reaches the IPFIX decoder), every flow encoded in every schema.
+
+#![no_main]
+
+mod common;
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| common::fuzz_version(data, &[0, 10]));
