@@ -223,7 +223,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         groups.push((l.kind.name(), socks, cores));
     }
 
-    let kafka = matches!(sink, Sink::Kafka(_));
+    let kafka = sink.kafka_stats().is_some();
     let k = &settings.kafka;
     let encoding = Encoding {
         format: settings.output.format,

@@ -242,7 +242,8 @@ pub enum Sink {
     /// stdout or a file.
     File(file::FileSink),
     /// One Kafka record per message (boxed: the producer is large and opened once).
-    Kafka(Box<kafka::KafkaSink>),
+    #[cfg(feature = "kafka")]
+    Kafka(Box<kafka::producer::KafkaSink>),
 }
 
 /// Why a sink could not be opened. `Config` errors exit with status 2 (before any socket is
@@ -267,20 +268,33 @@ impl Sink {
                     format!("cannot open {}: {e}", p.display()),
                 ))
             }),
-            SinkSettings::Kafka => match kafka::KafkaSink::open(k) {
+            #[cfg(feature = "kafka")]
+            SinkSettings::Kafka => match kafka::producer::KafkaSink::open(k) {
                 Ok(s) => Ok(Sink::Kafka(Box::new(s))),
-                Err(kafka::OpenError::Config(e)) => Err(OpenError::Config(e)),
-                Err(kafka::OpenError::Resolve(e)) => Err(OpenError::Io(e)),
+                Err(kafka::producer::OpenError::Config(e)) => Err(OpenError::Config(e)),
+                Err(kafka::producer::OpenError::Resolve(e)) => Err(OpenError::Io(e)),
             },
+            #[cfg(not(feature = "kafka"))]
+            SinkSettings::Kafka => {
+                let _ = k;
+                Err(OpenError::Config(crate::config::ConfigError::new(
+                    "kafka.brokers",
+                    "this build has no Kafka output (built without the `kafka` feature)",
+                )))
+            }
         }
     }
 
     /// How the workers must frame messages for this sink (`varint`: Kafka with a length
     /// prefix, `-proto.fixedlen`).
     pub fn framing(&self, varint: bool) -> Framing {
+        #[cfg(not(feature = "kafka"))]
+        let _ = varint;
         match self {
             Sink::File(_) => Framing::Stream,
+            #[cfg(feature = "kafka")]
             Sink::Kafka(_) if varint => Framing::Stream,
+            #[cfg(feature = "kafka")]
             Sink::Kafka(_) => Framing::Bare,
         }
     }
@@ -288,6 +302,7 @@ impl Sink {
     pub fn describe(&self) -> String {
         match self {
             Sink::File(f) => f.describe(),
+            #[cfg(feature = "kafka")]
             Sink::Kafka(k) => k.describe(),
         }
     }
@@ -295,6 +310,7 @@ impl Sink {
     /// The Kafka output's counters (for the metrics endpoint and the exit summary).
     pub fn kafka_stats(&self) -> Option<Arc<kafka::KafkaStats>> {
         match self {
+            #[cfg(feature = "kafka")]
             Sink::Kafka(k) => Some(k.stats()),
             Sink::File(_) => None,
         }
@@ -320,6 +336,7 @@ impl Output {
     pub fn run(self) {
         match self.sink {
             Sink::File(f) => run_file(f, self.rx, self.returns, self.counters, self.failed),
+            #[cfg(feature = "kafka")]
             Sink::Kafka(k) => run_kafka(*k, self.rx, self.returns, self.counters, self.shutdown),
         }
     }
@@ -380,8 +397,9 @@ fn run_file(
 /// while messages are in flight), and at the end wait for delivery up to `shutdown_timeout`.
 /// `OutputCounters` count what was handed to librdkafka; the outcome of each message is in
 /// [`kafka::KafkaStats`].
+#[cfg(feature = "kafka")]
 fn run_kafka(
-    mut sink: kafka::KafkaSink,
+    mut sink: kafka::producer::KafkaSink,
     rx: Receiver<Batch>,
     returns: Vec<Sender<Batch>>,
     c: Arc<OutputCounters>,
