@@ -335,6 +335,13 @@ impl KafkaSink {
     pub fn write(&mut self, b: &Batch) {
         let s = self.stats.clone();
         let opaque = mono_us(b.received) as usize;
+        // Kafka timestamp (CreateTime): the batch's receive time in wall-clock ms, computed
+        // once per batch (librdkafka would otherwise read the clock for every message)
+        let age = b.received.elapsed();
+        let ts_ms = std::time::SystemTime::now()
+            .checked_sub(age)
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_millis() as i64);
         let mut wait_until: Option<Instant> = None;
         let mut give_up = false;
         for e in b.entries() {
@@ -353,8 +360,9 @@ impl KafkaSink {
                 self.drop_one();
                 continue;
             }
-            let mut rec =
-                BaseRecord::<[u8], [u8], usize>::with_opaque_to(topic, opaque).payload(value);
+            let mut rec = BaseRecord::<[u8], [u8], usize>::with_opaque_to(topic, opaque)
+                .payload(value)
+                .timestamp(ts_ms);
             if let Some(k) = key {
                 rec = rec.key(k);
             }
