@@ -11,7 +11,9 @@ use crate::config::{ranges, ConfigError, Settings};
 use crate::decode::DecodeError;
 use crate::net::signal::{self, Signals};
 use crate::net::socket::{open_group, GroupSpec};
-use crate::output::{Batch, Encoding, Output, OutputCounters, Sink};
+use crate::output::kafka::KafkaStats;
+use crate::output::key::KeyMode;
+use crate::output::{Batch, Encoding, Framing, Output, OutputCounters, Sink};
 use crate::worker::{self, WorkerConfig, WorkerCounters};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -46,7 +48,9 @@ pub fn check(settings: &Settings) -> Result<String, ConfigError> {
     let cores = settings.resolve(&available_cores())?;
     if let crate::config::SinkSettings::Kafka = settings.output.sink {
         // same refusal as at start-up, so the check tells the truth
-        if let Err(crate::output::OpenError::Config(e)) = Sink::open(&settings.output) {
+        if let Err(crate::output::OpenError::Config(e)) =
+            Sink::open(&settings.output, &settings.kafka)
+        {
             return Err(e);
         }
     }
@@ -68,9 +72,27 @@ pub struct Totals {
     pub messages_dropped: u64,
     pub written: u64,
     pub write_failed: u64,
+    /// The Kafka output's counters, when it is the sink.
+    pub kafka: Option<KafkaTotals>,
 }
 
-fn totals(workers: &[Arc<WorkerCounters>], out: &OutputCounters) -> Totals {
+/// Kafka outcome counts (see [`KafkaStats`]).
+#[derive(Clone, Debug, Default)]
+pub struct KafkaTotals {
+    pub produced: u64,
+    pub delivered: u64,
+    pub failed: u64,
+    pub dropped_queue_full: u64,
+    pub dropped_shutdown: u64,
+    /// `kafka_produced=... kafka_delivered=...` with failures by kind and latency quantiles.
+    pub line: String,
+}
+
+fn totals(
+    workers: &[Arc<WorkerCounters>],
+    out: &OutputCounters,
+    kafka: Option<&KafkaStats>,
+) -> Totals {
     let g = WorkerCounters::get;
     let mut t = Totals::default();
     for w in workers {
@@ -89,6 +111,21 @@ fn totals(workers: &[Arc<WorkerCounters>], out: &OutputCounters) -> Totals {
     }
     t.written = g(&out.messages);
     t.write_failed = g(&out.messages_failed);
+    if let Some(k) = kafka {
+        let kt = KafkaTotals {
+            produced: g(&k.produced),
+            delivered: g(&k.delivered),
+            failed: k.failed_total(),
+            dropped_queue_full: g(&k.dropped_queue_full),
+            dropped_shutdown: g(&k.dropped_shutdown),
+            line: k.line(),
+        };
+        // for Kafka "written" means acknowledged by the broker; the exit status reflects
+        // what a shutdown could not deliver (losses while running are counted, not fatal)
+        t.written = kt.delivered;
+        t.write_failed = kt.dropped_shutdown;
+        t.kafka = Some(kt);
+    }
     t
 }
 
@@ -100,10 +137,14 @@ impl Totals {
             .filter(|(_, &n)| n > 0)
             .map(|(r, n)| format!("{r}={n}"))
             .collect();
+        let kafka = match &self.kafka {
+            Some(k) => format!(" {}", k.line),
+            None => String::new(),
+        };
         format!(
             "datagrams={} bytes={} flows={} written={} kernel_drops={} truncated={} \
              decode_errors={} [{}] channel_dropped_batches={} channel_dropped_flows={} \
-             write_failed={} recv_errors={}",
+             write_failed={} recv_errors={}{kafka}",
             self.datagrams,
             self.bytes,
             self.flows,
@@ -125,7 +166,7 @@ impl Totals {
 pub fn run(settings: &Settings) -> Result<bool, RunError> {
     crate::logging::init(settings.log.level, settings.log.format);
     let cores = settings.resolve(&available_cores())?;
-    let sink = match Sink::open(&settings.output) {
+    let sink = match Sink::open(&settings.output, &settings.kafka) {
         Ok(s) => s,
         Err(crate::output::OpenError::Config(e)) => return Err(RunError::Config(e)),
         Err(crate::output::OpenError::Io(e)) => {
@@ -182,16 +223,23 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         groups.push((l.kind.name(), socks, cores));
     }
 
+    let kafka = sink.kafka_stats().is_some();
+    let k = &settings.kafka;
     let encoding = Encoding {
         format: settings.output.format,
         schema: settings.output.schema,
-        framing: sink.framing(),
+        framing: sink.framing(k.varint),
+        key: if kafka { k.key } else { KeyMode::None },
+        counters: kafka && k.counters_topic.is_some(),
     };
+    let kafka_stats = sink.kafka_stats();
     crate::log_info!(
         "writing {} ({}) to {}",
-        match settings.output.format {
-            crate::replay::Format::Json => "JSON lines",
-            crate::replay::Format::Pb => "varint-delimited protobuf",
+        match (settings.output.format, encoding.framing) {
+            (crate::replay::Format::Json, Framing::Stream) => "JSON lines",
+            (crate::replay::Format::Json, Framing::Bare) => "JSON messages",
+            (crate::replay::Format::Pb, Framing::Stream) => "varint-delimited protobuf",
+            (crate::replay::Format::Pb, Framing::Bare) => "protobuf messages",
         },
         settings.output.schema.name(),
         sink.describe()
@@ -214,6 +262,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         returns,
         counters: out_counters.clone(),
         failed: out_failed.clone(),
+        shutdown: shutdown.clone(),
     };
     let out_handle = std::thread::Builder::new()
         .name("cf-output".into())
@@ -282,7 +331,10 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             && last_stats.elapsed() >= Duration::from_secs(10)
         {
             last_stats = Instant::now();
-            crate::log_debug!("stats: {}", totals(&counters, &out_counters).line());
+            crate::log_debug!(
+                "stats: {}",
+                totals(&counters, &out_counters, kafka_stats.as_deref()).line()
+            );
         }
     };
     crate::log_info!("stopping ({reason}): draining sockets and flushing batches");
@@ -295,7 +347,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             crate::log_error!(
                 "{} during shutdown: exiting now; {}",
                 signal::name(sig),
-                totals(&counters, &out_counters).line()
+                totals(&counters, &out_counters, kafka_stats.as_deref()).line()
             );
             return Ok(false);
         }
@@ -305,7 +357,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             clean = false;
         }
     }
-    let t = totals(&counters, &out_counters);
+    let t = totals(&counters, &out_counters, kafka_stats.as_deref());
     crate::log_info!(
         "stopped after {:.1} s: {}",
         started.elapsed().as_secs_f64(),

@@ -166,6 +166,66 @@ pub struct RawKafka {
     pub tls: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sasl: Option<bool>,
+    /// `"none"`, `"by-exporter"`, a list of GoFlow field names, or them comma-separated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<RawKey>,
+    /// GoFlow's `-kafka.hashing`: key by `key` fields (default `SamplerAddress,DstAS`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hashing: Option<bool>,
+    /// `plain` (GoFlow v2) or `varint` (length-prefixed, `-proto.fixedlen`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub framing: Option<String>,
+    /// Topic for sFlow counter records (none: they are not exported).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counters_topic: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linger_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acks: Option<RawScalar>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotence: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_size: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_timeout_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_full_wait_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutdown_timeout_ms: Option<i64>,
+    /// Raw librdkafka properties (refused: the ones coreflow sets itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub librdkafka: Option<std::collections::BTreeMap<String, RawScalar>>,
+}
+
+/// `kafka.key`: one string or a list of field names.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum RawKey {
+    One(String),
+    Fields(Vec<String>),
+}
+
+/// A string, integer or boolean value (librdkafka takes them all as text).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum RawScalar {
+    Str(String),
+    Int(i64),
+    Bool(bool),
+}
+
+impl RawScalar {
+    fn text(&self) -> String {
+        match self {
+            RawScalar::Str(s) => s.clone(),
+            RawScalar::Int(i) => i.to_string(),
+            RawScalar::Bool(b) => b.to_string(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -315,7 +375,7 @@ pub struct LogSettings {
     pub format: LogFormat,
 }
 
-/// GoFlow's Kafka flags, stored for the Kafka output (not active in this build).
+/// The Kafka output (`[kafka]`, GoFlow's `-kafka.*` flags).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KafkaSettings {
     pub enabled: bool,
@@ -326,6 +386,28 @@ pub struct KafkaSettings {
     pub sasl: bool,
     /// Brokers or an SRV record were given explicitly (file or flag).
     pub configured: bool,
+    pub key: crate::output::key::KeyMode,
+    /// A varint length prefix before each message (`-proto.fixedlen`).
+    pub varint: bool,
+    pub counters_topic: Option<String>,
+    /// librdkafka `compression.codec`: none, gzip, snappy, lz4, zstd.
+    pub compression: String,
+    pub linger_ms: u64,
+    /// librdkafka `batch.size` (bytes per partition batch).
+    pub batch_size: u64,
+    /// `all`, `1` or `0`.
+    pub acks: String,
+    pub idempotence: bool,
+    /// librdkafka `queue.buffering.max.messages`.
+    pub queue_size: u64,
+    /// librdkafka `message.timeout.ms` (0: retry for ever).
+    pub message_timeout_ms: u64,
+    /// Longest the output thread backs off per batch when librdkafka's queue is full.
+    pub queue_full_wait: Duration,
+    /// Longest a shutdown waits for delivery.
+    pub shutdown_timeout: Duration,
+    /// `[kafka.librdkafka]` passthrough properties, sorted by name.
+    pub librdkafka: Vec<(String, String)>,
 }
 
 /// GoFlow's metrics flags, stored for the metrics endpoint (not active in this build).
@@ -558,6 +640,71 @@ impl Settings {
                 ));
             }
         }
+        use crate::output::key::{KeyFields, KeyMode, GOFLOW_DEFAULT_KEY};
+        let key_fields = |names: Vec<&str>| {
+            KeyFields::parse(names)
+                .map(KeyMode::Fields)
+                .map_err(|m| v.err("kafka.key", m))
+        };
+        let key = match (&k.key, k.hashing) {
+            (_, Some(false)) => KeyMode::None,
+            (None, Some(true)) => key_fields(GOFLOW_DEFAULT_KEY.split(',').collect())?,
+            (None, None) => KeyMode::None,
+            (Some(RawKey::One(s)), h) => match s.trim() {
+                "none" | "" if h != Some(true) => KeyMode::None,
+                "by-exporter" | "exporter" => KeyMode::Exporter,
+                s => key_fields(s.split(',').collect())?,
+            },
+            (Some(RawKey::Fields(f)), _) => key_fields(f.iter().map(String::as_str).collect())?,
+        };
+        let varint = match k.framing.as_deref() {
+            None | Some("plain") => false,
+            Some("varint") => true,
+            Some(f) => {
+                return Err(v.err(
+                    "kafka.framing",
+                    format!("unknown framing {f:?} (plain, varint)"),
+                ))
+            }
+        };
+        let compression = k.compression.clone().unwrap_or_else(|| "none".into());
+        if !["none", "gzip", "snappy", "lz4", "zstd"].contains(&compression.as_str()) {
+            return Err(v.err(
+                "kafka.compression",
+                format!("unknown codec {compression:?} (none, gzip, snappy, lz4, zstd)"),
+            ));
+        }
+        let acks = match &k.acks {
+            None => "all".to_string(),
+            Some(a) => match a.text().as_str() {
+                "all" | "-1" => "all".to_string(),
+                a @ ("0" | "1") => a.to_string(),
+                a => return Err(v.err("kafka.acks", format!("{a:?} is not all, 1 or 0"))),
+            },
+        };
+        let idempotence = k.idempotence.unwrap_or(acks == "all");
+        if idempotence && acks != "all" {
+            return Err(v.err(
+                "kafka.acks",
+                format!(
+                    "idempotence needs acks = \"all\" (got {acks}); or set idempotence = false"
+                ),
+            ));
+        }
+        let mut librdkafka = Vec::new();
+        for (name, val) in k.librdkafka.iter().flatten() {
+            if let Some((_, ours)) = crate::output::kafka::OWNED_PROPERTIES
+                .iter()
+                .find(|(p, _)| p == name)
+            {
+                return Err(ConfigError::new(
+                    format!("kafka.librdkafka.\"{name}\""),
+                    format!("coreflow sets this property itself: use {ours}"),
+                ));
+            }
+            librdkafka.push((name.clone(), val.text()));
+        }
+        let counters_topic = k.counters_topic.clone().filter(|t| !t.is_empty());
         let kafka = KafkaSettings {
             enabled: k.enabled.unwrap_or(true),
             topic: k.topic.clone().unwrap_or_else(|| "flow-messages".into()),
@@ -566,6 +713,49 @@ impl Settings {
             tls: k.tls.unwrap_or(false),
             sasl: k.sasl.unwrap_or(false),
             configured: k.brokers.is_some() || k.srv.as_deref().is_some_and(|s| !s.is_empty()),
+            key,
+            varint,
+            counters_topic,
+            compression,
+            linger_ms: v.int("kafka.linger_ms", k.linger_ms, 5, 0, 900_000)? as u64,
+            batch_size: v.int(
+                "kafka.batch_size",
+                k.batch_size,
+                1_000_000,
+                1,
+                2_147_483_647,
+            )? as u64,
+            acks,
+            idempotence,
+            queue_size: v.int(
+                "kafka.queue_size",
+                k.queue_size,
+                1_000_000,
+                1,
+                2_147_483_647,
+            )? as u64,
+            message_timeout_ms: v.int(
+                "kafka.message_timeout_ms",
+                k.message_timeout_ms,
+                300_000,
+                0,
+                2_147_483_647,
+            )? as u64,
+            queue_full_wait: Duration::from_millis(v.int(
+                "kafka.queue_full_wait_ms",
+                k.queue_full_wait_ms,
+                500,
+                0,
+                60_000,
+            )? as u64),
+            shutdown_timeout: Duration::from_millis(v.int(
+                "kafka.shutdown_timeout_ms",
+                k.shutdown_timeout_ms,
+                10_000,
+                0,
+                3_600_000,
+            )? as u64),
+            librdkafka,
         };
         if kafka.enabled && kafka.configured && kafka.topic.is_empty() {
             return Err(v.err("kafka.topic", "empty topic"));
@@ -579,6 +769,17 @@ impl Settings {
             _ if kafka.enabled && kafka.configured => SinkSettings::Kafka,
             _ => SinkSettings::Stdout,
         };
+        // Kafka carries protobuf unless JSON was asked for explicitly
+        let format = match (&sink, &o.format) {
+            (SinkSettings::Kafka, None) => Format::Pb,
+            _ => format,
+        };
+        if sink == SinkSettings::Kafka && kafka.varint && format == Format::Json {
+            return Err(v.err(
+                "kafka.framing",
+                "varint framing needs protobuf (output.format = \"pb\")",
+            ));
+        }
 
         let l = &raw.limits;
         let d = Limits::default();
@@ -794,6 +995,32 @@ impl Settings {
                 srv: (!self.kafka.srv.is_empty()).then(|| self.kafka.srv.clone()),
                 tls: Some(self.kafka.tls),
                 sasl: Some(self.kafka.sasl),
+                key: Some(match self.kafka.key {
+                    crate::output::key::KeyMode::None => RawKey::One("none".into()),
+                    crate::output::key::KeyMode::Exporter => RawKey::One("by-exporter".into()),
+                    crate::output::key::KeyMode::Fields(f) => {
+                        RawKey::Fields(f.names().map(String::from).collect())
+                    }
+                }),
+                hashing: None,
+                framing: Some(if self.kafka.varint { "varint" } else { "plain" }.into()),
+                counters_topic: self.kafka.counters_topic.clone(),
+                compression: Some(self.kafka.compression.clone()),
+                linger_ms: Some(self.kafka.linger_ms as i64),
+                batch_size: Some(self.kafka.batch_size as i64),
+                acks: Some(RawScalar::Str(self.kafka.acks.clone())),
+                idempotence: Some(self.kafka.idempotence),
+                queue_size: Some(self.kafka.queue_size as i64),
+                message_timeout_ms: Some(self.kafka.message_timeout_ms as i64),
+                queue_full_wait_ms: Some(self.kafka.queue_full_wait.as_millis() as i64),
+                shutdown_timeout_ms: Some(self.kafka.shutdown_timeout.as_millis() as i64),
+                librdkafka: (!self.kafka.librdkafka.is_empty()).then(|| {
+                    self.kafka
+                        .librdkafka
+                        .iter()
+                        .map(|(k, v)| (k.clone(), RawScalar::Str(v.clone())))
+                        .collect()
+                }),
             },
             metrics: RawMetrics {
                 address: Some(self.metrics.address.clone()),
@@ -886,6 +1113,16 @@ const FLAGS: &[(&[&str], Kind, &str)] = &[
     (&["kafka.out.srv"], Kind::Value, "kafka.srv"),
     (&["kafka.tls"], Kind::Bool, "kafka.tls"),
     (&["kafka.sasl"], Kind::Bool, "kafka.sasl"),
+    // GoFlow v3 (transport/kafka.go, cmd/goflow)
+    (&["kafka.brokers"], Kind::Value, "kafka.brokers"),
+    (&["kafka.topic"], Kind::Value, "kafka.topic"),
+    (&["kafka.srv"], Kind::Value, "kafka.srv"),
+    (&["kafka.hashing"], Kind::Bool, "kafka.hashing"),
+    (&["kafka.key"], Kind::Value, "kafka.key"),
+    (&["proto.fixedlen"], Kind::Bool, "kafka.framing"),
+    // accepted for unit-file compatibility; librdkafka negotiates versions and logs errors
+    (&["kafka.version"], Kind::Value, "-ignored"),
+    (&["kafka.log.err"], Kind::Bool, "-ignored"),
     (&["metrics.addr"], Kind::Value, "metrics.address"),
     (&["metrics.path"], Kind::Value, "metrics.path"),
     (&["templates.path"], Kind::Value, "metrics.templates_path"),
@@ -941,6 +1178,9 @@ fn apply(raw: &mut RawConfig, key: &str, flag: &str, val: &str) -> Result<(), Co
         "kafka.srv" => raw.kafka.srv = s(),
         "kafka.tls" => raw.kafka.tls = Some(b()?),
         "kafka.sasl" => raw.kafka.sasl = Some(b()?),
+        "kafka.hashing" => raw.kafka.hashing = Some(b()?),
+        "kafka.key" => raw.kafka.key = Some(RawKey::One(val.to_string())),
+        "kafka.framing" => raw.kafka.framing = Some(if b()? { "varint" } else { "plain" }.into()),
         "metrics.address" => raw.metrics.address = s(),
         "metrics.path" => raw.metrics.path = s(),
         "metrics.templates_path" => raw.metrics.templates_path = s(),
@@ -1004,6 +1244,7 @@ pub fn parse_args(args: &[String]) -> Result<Command, ConfigError> {
             "-check-config" => check = bool_of(&val)?,
             "-help" => help = bool_of(&val)?,
             "-version" => version = bool_of(&val)?,
+            "-ignored" => {}
             _ => sets.push((key, spelled.clone(), val)),
         }
     }
@@ -1060,12 +1301,21 @@ OUTPUT
     --schema NAME          goflow-v2 (GoFlow's FlowMessage), goflow-v3, goflow2 (goflow-v2)
     --output FILE          append to FILE instead of writing to stdout
     -kafka=BOOL            use Kafka when brokers are configured (true)
-    -kafka.out.brokers L   brokers, comma-separated (127.0.0.1:9092,[::1]:9092)
-    -kafka.out.srv NAME    SRV record for the brokers
-    -kafka.out.topic T     topic (flow-messages)
-    -kafka.tls=BOOL, -kafka.sasl=BOOL (credentials from KAFKA_SASL_USER/KAFKA_SASL_PASS)
-                           The Kafka output is not in this build yet: with brokers given
-                           (and no --output) coreflow refuses to start.
+    -kafka.out.brokers L   brokers, comma-separated; giving them selects Kafka (default
+                           list 127.0.0.1:9092,[::1]:9092 is used only with -kafka.out.srv
+                           unset and brokers given in the file); v3: -kafka.brokers
+    -kafka.out.srv NAME    brokers from this DNS SRV record (resolver: /etc/resolv.conf or
+                           COREFLOW_RESOLVER=ip:port); v3: -kafka.srv
+    -kafka.out.topic T     topic (flow-messages); v3: -kafka.topic
+    -kafka.tls=BOOL, -kafka.sasl=BOOL (SASL/PLAIN, credentials from KAFKA_SASL_USER/
+                           KAFKA_SASL_PASS)
+    -kafka.hashing=BOOL    key each message by -kafka.key fields (false)
+    -kafka.key F,F         key fields, GoFlow names (SamplerAddress,DstAS); TOML `key` also
+                           takes \"by-exporter\"
+    -proto.fixedlen=BOOL   varint length prefix before each Kafka message (false)
+                           With Kafka the format defaults to pb; more settings (compression,
+                           linger, acks, queue size, timeouts, librdkafka passthrough) are
+                           TOML-only: see [kafka] in tuning/README.md.
 
 OTHER
     --config FILE          TOML settings (see tuning/*.toml for commented examples)

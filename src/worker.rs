@@ -168,11 +168,35 @@ impl Shipper {
 impl FlowSink for Shipper {
     #[inline]
     fn flow(&mut self, rec: &FlowRecord) {
+        self.begin();
+        let enc = self.enc;
+        enc.push(rec, &mut self.cur);
+        self.end();
+    }
+
+    /// Counter records are encoded only when the sink exports them (a Kafka counters topic).
+    fn counters(&mut self, rec: &crate::decode::sflow::CounterRecord) {
+        if !self.enc.counters {
+            return;
+        }
+        self.begin();
+        let enc = self.enc;
+        enc.push_counters(rec, &mut self.cur);
+        self.end();
+    }
+}
+
+impl Shipper {
+    #[inline]
+    fn begin(&mut self) {
         if self.cur.is_empty() {
             self.started = self.now;
+            self.cur.received = self.now;
         }
-        let enc = self.enc;
-        self.cur.push_with(|buf| enc.encode(rec, buf));
+    }
+
+    #[inline]
+    fn end(&mut self) {
         self.local.messages += 1;
         if self.cur.len() >= self.max_messages || self.cur.byte_len() >= self.max_bytes {
             self.ship();

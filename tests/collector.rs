@@ -517,7 +517,10 @@ fn bad_config_exits_2_naming_the_setting() {
         (vec!["-sport", &port, "-fport", &port], "sflow.port"),
         (vec!["-netflow=false", "-sflow=false"], "disabled"),
         (vec!["--output", "/nonexistent-dir/x/y.json"], "output.file"),
-        (vec!["-kafka.out.brokers", "127.0.0.1:9092"], "kafka"),
+        (
+            vec!["-kafka.out.brokers", "127.0.0.1:9092", "-kafka.key", "Nope"],
+            "-kafka.key",
+        ),
     ];
     for (args, setting) in cases {
         let mut all = vec!["-fport", port.as_str(), "-sport", "0"];

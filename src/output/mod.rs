@@ -4,9 +4,12 @@
 //! thread is the only one that touches the sink, and it sends every emptied batch back to the
 //! worker that filled it (one return channel per worker), so batches are reused and steady
 //! state allocates nothing. Sinks are an enum: [`Sink::File`] (stdout or a file, JSON lines or
-//! varint-delimited protobuf) now; Kafka is the next one (see [`Sink::open`]).
+//! varint-delimited protobuf) and [`Sink::Kafka`] (one record per message, see [`kafka`]).
 
+pub mod dns;
 pub mod file;
+pub mod kafka;
+pub mod key;
 
 use crate::config::{OutputSettings, SinkSettings};
 use crate::replay::Format;
@@ -15,7 +18,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How messages are laid out in a batch's buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,13 +31,33 @@ pub enum Framing {
     Bare,
 }
 
-/// Encoded messages: one buffer and the end offset of each message in it.
+/// Encoded messages: one buffer and the end offset of each message in it; for Kafka also a
+/// key per message (when a key mode is configured) and which messages are sFlow counter
+/// records (they may go to their own topic).
 #[derive(Debug)]
 pub struct Batch {
     /// The worker that owns this batch (where it goes back when written).
     pub worker: usize,
     buf: Vec<u8>,
     ends: Vec<u32>,
+    /// Keys, one per message when keyed (`key_ends` parallel to `ends`), else empty.
+    keys: Vec<u8>,
+    key_ends: Vec<u32>,
+    /// Indices of the messages that are counter records, ascending.
+    counters: Vec<u32>,
+    /// When the datagram of the batch's first message was received (for the
+    /// receive-to-delivery latency).
+    pub received: Instant,
+}
+
+/// One message of a batch, as the Kafka sink sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry<'a> {
+    pub value: &'a [u8],
+    /// `None` when the batch carries no keys.
+    pub key: Option<&'a [u8]>,
+    /// An sFlow counter record rather than a flow.
+    pub counter: bool,
 }
 
 impl Batch {
@@ -43,6 +66,10 @@ impl Batch {
             worker,
             buf: Vec::with_capacity(bytes),
             ends: Vec::with_capacity(messages),
+            keys: Vec::new(),
+            key_ends: Vec::new(),
+            counters: Vec::new(),
+            received: Instant::now(),
         }
     }
 
@@ -51,6 +78,27 @@ impl Batch {
     pub fn push_with(&mut self, encode: impl FnOnce(&mut Vec<u8>)) {
         encode(&mut self.buf);
         self.ends.push(self.buf.len() as u32);
+    }
+
+    /// Appends one message and its key: `key` writes the key bytes. Use for every message of
+    /// a batch or for none.
+    #[inline]
+    pub fn push_keyed(
+        &mut self,
+        encode: impl FnOnce(&mut Vec<u8>),
+        key: impl FnOnce(&mut Vec<u8>),
+    ) {
+        self.push_with(encode);
+        key(&mut self.keys);
+        self.key_ends.push(self.keys.len() as u32);
+    }
+
+    /// Marks the message pushed last as an sFlow counter record.
+    #[inline]
+    pub fn mark_counter(&mut self) {
+        if let Some(i) = self.ends.len().checked_sub(1) {
+            self.counters.push(i as u32);
+        }
     }
 
     /// The whole buffer (all messages with their framing).
@@ -65,6 +113,31 @@ impl Batch {
             let m = &self.buf[start..e as usize];
             start = e as usize;
             m
+        })
+    }
+
+    /// The messages with their keys and kinds.
+    pub fn entries(&self) -> impl Iterator<Item = Entry<'_>> {
+        let keyed = self.key_ends.len() == self.ends.len() && !self.ends.is_empty();
+        let (mut start, mut kstart) = (0usize, 0usize);
+        let mut next_counter = self.counters.iter().copied().peekable();
+        self.ends.iter().enumerate().map(move |(i, &e)| {
+            let value = &self.buf[start..e as usize];
+            start = e as usize;
+            let key = if keyed {
+                let ke = self.key_ends[i] as usize;
+                let k = &self.keys[kstart..ke];
+                kstart = ke;
+                Some(k)
+            } else {
+                None
+            };
+            let counter = next_counter.next_if_eq(&(i as u32)).is_some();
+            Entry {
+                value,
+                key,
+                counter,
+            }
         })
     }
 
@@ -83,6 +156,9 @@ impl Batch {
     pub fn clear(&mut self) {
         self.buf.clear();
         self.ends.clear();
+        self.keys.clear();
+        self.key_ends.clear();
+        self.counters.clear();
     }
 }
 
@@ -92,6 +168,10 @@ pub struct Encoding {
     pub format: Format,
     pub schema: Schema,
     pub framing: Framing,
+    /// The Kafka key of each message (`KeyMode::None`: batches carry no keys).
+    pub key: key::KeyMode,
+    /// Encode sFlow counter records too (else the worker drops them).
+    pub counters: bool,
 }
 
 impl Encoding {
@@ -107,6 +187,42 @@ impl Encoding {
                 }
             }
         }
+    }
+
+    /// Encodes one sFlow counter record (`CounterMessage`) with the same format and framing.
+    pub fn encode_counters(&self, rec: &crate::decode::sflow::CounterRecord, buf: &mut Vec<u8>) {
+        match (self.format, self.framing) {
+            (Format::Json, Framing::Bare) => rec.write_json(buf),
+            (Format::Pb, Framing::Bare) => {
+                use prost::Message;
+                // a Vec grows as needed: encoding into it cannot fail
+                let _ = rec.to_pb().encode(buf);
+            }
+            (format, Framing::Stream) => crate::decode::sflow::encode_counters(rec, format, buf),
+        }
+    }
+
+    /// Appends one flow to `batch`, with its key when a key mode is set.
+    #[inline]
+    pub fn push(&self, rec: &crate::flow::FlowRecord, batch: &mut Batch) {
+        if self.key.is_none() {
+            batch.push_with(|buf| self.encode(rec, buf));
+        } else {
+            batch.push_keyed(|buf| self.encode(rec, buf), |k| self.key.write(rec, k));
+        }
+    }
+
+    /// Appends one counter record to `batch` (keyed by the agent address when keys are on).
+    pub fn push_counters(&self, rec: &crate::decode::sflow::CounterRecord, batch: &mut Batch) {
+        if self.key.is_none() {
+            batch.push_with(|buf| self.encode_counters(rec, buf));
+        } else {
+            batch.push_keyed(
+                |buf| self.encode_counters(rec, buf),
+                |k| k.extend_from_slice(rec.agent_address.as_slice()),
+            );
+        }
+        batch.mark_counter();
     }
 }
 
@@ -125,8 +241,9 @@ pub struct OutputCounters {
 pub enum Sink {
     /// stdout or a file.
     File(file::FileSink),
-    // Kafka(kafka::KafkaSink): the next issue. It takes `Framing::Bare` batches and produces
-    // one record per message; `flush` waits for delivery reports up to a bounded time.
+    /// One Kafka record per message (boxed: the producer is large and opened once).
+    #[cfg(feature = "kafka")]
+    Kafka(Box<kafka::producer::KafkaSink>),
 }
 
 /// Why a sink could not be opened. `Config` errors exit with status 2 (before any socket is
@@ -138,8 +255,9 @@ pub enum OpenError {
 }
 
 impl Sink {
-    /// Opens the configured sink (before any socket, so a bad path is a config error).
-    pub fn open(o: &OutputSettings) -> Result<Sink, OpenError> {
+    /// Opens the configured sink (before any socket, so a bad path or a bad Kafka setting is
+    /// a config error). Kafka brokers need not be reachable yet.
+    pub fn open(o: &OutputSettings, k: &crate::config::KafkaSettings) -> Result<Sink, OpenError> {
         match &o.sink {
             SinkSettings::Stdout => file::FileSink::stdout()
                 .map(Sink::File)
@@ -150,35 +268,51 @@ impl Sink {
                     format!("cannot open {}: {e}", p.display()),
                 ))
             }),
-            SinkSettings::Kafka => Err(OpenError::Config(crate::config::ConfigError::new(
-                "kafka.brokers (-kafka.out.brokers)",
-                "the Kafka output is not in this build yet; use -kafka=false (stdout) or \
-                 --output FILE",
-            ))),
+            #[cfg(feature = "kafka")]
+            SinkSettings::Kafka => match kafka::producer::KafkaSink::open(k) {
+                Ok(s) => Ok(Sink::Kafka(Box::new(s))),
+                Err(kafka::producer::OpenError::Config(e)) => Err(OpenError::Config(e)),
+                Err(kafka::producer::OpenError::Resolve(e)) => Err(OpenError::Io(e)),
+            },
+            #[cfg(not(feature = "kafka"))]
+            SinkSettings::Kafka => {
+                let _ = k;
+                Err(OpenError::Config(crate::config::ConfigError::new(
+                    "kafka.brokers",
+                    "this build has no Kafka output (built without the `kafka` feature)",
+                )))
+            }
         }
     }
 
-    pub fn framing(&self) -> Framing {
+    /// How the workers must frame messages for this sink (`varint`: Kafka with a length
+    /// prefix, `-proto.fixedlen`).
+    pub fn framing(&self, varint: bool) -> Framing {
+        #[cfg(not(feature = "kafka"))]
+        let _ = varint;
         match self {
             Sink::File(_) => Framing::Stream,
+            #[cfg(feature = "kafka")]
+            Sink::Kafka(_) if varint => Framing::Stream,
+            #[cfg(feature = "kafka")]
+            Sink::Kafka(_) => Framing::Bare,
         }
     }
 
     pub fn describe(&self) -> String {
         match self {
             Sink::File(f) => f.describe(),
+            #[cfg(feature = "kafka")]
+            Sink::Kafka(k) => k.describe(),
         }
     }
 
-    fn write(&mut self, b: &Batch) -> io::Result<()> {
+    /// The Kafka output's counters (for the metrics endpoint and the exit summary).
+    pub fn kafka_stats(&self) -> Option<Arc<kafka::KafkaStats>> {
         match self {
-            Sink::File(f) => f.write(b),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Sink::File(f) => f.flush(),
+            #[cfg(feature = "kafka")]
+            Sink::Kafka(k) => Some(k.stats()),
+            Sink::File(_) => None,
         }
     }
 }
@@ -193,51 +327,114 @@ pub struct Output {
     pub counters: Arc<OutputCounters>,
     /// Set when the sink failed for good (the collector then shuts down, exit status 1).
     pub failed: Arc<AtomicBool>,
+    /// Set when shutdown begins (the Kafka sink then bounds its waits by its
+    /// `shutdown_timeout`).
+    pub shutdown: Arc<AtomicBool>,
 }
 
 impl Output {
-    pub fn run(mut self) {
-        let c = self.counters.clone();
-        let mut err_log = crate::logging::RateLimit::new(Duration::from_secs(60));
-        loop {
-            let b = match self.rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(b) => b,
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => break,
-            };
-            let n = b.len() as u64;
-            match self.sink.write(&b) {
-                Ok(()) => {
-                    c.batches.fetch_add(1, Ordering::Relaxed);
-                    c.messages.fetch_add(n, Ordering::Relaxed);
-                    c.bytes.fetch_add(b.byte_len() as u64, Ordering::Relaxed);
-                }
-                Err(e) => {
-                    c.write_errors.fetch_add(1, Ordering::Relaxed);
-                    c.messages_failed.fetch_add(n, Ordering::Relaxed);
-                    if e.kind() == io::ErrorKind::BrokenPipe {
-                        crate::log_error!("output: {}: {e}; stopping", self.sink.describe());
-                        self.failed.store(true, Ordering::Relaxed);
-                    } else if let Some(s) = err_log.allow(std::time::Instant::now()) {
-                        crate::log_error!(
-                            "output: {}: {e} ({s} more errors suppressed)",
-                            self.sink.describe()
-                        );
-                    }
-                }
-            }
-            let mut b = b;
-            b.clear();
-            if let Some(tx) = self.returns.get(b.worker) {
-                // A worker that has exited drops its receiver; the batch is freed here.
-                let _ = tx.try_send(b);
-            }
-        }
-        if let Err(e) = self.sink.flush() {
-            crate::log_error!("output: flush {}: {e}", self.sink.describe());
-            c.write_errors.fetch_add(1, Ordering::Relaxed);
+    pub fn run(self) {
+        match self.sink {
+            Sink::File(f) => run_file(f, self.rx, self.returns, self.counters, self.failed),
+            #[cfg(feature = "kafka")]
+            Sink::Kafka(k) => run_kafka(*k, self.rx, self.returns, self.counters, self.shutdown),
         }
     }
+}
+
+fn give_back(returns: &[Sender<Batch>], mut b: Batch) {
+    b.clear();
+    if let Some(tx) = returns.get(b.worker) {
+        // A worker that has exited drops its receiver; the batch is freed here.
+        let _ = tx.try_send(b);
+    }
+}
+
+fn run_file(
+    mut sink: file::FileSink,
+    rx: Receiver<Batch>,
+    returns: Vec<Sender<Batch>>,
+    c: Arc<OutputCounters>,
+    failed: Arc<AtomicBool>,
+) {
+    let mut err_log = crate::logging::RateLimit::new(Duration::from_secs(60));
+    loop {
+        let b = match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(b) => b,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let n = b.len() as u64;
+        match sink.write(&b) {
+            Ok(()) => {
+                c.batches.fetch_add(1, Ordering::Relaxed);
+                c.messages.fetch_add(n, Ordering::Relaxed);
+                c.bytes.fetch_add(b.byte_len() as u64, Ordering::Relaxed);
+            }
+            Err(e) => {
+                c.write_errors.fetch_add(1, Ordering::Relaxed);
+                c.messages_failed.fetch_add(n, Ordering::Relaxed);
+                if e.kind() == io::ErrorKind::BrokenPipe {
+                    crate::log_error!("output: {}: {e}; stopping", sink.describe());
+                    failed.store(true, Ordering::Relaxed);
+                } else if let Some(s) = err_log.allow(Instant::now()) {
+                    crate::log_error!(
+                        "output: {}: {e} ({s} more errors suppressed)",
+                        sink.describe()
+                    );
+                }
+            }
+        }
+        give_back(&returns, b);
+    }
+    if let Err(e) = sink.flush() {
+        crate::log_error!("output: flush {}: {e}", sink.describe());
+        c.write_errors.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The Kafka loop: produce each batch, serve delivery reports every loop (every millisecond
+/// while messages are in flight), and at the end wait for delivery up to `shutdown_timeout`.
+/// `OutputCounters` count what was handed to librdkafka; the outcome of each message is in
+/// [`kafka::KafkaStats`].
+#[cfg(feature = "kafka")]
+fn run_kafka(
+    mut sink: kafka::producer::KafkaSink,
+    rx: Receiver<Batch>,
+    returns: Vec<Sender<Batch>>,
+    c: Arc<OutputCounters>,
+    shutdown: Arc<AtomicBool>,
+) {
+    loop {
+        if shutdown.load(Ordering::Relaxed) {
+            sink.begin_shutdown();
+        }
+        let wait = if sink.in_flight() > 0 {
+            Duration::from_millis(1)
+        } else {
+            Duration::from_millis(100)
+        };
+        match rx.recv_timeout(wait) {
+            Ok(b) => {
+                sink.write(&b);
+                c.batches.fetch_add(1, Ordering::Relaxed);
+                c.messages.fetch_add(b.len() as u64, Ordering::Relaxed);
+                c.bytes.fetch_add(b.byte_len() as u64, Ordering::Relaxed);
+                give_back(&returns, b);
+            }
+            Err(RecvTimeoutError::Timeout) => sink.poll(),
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let lost = sink.finish();
+    let st = sink.stats();
+    if lost > 0 {
+        crate::log_error!(
+            "output: {}: {lost} messages not delivered within the shutdown timeout",
+            sink.describe()
+        );
+    }
+    crate::log_info!("output: {}: {}", sink.describe(), st.line());
 }
 
 #[cfg(test)]
@@ -258,6 +455,8 @@ mod tests {
             format: Format::Pb,
             schema: Schema::GoflowV2,
             framing: Framing::Stream,
+            key: key::KeyMode::None,
+            counters: false,
         };
         b.push_with(|buf| enc.encode(&rec, buf));
         b.push_with(|buf| enc.encode(&rec, buf));
@@ -282,5 +481,45 @@ mod tests {
         assert!(b3.bytes().ends_with(b"}\n"));
         b3.clear();
         assert!(b3.is_empty() && b3.byte_len() == 0);
+    }
+
+    #[test]
+    fn keyed_batches_and_counters() {
+        let rec = FlowRecord {
+            sampler_address: Addr::v4([192, 0, 2, 1]),
+            ..FlowRecord::default()
+        };
+        let enc = Encoding {
+            format: Format::Pb,
+            schema: Schema::GoflowV2,
+            framing: Framing::Bare,
+            key: key::KeyMode::Exporter,
+            counters: true,
+        };
+        let mut b = Batch::new(0, 1024, 4);
+        enc.push(&rec, &mut b);
+        let cr = crate::decode::sflow::CounterRecord {
+            agent_address: Addr::v4([192, 0, 2, 9]),
+            ..Default::default()
+        };
+        enc.push_counters(&cr, &mut b);
+        enc.push(&rec, &mut b);
+        let e: Vec<Entry> = b.entries().collect();
+        assert_eq!(e.len(), 3);
+        assert_eq!(e[0].key, Some(&[192, 0, 2, 1][..]));
+        assert_eq!(e[1].key, Some(&[192, 0, 2, 9][..]));
+        assert!(!e[0].counter && e[1].counter && !e[2].counter);
+        use prost::Message;
+        let m = crate::pb::goflow_v2::FlowMessage::decode(e[2].value).unwrap();
+        assert_eq!(m.router_addr, vec![192, 0, 2, 1]);
+        let c = crate::pb::counters::CounterMessage::decode(e[1].value).unwrap();
+        assert_eq!(c.agent_address, vec![192, 0, 2, 9]);
+        b.clear();
+        let plain = Encoding {
+            key: key::KeyMode::None,
+            ..enc
+        };
+        plain.push(&rec, &mut b);
+        assert_eq!(b.entries().next().unwrap().key, None);
     }
 }

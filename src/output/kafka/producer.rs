@@ -1,0 +1,512 @@
+//! The Kafka sink (feature `kafka`): one rdkafka `BaseProducer` owned by the output thread
+//! (no async runtime).
+//!
+//! For every batch the output thread produces one Kafka record per message (value = the
+//! encoded message, key = the batch's key for it, if any) and polls for delivery reports
+//! every loop. librdkafka batches, compresses and retries on its own threads. When its queue
+//! is full the thread backs off while polling, for at most `queue_full_wait` per batch; what
+//! still does not fit is dropped and counted. The workers are never blocked: if this thread
+//! falls behind, the channel in front of it fills and the workers drop (and count) batches.
+//!
+//! Every message ends in exactly one of [`KafkaStats`]' outcome counters: `delivered`,
+//! `failed` (by [`FailKind`]), `dropped_queue_full` or `dropped_shutdown`. The delivery
+//! opaque of each record is the batch's receive time in microseconds (a `usize`, no box), so
+//! the receive-to-delivery latency is recorded without any allocation per message.
+
+use super::{FailKind, KafkaStats, OWNED_PROPERTIES};
+use crate::config::{ConfigError, KafkaSettings};
+use crate::logging::RateLimit;
+use crate::output::{Batch, Entry};
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{
+    BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig,
+};
+use rdkafka::ClientContext;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Microseconds since the first call (a process-wide monotonic epoch for the opaques).
+fn mono_us(t: Instant) -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    let e = *EPOCH.get_or_init(Instant::now);
+    t.saturating_duration_since(e).as_micros() as u64
+}
+
+/// The producer's context: counts delivery reports and routes librdkafka's logs.
+pub struct Context {
+    stats: Arc<KafkaStats>,
+    /// `mono_us` of the current poll, set by the output thread before it polls.
+    now_us: AtomicU64,
+    /// True while shutting down: purged messages count as `dropped_shutdown`.
+    stopping: std::sync::atomic::AtomicBool,
+    log_limit: Mutex<RateLimit>,
+}
+
+impl Context {
+    fn log_limited(&self, level: crate::logging::Level, msg: std::fmt::Arguments<'_>) {
+        if !crate::logging::enabled(level) {
+            return;
+        }
+        let allowed = self
+            .log_limit
+            .lock()
+            .ok()
+            .and_then(|mut l| l.allow(Instant::now()));
+        if let Some(s) = allowed {
+            if s > 0 {
+                crate::logging::write(
+                    level,
+                    format_args!("{msg} ({s} more kafka messages suppressed)"),
+                );
+            } else {
+                crate::logging::write(level, msg);
+            }
+        }
+    }
+}
+
+impl ClientContext for Context {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        use crate::logging::Level;
+        let l = match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => Level::Error,
+            RDKafkaLogLevel::Warning => Level::Warn,
+            _ => Level::Debug,
+        };
+        self.log_limited(l, format_args!("kafka: librdkafka {fac}: {log_message}"));
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        KafkaStats::add(&self.stats.client_errors, 1);
+        self.log_limited(
+            crate::logging::Level::Warn,
+            format_args!("kafka: {reason} ({error}); librdkafka retries"),
+        );
+    }
+}
+
+impl ProducerContext for Context {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, received_us: usize) {
+        let s = &self.stats;
+        match result {
+            Ok(m) => {
+                KafkaStats::add(&s.delivered, 1);
+                KafkaStats::add(&s.delivered_bytes, m.payload_len() as u64);
+                let now = self.now_us.load(Ordering::Relaxed);
+                let lat = now.saturating_sub(received_us as u64).max(1);
+                if let Ok(mut h) = s.latency_us.lock() {
+                    h.saturating_record(lat);
+                }
+            }
+            Err((e, _)) => {
+                let code = e.rdkafka_error_code();
+                let purged = matches!(
+                    code,
+                    Some(RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight)
+                );
+                if purged && self.stopping.load(Ordering::Relaxed) {
+                    KafkaStats::add(&s.dropped_shutdown, 1);
+                } else {
+                    let k = fail_kind(code.unwrap_or(RDKafkaErrorCode::Fail));
+                    KafkaStats::add(&s.failed[k as usize], 1);
+                }
+            }
+        }
+    }
+}
+
+/// The bounded failure label of a librdkafka error.
+fn fail_kind(code: RDKafkaErrorCode) -> FailKind {
+    use RDKafkaErrorCode as C;
+    match code {
+        C::MessageTimedOut | C::RequestTimedOut => FailKind::Timeout,
+        C::MessageSizeTooLarge | C::InvalidMessageSize => FailKind::TooLarge,
+        C::UnknownTopicOrPartition | C::UnknownTopic | C::UnknownPartition => {
+            FailKind::UnknownTopic
+        }
+        C::TopicAuthorizationFailed
+        | C::ClusterAuthorizationFailed
+        | C::SaslAuthenticationFailed
+        | C::Authentication => FailKind::Auth,
+        _ => FailKind::Other,
+    }
+}
+
+/// The librdkafka configuration for `k` with the given brokers. SASL credentials come from
+/// `KAFKA_SASL_USER` / `KAFKA_SASL_PASS` (GoFlow's variables).
+pub fn client_config(
+    k: &KafkaSettings,
+    brokers: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<ClientConfig, ConfigError> {
+    let mut c = ClientConfig::new();
+    c.set_log_level(RDKafkaLogLevel::Warning);
+    c.set("client.id", "coreflow");
+    for (key, v) in &k.librdkafka {
+        c.set(key.as_str(), v.as_str());
+    }
+    c.set("bootstrap.servers", brokers)
+        .set("compression.codec", k.compression.as_str())
+        .set("linger.ms", k.linger_ms.to_string())
+        .set("batch.size", k.batch_size.to_string())
+        .set("acks", k.acks.as_str())
+        .set("enable.idempotence", k.idempotence.to_string())
+        .set("queue.buffering.max.messages", k.queue_size.to_string())
+        .set("message.timeout.ms", k.message_timeout_ms.to_string());
+    let protocol = match (k.tls, k.sasl) {
+        (false, false) => "plaintext",
+        (true, false) => "ssl",
+        (false, true) => "sasl_plaintext",
+        (true, true) => "sasl_ssl",
+    };
+    c.set("security.protocol", protocol);
+    if k.sasl {
+        let get = |var: &str| {
+            env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
+                ConfigError::new(
+                    format!("{var} (-kafka.sasl)"),
+                    "SASL is on but the variable is unset or empty",
+                )
+            })
+        };
+        c.set("sasl.mechanism", "PLAIN")
+            .set("sasl.username", get("KAFKA_SASL_USER")?)
+            .set("sasl.password", get("KAFKA_SASL_PASS")?);
+    }
+    Ok(c)
+}
+
+/// Maps a librdkafka configuration error to the coreflow setting it came from.
+fn config_error(k: &KafkaSettings, e: KafkaError) -> ConfigError {
+    let setting_of = |key: &str| -> String {
+        if k.librdkafka.iter().any(|(p, _)| p == key) {
+            format!("kafka.librdkafka.\"{key}\"")
+        } else {
+            OWNED_PROPERTIES
+                .iter()
+                .find(|(p, _)| *p == key)
+                .map(|(_, s)| s.to_string())
+                .unwrap_or_else(|| format!("kafka ({key})"))
+        }
+    };
+    match e {
+        KafkaError::ClientConfig(_, desc, key, _) => ConfigError::new(setting_of(&key), desc),
+        KafkaError::ClientCreation(msg) => {
+            // e.g. "`acks` must be set to `all` when `enable.idempotence` is true"
+            let named = OWNED_PROPERTIES
+                .iter()
+                .map(|(p, _)| *p)
+                .chain(k.librdkafka.iter().map(|(p, _)| p.as_str()))
+                .find(|p| msg.contains(&format!("`{p}`")))
+                .map(setting_of)
+                .unwrap_or_else(|| "kafka".into());
+            ConfigError::new(named, msg)
+        }
+        e => ConfigError::new("kafka", e.to_string()),
+    }
+}
+
+/// Where the brokers came from, for the logs.
+fn describe(k: &KafkaSettings, brokers: &str) -> String {
+    if k.srv.is_empty() {
+        format!("kafka {brokers} topic {}", k.topic)
+    } else {
+        format!("kafka {brokers} (SRV {}) topic {}", k.srv, k.topic)
+    }
+}
+
+/// The sink: the producer plus what the output thread needs around it.
+pub struct KafkaSink {
+    producer: BaseProducer<Context>,
+    stats: Arc<KafkaStats>,
+    topic: String,
+    counters_topic: Option<String>,
+    queue_full_wait: Duration,
+    shutdown_timeout: Duration,
+    /// Set when shutdown began: queue-full waits end at this deadline.
+    deadline: Option<Instant>,
+    desc: String,
+}
+
+/// Why the Kafka sink could not be opened: a bad setting (exit 2) or a failed SRV lookup
+/// (exit 1).
+#[derive(Debug)]
+pub enum OpenError {
+    Config(ConfigError),
+    Resolve(std::io::Error),
+}
+
+impl KafkaSink {
+    /// Resolves the SRV record (if any) and creates the producer. librdkafka connects in the
+    /// background: an unreachable broker is not an error here.
+    pub fn open(k: &KafkaSettings) -> Result<KafkaSink, OpenError> {
+        let brokers = if k.srv.is_empty() {
+            k.brokers.join(",")
+        } else {
+            let resolver = crate::output::dns::resolver().map_err(OpenError::Resolve)?;
+            let targets = crate::output::dns::resolve_srv(&k.srv, resolver, Duration::from_secs(2))
+                .map_err(|e| {
+                    OpenError::Resolve(std::io::Error::new(
+                        e.kind(),
+                        format!("-kafka.out.srv {}: {e} (resolver {resolver})", k.srv),
+                    ))
+                })?;
+            targets
+                .iter()
+                .map(|t| t.host_port())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let cfg =
+            client_config(k, &brokers, |v| std::env::var(v).ok()).map_err(OpenError::Config)?;
+        let stats = Arc::new(KafkaStats::default());
+        let ctx = Context {
+            stats: stats.clone(),
+            now_us: AtomicU64::new(0),
+            stopping: std::sync::atomic::AtomicBool::new(false),
+            log_limit: Mutex::new(RateLimit::new(Duration::from_secs(10))),
+        };
+        let producer: BaseProducer<Context> = cfg
+            .create_with_context(ctx)
+            .map_err(|e| OpenError::Config(config_error(k, e)))?;
+        Ok(KafkaSink {
+            producer,
+            stats,
+            topic: k.topic.clone(),
+            counters_topic: k.counters_topic.clone(),
+            queue_full_wait: k.queue_full_wait,
+            shutdown_timeout: k.shutdown_timeout,
+            deadline: None,
+            desc: describe(k, &brokers),
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        self.desc.clone()
+    }
+
+    pub fn stats(&self) -> Arc<KafkaStats> {
+        self.stats.clone()
+    }
+
+    fn set_now(&self) {
+        self.producer
+            .context()
+            .now_us
+            .store(mono_us(Instant::now()), Ordering::Relaxed);
+    }
+
+    /// Serves delivery reports until none is pending (bounded), then samples the gauge.
+    pub fn poll(&self) {
+        self.set_now();
+        let s = &self.stats;
+        for _ in 0..64 {
+            let before = KafkaStats::get(&s.delivered) + s.failed_total();
+            self.producer.poll(Duration::ZERO);
+            if KafkaStats::get(&s.delivered) + s.failed_total() == before {
+                break;
+            }
+        }
+        let n = self.producer.in_flight_count().max(0) as u64;
+        s.in_flight.store(n, Ordering::Relaxed);
+    }
+
+    /// Messages inside librdkafka.
+    pub fn in_flight(&self) -> u64 {
+        self.producer.in_flight_count().max(0) as u64
+    }
+
+    /// Shutdown has begun: waits for room end at `shutdown_timeout` from now.
+    pub fn begin_shutdown(&mut self) {
+        if self.deadline.is_none() {
+            self.deadline = Some(Instant::now() + self.shutdown_timeout);
+        }
+    }
+
+    /// Produces one record per message of `b`. Never blocks longer than `queue_full_wait`
+    /// (or past the shutdown deadline).
+    pub fn write(&mut self, b: &Batch) {
+        let s = self.stats.clone();
+        let opaque = mono_us(b.received) as usize;
+        // Kafka timestamp (CreateTime): the batch's receive time in wall-clock ms, computed
+        // once per batch (librdkafka would otherwise read the clock for every message)
+        let age = b.received.elapsed();
+        let ts_ms = std::time::SystemTime::now()
+            .checked_sub(age)
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_millis() as i64);
+        let mut wait_until: Option<Instant> = None;
+        let mut give_up = false;
+        for e in b.entries() {
+            let Entry {
+                value,
+                key,
+                counter,
+            } = e;
+            let topic = match (counter, &self.counters_topic) {
+                (false, _) => self.topic.as_str(),
+                (true, Some(t)) => t.as_str(),
+                // counter records are only encoded when a counters topic is set
+                (true, None) => continue,
+            };
+            if give_up {
+                self.drop_one();
+                continue;
+            }
+            let mut rec = BaseRecord::<[u8], [u8], usize>::with_opaque_to(topic, opaque)
+                .payload(value)
+                .timestamp(ts_ms);
+            if let Some(k) = key {
+                rec = rec.key(k);
+            }
+            loop {
+                match self.producer.send(rec) {
+                    Ok(()) => {
+                        KafkaStats::add(&s.produced, 1);
+                        break;
+                    }
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                        let now = Instant::now();
+                        let until = *wait_until.get_or_insert_with(|| {
+                            KafkaStats::add(&s.queue_full_events, 1);
+                            s.backing_off.store(1, Ordering::Relaxed);
+                            let w = now + self.queue_full_wait;
+                            match self.deadline {
+                                Some(d) => w.min(d),
+                                None => w,
+                            }
+                        });
+                        if now >= until {
+                            give_up = true;
+                            self.drop_one();
+                            break;
+                        }
+                        // let librdkafka drain: serve delivery reports while waiting
+                        self.set_now();
+                        self.producer.poll(Duration::from_millis(5));
+                        rec = r;
+                    }
+                    Err((e, _)) => {
+                        let k = fail_kind(e.rdkafka_error_code().unwrap_or(RDKafkaErrorCode::Fail));
+                        KafkaStats::add(&s.failed[k as usize], 1);
+                        break;
+                    }
+                }
+            }
+        }
+        s.backing_off.store(0, Ordering::Relaxed);
+        self.poll();
+    }
+
+    fn drop_one(&self) {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            KafkaStats::add(&self.stats.dropped_shutdown, 1);
+        } else {
+            KafkaStats::add(&self.stats.dropped_queue_full, 1);
+        }
+    }
+
+    /// After the last batch: waits for delivery until the shutdown deadline, then purges
+    /// what is left (counted as `dropped_shutdown`). Returns the number not delivered.
+    pub fn finish(&mut self) -> u64 {
+        self.begin_shutdown();
+        let deadline = self.deadline.unwrap_or_else(Instant::now);
+        let before = KafkaStats::get(&self.stats.dropped_shutdown);
+        loop {
+            self.poll();
+            let left = self.in_flight();
+            let now = Instant::now();
+            if left == 0 || now >= deadline {
+                break;
+            }
+            self.set_now();
+            self.producer
+                .poll((deadline - now).min(Duration::from_millis(50)));
+        }
+        let left = self.in_flight();
+        if left > 0 {
+            self.producer
+                .context()
+                .stopping
+                .store(true, Ordering::Relaxed);
+            self.producer
+                .purge(PurgeConfig::default().queue().inflight().non_blocking());
+            // the purged messages come back as delivery reports (counted as dropped_shutdown)
+            let end = Instant::now() + Duration::from_secs(2);
+            while self.in_flight() > 0 && Instant::now() < end {
+                self.producer.poll(Duration::from_millis(20));
+            }
+            self.poll();
+            let reported = KafkaStats::get(&self.stats.dropped_shutdown) - before;
+            // anything librdkafka did not report back is still lost
+            let rest = left.saturating_sub(reported);
+            KafkaStats::add(&self.stats.dropped_shutdown, rest);
+        }
+        KafkaStats::get(&self.stats.dropped_shutdown) - before
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> KafkaSettings {
+        crate::config::parse_args(&["-kafka.out.brokers".into(), "127.0.0.1:1".into()])
+            .map(|c| match c {
+                crate::config::Command::Run(s) => s.kafka.clone(),
+                _ => unreachable!(),
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn sasl_needs_credentials() {
+        let mut k = settings();
+        k.sasl = true;
+        let e = client_config(&k, "h:1", |_| None).unwrap_err();
+        assert!(e.setting.contains("KAFKA_SASL_USER"), "{e}");
+        let c = client_config(&k, "h:1", |v| Some(format!("{v}-x"))).unwrap();
+        assert_eq!(c.get("sasl.username"), Some("KAFKA_SASL_USER-x"));
+        assert_eq!(c.get("security.protocol"), Some("sasl_plaintext"));
+    }
+
+    #[test]
+    fn bad_librdkafka_settings_are_named() {
+        let mut k = settings();
+        k.librdkafka = vec![("no.such.property".into(), "1".into())];
+        let e = match KafkaSink::open(&k) {
+            Err(OpenError::Config(e)) => e,
+            _ => panic!("accepted"),
+        };
+        assert!(e.setting.contains("no.such.property"), "{e}");
+        let mut k = settings();
+        k.compression = "brotli".into();
+        let e = match KafkaSink::open(&k) {
+            Err(OpenError::Config(e)) => e,
+            _ => panic!("accepted"),
+        };
+        assert_eq!(e.setting, "kafka.compression", "{e}");
+    }
+
+    #[test]
+    fn fail_kinds_are_bounded() {
+        assert_eq!(
+            fail_kind(RDKafkaErrorCode::MessageTimedOut),
+            FailKind::Timeout
+        );
+        assert_eq!(
+            fail_kind(RDKafkaErrorCode::BrokerNotAvailable),
+            FailKind::Other
+        );
+        for (i, k) in FailKind::ALL.iter().enumerate() {
+            assert_eq!(*k as usize, i);
+        }
+    }
+}
