@@ -33,6 +33,9 @@ pub enum Framing {
 pub struct Batch {
     /// The worker that owns this batch (where it goes back when written).
     pub worker: usize,
+    /// Kernel receive time of the first flow put in it (ns since the epoch; 0 unknown): the
+    /// start of the receive -> output / delivery latencies.
+    pub recv_ns: u64,
     buf: Vec<u8>,
     ends: Vec<u32>,
 }
@@ -41,6 +44,7 @@ impl Batch {
     pub fn new(worker: usize, bytes: usize, messages: usize) -> Batch {
         Batch {
             worker,
+            recv_ns: 0,
             buf: Vec::with_capacity(bytes),
             ends: Vec::with_capacity(messages),
         }
@@ -81,6 +85,7 @@ impl Batch {
     }
 
     pub fn clear(&mut self) {
+        self.recv_ns = 0;
         self.buf.clear();
         self.ends.clear();
     }
@@ -119,6 +124,80 @@ pub struct OutputCounters {
     pub write_errors: AtomicU64,
     /// Messages lost because a write failed.
     pub messages_failed: AtomicU64,
+}
+
+/// Why a message could not be delivered: the `reason` label of
+/// `coreflow_output_failed_total` and of `coreflow_records_dropped_total{stage="output"}`.
+/// A sink maps its errors onto these with [`OutputStats::fail`].
+pub const FAIL_REASONS: [&str; 8] = [
+    "io",
+    "broken_pipe",
+    "timed_out",
+    "msg_too_large",
+    "unknown_topic",
+    "auth",
+    "transport",
+    "other",
+];
+
+/// Delivery accounting of the output thread, whatever the sink (file now, Kafka next): what
+/// `/metrics` and `/healthz` read. Written by the output thread (or the sink's delivery
+/// callback), read by the metrics thread; all relaxed atomics.
+///
+/// For every message a worker handed over: `produced` when given to the sink, then exactly
+/// one of `delivered` (written / acknowledged), `failed[reason]` or `dropped` (given up
+/// without an error, e.g. still queued when the shutdown timeout expired). `queue_full`
+/// counts the times the sink refused a message because its own queue was full (Kafka's
+/// QueueFull): an event, not a loss, unless the message ends in `dropped`.
+#[derive(Debug, Default)]
+pub struct OutputStats {
+    pub produced: AtomicU64,
+    pub delivered: AtomicU64,
+    pub failed: [AtomicU64; FAIL_REASONS.len()],
+    pub queue_full: AtomicU64,
+    pub dropped: AtomicU64,
+    /// Bytes of delivered messages.
+    pub bytes: AtomicU64,
+    /// `metrics::clock_ms` of the output loop's last turn (the thread is responsive).
+    pub heartbeat_ms: AtomicU64,
+    /// `metrics::clock_ms` of the last delivery (the output is making progress).
+    pub last_delivery_ms: AtomicU64,
+    /// Set when the output thread has ended (or unwound).
+    pub exited: AtomicBool,
+}
+
+impl OutputStats {
+    /// Index of `reason` in [`FAIL_REASONS`] (`other` if unknown).
+    pub fn reason_index(reason: &str) -> usize {
+        FAIL_REASONS
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or(FAIL_REASONS.len() - 1)
+    }
+
+    pub fn fail(&self, reason: &str, messages: u64) {
+        self.failed[Self::reason_index(reason)].fetch_add(messages, Ordering::Relaxed);
+    }
+
+    pub fn failed_total(&self) -> u64 {
+        self.failed.iter().map(|a| a.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Messages given to the sink and not yet delivered, failed or dropped.
+    pub fn in_flight(&self) -> u64 {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        g(&self.produced)
+            .saturating_sub(g(&self.delivered) + self.failed_total() + g(&self.dropped))
+    }
+}
+
+/// Marks the output thread as ended when dropped (also on unwind).
+struct ExitGuard(Arc<OutputStats>);
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        self.0.exited.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Where the output thread writes.
@@ -170,6 +249,13 @@ impl Sink {
         }
     }
 
+    /// The `sink` label of the output metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Sink::File(_) => "file",
+        }
+    }
+
     fn write(&mut self, b: &Batch) -> io::Result<()> {
         match self {
             Sink::File(f) => f.write(b),
@@ -193,28 +279,52 @@ pub struct Output {
     pub counters: Arc<OutputCounters>,
     /// Set when the sink failed for good (the collector then shuts down, exit status 1).
     pub failed: Arc<AtomicBool>,
+    /// Delivery accounting for `/metrics` and `/healthz`.
+    pub stats: Arc<OutputStats>,
+    /// Receive -> output and receive -> delivery latencies.
+    pub latency: crate::metrics::OutputProbe,
 }
 
 impl Output {
     pub fn run(mut self) {
         let c = self.counters.clone();
+        let st = self.stats.clone();
+        let _exit = ExitGuard(st.clone());
         let mut err_log = crate::logging::RateLimit::new(Duration::from_secs(60));
         loop {
+            self.latency.tick(std::time::Instant::now(), &st);
             let b = match self.rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(b) => b,
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => break,
             };
             let n = b.len() as u64;
+            let dequeued = crate::metrics::now_ns();
+            self.latency.dequeued(b.recv_ns, n, dequeued);
+            st.produced.fetch_add(n, Ordering::Relaxed);
             match self.sink.write(&b) {
                 Ok(()) => {
                     c.batches.fetch_add(1, Ordering::Relaxed);
                     c.messages.fetch_add(n, Ordering::Relaxed);
                     c.bytes.fetch_add(b.byte_len() as u64, Ordering::Relaxed);
+                    self.latency
+                        .delivered(b.recv_ns, n, crate::metrics::now_ns());
+                    st.bytes.fetch_add(b.byte_len() as u64, Ordering::Relaxed);
+                    st.delivered.fetch_add(n, Ordering::Relaxed);
+                    st.last_delivery_ms
+                        .store(crate::metrics::clock_ms_now(), Ordering::Relaxed);
                 }
                 Err(e) => {
                     c.write_errors.fetch_add(1, Ordering::Relaxed);
                     c.messages_failed.fetch_add(n, Ordering::Relaxed);
+                    st.fail(
+                        if e.kind() == io::ErrorKind::BrokenPipe {
+                            "broken_pipe"
+                        } else {
+                            "io"
+                        },
+                        n,
+                    );
                     if e.kind() == io::ErrorKind::BrokenPipe {
                         crate::log_error!("output: {}: {e}; stopping", self.sink.describe());
                         self.failed.store(true, Ordering::Relaxed);
@@ -237,6 +347,7 @@ impl Output {
             crate::log_error!("output: flush {}: {e}", self.sink.describe());
             c.write_errors.fetch_add(1, Ordering::Relaxed);
         }
+        self.latency.finish();
     }
 }
 
