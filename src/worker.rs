@@ -361,6 +361,7 @@ fn log_decode_error(
     sum: &DatagramSummary,
 ) {
     let Some(e) = sum.last_error else { return };
+    let src = std::net::SocketAddr::new(src.ip().to_canonical(), src.port());
     if let Some(s) = limits[e.index()].allow(now) {
         crate::log_warn!(
             "{name}: datagram from {src}: {e} ({s} more {} errors suppressed in the last {} s)",
@@ -386,18 +387,22 @@ fn log_datagram(
         Some(e) => format!(", {} errors (last: {e})", sum.error_total()),
         None => String::new(),
     };
+    let src = std::net::SocketAddr::new(src.ip().to_canonical(), src.port());
     let detail = match proto {
         Some(Protocol::SflowV5) => {
-            format!("samples {:?} records {:?}", sum.samples, sum.sample_records)
+            format!(
+                ", samples {:?} records {:?}",
+                sum.samples, sum.sample_records
+            )
         }
         Some(Protocol::NetflowV9 | Protocol::Ipfix) => format!(
-            "sets {:?} records {:?} templates {}",
+            ", sets {:?} records {:?} templates {}",
             sum.sets, sum.set_records, sum.n_templates
         ),
         _ => String::new(),
     };
     crate::log_debug!(
-        "{name}: datagram from {src}: {p}, {} bytes, {flows} flows {detail}{errors}",
+        "{name}: datagram from {src}: {p}, {} bytes, {flows} flows{detail}{errors}",
         data.len()
     );
 }
