@@ -501,6 +501,36 @@ fn loss_accounting_adds_up_from_metrics_alone() {
     assert_eq!(m.sum("coreflow_worker_up", &[]), 2.0);
     assert_eq!(m.sum("coreflow_up", &[]), 1.0);
 
+    // every family is documented in README.md, and the dashboard only uses existing ones
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let families: Vec<&str> = m
+        .text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    for f in &families {
+        let doc = f
+            .strip_suffix("_quantile")
+            .map_or(f.to_string(), |_| "_quantile".into());
+        assert!(readme.contains(&doc), "{f} is not in README.md");
+    }
+    let dash = std::fs::read_to_string(root.join("tuning/grafana-dashboard.json")).unwrap();
+    let _: serde_json::Value = serde_json::from_str(&dash).unwrap();
+    for word in dash.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+        if word.starts_with("coreflow_") || word.starts_with("flow_") {
+            let base = ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|s| word.strip_suffix(s))
+                .unwrap_or(word);
+            assert!(
+                families.contains(&word) || families.contains(&base),
+                "the dashboard uses {word}, not served"
+            );
+        }
+    }
+
     // decode errors were logged, rate-limited per reason: at most one line per worker
     let log = c.drain_log().to_vec();
     let bad = log
