@@ -222,7 +222,7 @@ impl WorkerProbe {
             });
             h.templates_gen.fetch_add(1, Ordering::Release);
         }
-        if now.saturating_duration_since(self.last_publish) >= PUBLISH_INTERVAL {
+        if self.enabled && now.saturating_duration_since(self.last_publish) >= PUBLISH_INTERVAL {
             self.publish(dec, false);
             self.last_publish = now;
         }
