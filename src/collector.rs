@@ -9,11 +9,13 @@
 
 use crate::config::{ranges, ConfigError, Settings};
 use crate::decode::DecodeError;
+use crate::metrics::hist::Published;
+use crate::metrics::{self, OutputLatency, OutputProbe, Paths, Sources, WorkerHandle, WorkerProbe};
 use crate::net::signal::{self, Signals};
 use crate::net::socket::{open_group, GroupSpec};
 use crate::output::kafka::KafkaStats;
 use crate::output::key::KeyMode;
-use crate::output::{Batch, Encoding, Framing, Output, OutputCounters, Sink};
+use crate::output::{Batch, Encoding, Framing, Output, OutputCounters, OutputStats, Sink};
 use crate::worker::{self, WorkerConfig, WorkerCounters};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -220,7 +222,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             info.rcvbuf,
             if info.rcvbuf_forced { ", forced" } else { "" }
         );
-        groups.push((l.kind.name(), socks, cores));
+        groups.push((l.kind.name(), socks, cores, info.local));
     }
 
     let kafka = sink.kafka_stats().is_some();
@@ -249,6 +251,14 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
     let shutdown = Arc::new(AtomicBool::new(false));
     let out_failed = Arc::new(AtomicBool::new(false));
     let out_counters = Arc::new(OutputCounters::default());
+    let out_stats = Arc::new(OutputStats::default());
+    out_stats
+        .heartbeat_ms
+        .store(metrics::clock_ms_now(), Ordering::Relaxed);
+    let out_latency = Arc::new(Published::new(OutputLatency::default()));
+    let metrics_on = settings.metrics.enabled();
+    let sink_kind = sink.kind();
+    let queue = rx.clone();
     let mut returns = Vec::with_capacity(n_workers);
     let mut frees = Vec::with_capacity(n_workers);
     for _ in 0..n_workers {
@@ -263,6 +273,8 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         counters: out_counters.clone(),
         failed: out_failed.clone(),
         shutdown: shutdown.clone(),
+        stats: out_stats.clone(),
+        latency: OutputProbe::new(out_latency.clone()),
     };
     let out_handle = std::thread::Builder::new()
         .name("cf-output".into())
@@ -271,12 +283,16 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
 
     let mut handles: Vec<JoinHandle<()>> = Vec::with_capacity(n_workers);
     let mut counters = Vec::with_capacity(n_workers);
+    let mut worker_handles = Vec::with_capacity(n_workers);
     let mut frees = frees.into_iter();
     let mut id = 0;
-    for (listener, socks, cores) in groups {
+    for (listener, socks, cores, local) in groups {
         for (i, socket) in socks.into_iter().enumerate() {
             let c = Arc::new(WorkerCounters::default());
             counters.push(c.clone());
+            let wh = Arc::new(WorkerHandle::new(id, listener, local, c.clone()));
+            worker_handles.push(wh.clone());
+            let probe = WorkerProbe::new(wh, metrics_on, settings.metrics.max_exporters);
             let cfg = WorkerConfig {
                 id,
                 listener,
@@ -294,6 +310,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
                 free: frees.next().expect("one return channel per worker"),
                 counters: c,
                 shutdown: shutdown.clone(),
+                probe,
             };
             let short = if listener == "netflow" { "nf" } else { "sf" };
             let h = std::thread::Builder::new()
@@ -306,6 +323,48 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
     }
     // The workers hold the only senders now: the output thread ends when they are gone.
     drop(tx);
+
+    let server = if metrics_on {
+        let src = Sources {
+            workers: worker_handles,
+            output: out_stats.clone(),
+            output_latency: out_latency,
+            output_failed: out_failed.clone(),
+            queue,
+            queue_capacity: settings.batch.channel,
+            sink: sink_kind,
+            max_exporters: settings.metrics.max_exporters,
+            started: Instant::now(),
+        };
+        let paths = Paths {
+            metrics: settings.metrics.path.clone(),
+            templates: settings.metrics.templates_path.clone(),
+        };
+        match metrics::Server::start(&settings.metrics.address, paths.clone(), src) {
+            Ok(s) => {
+                crate::log_info!(
+                    "metrics listening on {} (http://{}{}, {}, /healthz)",
+                    s.local,
+                    s.local,
+                    paths.metrics,
+                    paths.templates
+                );
+                Some(s)
+            }
+            Err(e) => {
+                // the threads are running: stop them before reporting
+                shutdown.store(true, Ordering::Relaxed);
+                for h in handles {
+                    let _ = h.join();
+                }
+                let _ = out_handle.join();
+                return Err(RunError::Runtime(e));
+            }
+        }
+    } else {
+        drop(queue);
+        None
+    };
 
     let started = Instant::now();
     let mut last_stats = Instant::now();
@@ -356,6 +415,9 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         if h.join().is_err() {
             clean = false;
         }
+    }
+    if let Some(s) = server {
+        s.stop();
     }
     let t = totals(&counters, &out_counters, kafka_stats.as_deref());
     crate::log_info!(

@@ -237,6 +237,8 @@ pub struct RawMetrics {
     pub path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub templates_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_exporters: Option<i64>,
 }
 
 impl RawConfig {
@@ -410,12 +412,21 @@ pub struct KafkaSettings {
     pub librdkafka: Vec<(String, String)>,
 }
 
-/// GoFlow's metrics flags, stored for the metrics endpoint (not active in this build).
+/// The metrics endpoint (GoFlow's flags plus the exporter label limit).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MetricsSettings {
+    /// `[host]:port`; `""` or `off` disables the endpoint and the per-exporter accounting.
     pub address: String,
     pub path: String,
     pub templates_path: String,
+    /// Exporters with their own label values; the rest are counted as `other`.
+    pub max_exporters: usize,
+}
+
+impl MetricsSettings {
+    pub fn enabled(&self) -> bool {
+        !(self.address.is_empty() || self.address == "off")
+    }
 }
 
 /// Everything the collector runs on, validated.
@@ -842,6 +853,8 @@ impl Settings {
                 .templates_path
                 .clone()
                 .unwrap_or_else(|| "/templates".into()),
+            max_exporters: v.int("metrics.max_exporters", m.max_exporters, 1000, 1, 1_000_000)?
+                as usize,
         };
         for (key, p) in [
             ("metrics.path", &metrics.path),
@@ -851,7 +864,10 @@ impl Settings {
                 return Err(v.err(key, format!("{p:?} must start with /")));
             }
         }
-        if !looks_like_host_port(&metrics.address) && !metrics.address.starts_with(':') {
+        if metrics.enabled()
+            && !looks_like_host_port(&metrics.address)
+            && !metrics.address.starts_with(':')
+        {
             return Err(v.err(
                 "metrics.address",
                 format!("{:?} is not [host]:port", metrics.address),
@@ -1026,6 +1042,7 @@ impl Settings {
                 address: Some(self.metrics.address.clone()),
                 path: Some(self.metrics.path.clone()),
                 templates_path: Some(self.metrics.templates_path.clone()),
+                max_exporters: Some(self.metrics.max_exporters as i64),
             },
         };
         let sink = match &self.output.sink {
@@ -1126,6 +1143,11 @@ const FLAGS: &[(&[&str], Kind, &str)] = &[
     (&["metrics.addr"], Kind::Value, "metrics.address"),
     (&["metrics.path"], Kind::Value, "metrics.path"),
     (&["templates.path"], Kind::Value, "metrics.templates_path"),
+    (
+        &["metrics.maxexporters", "metrics.max_exporters"],
+        Kind::Value,
+        "metrics.max_exporters",
+    ),
     (&["v", "version"], Kind::Bool, "-version"),
     // coreflow's own
     (&["config"], Kind::Value, "-config"),
@@ -1184,6 +1206,7 @@ fn apply(raw: &mut RawConfig, key: &str, flag: &str, val: &str) -> Result<(), Co
         "metrics.address" => raw.metrics.address = s(),
         "metrics.path" => raw.metrics.path = s(),
         "metrics.templates_path" => raw.metrics.templates_path = s(),
+        "metrics.max_exporters" => raw.metrics.max_exporters = Some(parse_int(flag, val)?),
         "output.format" => raw.output.format = s(),
         "output.schema" => raw.output.schema = s(),
         "output.file" => raw.output.file = s(),
@@ -1321,8 +1344,14 @@ OTHER
     --config FILE          TOML settings (see tuning/*.toml for commented examples)
     -loglevel LEVEL        error, warn, info, debug, trace (info)
     -logfmt normal|json    log line format on stderr (normal)
-    -metrics.addr ADDR, -metrics.path P, -templates.path P
-                           accepted and stored; the metrics endpoint is not in this build yet
+    -metrics.addr ADDR     HTTP endpoint for metrics, templates and health (:8080);
+                           \"\" or off disables it. The bound address is logged.
+    -metrics.path P        Prometheus text format (/metrics)
+    -templates.path P      templates and sampling rates as JSON (/templates); /healthz
+                           answers 200, or 503 and the reason
+    -metrics.maxexporters N
+                           exporters with their own label values; the rest are
+                           counted as router=\"other\" (1000)
     --check-config         validate everything, print the effective TOML, exit 0
     -h, --help             this text
     -v, --version          print the version

@@ -12,6 +12,7 @@ pub mod decode;
 pub mod flow;
 pub mod flowgen;
 pub mod logging;
+pub mod metrics;
 /// Sockets, recvmmsg/sendmmsg, steering and signals: the only module allowed `unsafe`.
 #[allow(unsafe_code)]
 pub mod net;

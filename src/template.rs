@@ -12,7 +12,7 @@
 //! size of all templates. Every refusal is counted as `DecodeError::Limit`.
 
 use crate::decode::fields::{Plan, SamplerRates};
-use crate::decode::{DecodeError, DecodeStats, LimitKind, Limits};
+use crate::decode::{DatagramSummary, DecodeError, DecodeStats, LimitKind, Limits, TemplateSeen};
 use crate::flow::Addr;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -286,6 +286,18 @@ impl TemplateCache {
         limits: &Limits,
         stats: &mut DecodeStats,
     ) {
+        stats.last.template(TemplateSeen {
+            version: t.version,
+            domain: t.domain,
+            id: t.id,
+            options: t.options,
+        });
+        let kind = if t.options {
+            DatagramSummary::SET_OPTIONS_TEMPLATE
+        } else {
+            DatagramSummary::SET_TEMPLATE
+        };
+        stats.last.set_records[kind] += 1;
         if t.fields.len() > limits.max_fields_per_template {
             stats.count(DecodeError::Limit(LimitKind::FieldsPerTemplate));
             return;

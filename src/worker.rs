@@ -10,7 +10,7 @@
 //! Counters are plain integers while a recvmmsg batch is processed and are published once
 //! per call into atomics that only this worker writes ([`WorkerCounters`]).
 
-use crate::decode::{DecodeError, Decoder, FlowSink, Limits};
+use crate::decode::{DatagramSummary, Decoder, FlowSink, Limits, Protocol};
 use crate::flow::FlowRecord;
 use crate::logging::RateLimit;
 use crate::net::recv::RecvBatch;
@@ -81,6 +81,8 @@ pub struct WorkerConfig {
     pub free: Receiver<Batch>,
     pub counters: Arc<WorkerCounters>,
     pub shutdown: Arc<AtomicBool>,
+    /// Per-exporter counters, decode times, heartbeat, `/templates` answers.
+    pub probe: crate::metrics::WorkerProbe,
 }
 
 /// At shutdown a worker drains what is already queued on its socket, up to this many calls.
@@ -168,7 +170,7 @@ impl Shipper {
 impl FlowSink for Shipper {
     #[inline]
     fn flow(&mut self, rec: &FlowRecord) {
-        self.begin();
+        self.begin(rec.time_received_ns);
         let enc = self.enc;
         enc.push(rec, &mut self.cur);
         self.end();
@@ -179,7 +181,7 @@ impl FlowSink for Shipper {
         if !self.enc.counters {
             return;
         }
-        self.begin();
+        self.begin(0);
         let enc = self.enc;
         enc.push_counters(rec, &mut self.cur);
         self.end();
@@ -188,10 +190,11 @@ impl FlowSink for Shipper {
 
 impl Shipper {
     #[inline]
-    fn begin(&mut self) {
+    fn begin(&mut self, recv_ns: u64) {
         if self.cur.is_empty() {
             self.started = self.now;
             self.cur.received = self.now;
+            self.cur.recv_ns = recv_ns;
         }
     }
 
@@ -274,14 +277,18 @@ pub fn run(cfg: WorkerConfig) {
     let mut kernel_drops = 0u64;
     let mut drain_calls = 0usize;
     let mut err_log = RateLimit::new(Duration::from_secs(60));
-    let mut decode_log = RateLimit::new(Duration::from_secs(10));
+    let mut decode_logs: [RateLimit; 9] =
+        std::array::from_fn(|_| RateLimit::new(DECODE_LOG_INTERVAL));
     let c = cfg.counters;
+    let mut probe = cfg.probe;
     loop {
         let stopping = cfg.shutdown.load(Ordering::Relaxed);
         sh.stopping = stopping;
         match rb.recv(fd, stopping) {
             Ok(n) => {
                 sh.now = Instant::now();
+                probe.start(sh.now);
+                let debug = crate::logging::enabled(crate::logging::Level::Debug);
                 let mut fallback_ns = None;
                 for i in 0..n {
                     let d = rb.get(i);
@@ -299,10 +306,22 @@ pub fn run(cfg: WorkerConfig) {
                         None => *fallback_ns.get_or_insert_with(now_ns),
                     };
                     let src = d.src.ip().to_canonical();
-                    if let Err(e) = dec.decode(src, ts, d.data, &mut sh) {
-                        if crate::logging::enabled(crate::logging::Level::Debug) {
-                            log_decode_error(&name, &mut decode_log, sh.now, d.src, e);
-                        }
+                    let before = sh.local.messages;
+                    let res = dec.decode(src, ts, d.data, &mut sh);
+                    let flows = sh.local.messages - before;
+                    let sum = &dec.stats.last;
+                    if probe.enabled {
+                        let detected = match res {
+                            Ok(_) => None,
+                            Err(_) => Protocol::detect(d.data),
+                        };
+                        probe.datagram(d.src, d.data.len(), res, detected, sum, flows, ts);
+                    }
+                    if sum.last_error.is_some() {
+                        log_decode_error(&name, &mut decode_logs, sh.now, d.src, sum);
+                    }
+                    if debug {
+                        log_datagram(&name, d.src, d.data, res.ok(), flows, sum);
                     }
                 }
                 if stopping {
@@ -343,6 +362,7 @@ pub fn run(cfg: WorkerConfig) {
             sh.ship();
         }
         publish(&c, &sh.local, &dec, kernel_drops);
+        probe.tick(sh.now, &dec);
     }
     sh.stopping = true;
     sh.ship();
@@ -350,16 +370,63 @@ pub fn run(cfg: WorkerConfig) {
         kernel_drops = kernel_drops.max(u64::from(d));
     }
     publish(&c, &sh.local, &dec, kernel_drops);
+    probe.finish(&dec);
 }
 
+/// A bad datagram is logged at most once per this interval per worker and error reason.
+pub const DECODE_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Logs the last error of a datagram, rate-limited per reason (the counters have them all).
 fn log_decode_error(
     name: &str,
-    limit: &mut RateLimit,
+    limits: &mut [RateLimit; 9],
     now: Instant,
     src: std::net::SocketAddr,
-    e: DecodeError,
+    sum: &DatagramSummary,
 ) {
-    if let Some(s) = limit.allow(now) {
-        crate::log_debug!("{name}: datagram from {src}: {e} ({s} more decode errors suppressed)");
+    let Some(e) = sum.last_error else { return };
+    let src = std::net::SocketAddr::new(src.ip().to_canonical(), src.port());
+    if let Some(s) = limits[e.index()].allow(now) {
+        crate::log_warn!(
+            "{name}: datagram from {src}: {e} ({s} more {} errors suppressed in the last {} s)",
+            e.reason(),
+            DECODE_LOG_INTERVAL.as_secs()
+        );
     }
+}
+
+/// `-loglevel debug`: one line per datagram.
+fn log_datagram(
+    name: &str,
+    src: std::net::SocketAddr,
+    data: &[u8],
+    proto: Option<Protocol>,
+    flows: u64,
+    sum: &DatagramSummary,
+) {
+    let p = proto
+        .or_else(|| Protocol::detect(data))
+        .map_or("unknown", Protocol::name);
+    let errors = match sum.last_error {
+        Some(e) => format!(", {} errors (last: {e})", sum.error_total()),
+        None => String::new(),
+    };
+    let src = std::net::SocketAddr::new(src.ip().to_canonical(), src.port());
+    let detail = match proto {
+        Some(Protocol::SflowV5) => {
+            format!(
+                ", samples {:?} records {:?}",
+                sum.samples, sum.sample_records
+            )
+        }
+        Some(Protocol::NetflowV9 | Protocol::Ipfix) => format!(
+            ", sets {:?} records {:?} templates {}",
+            sum.sets, sum.set_records, sum.n_templates
+        ),
+        _ => String::new(),
+    };
+    crate::log_debug!(
+        "{name}: datagram from {src}: {p}, {} bytes, {flows} flows{detail}{errors}",
+        data.len()
+    );
 }

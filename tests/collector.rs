@@ -71,6 +71,9 @@ impl Collector {
             &s,
             "-sworkers",
             &s,
+            // an ephemeral port: tests run in parallel (tests/metrics.rs checks the endpoint)
+            "-metrics.addr",
+            "127.0.0.1:0",
             "--output",
         ];
         let out_s = out.to_str().unwrap().to_string();

@@ -4,6 +4,7 @@
 #   tuning/measure.sh [--bin DIR] [--proto v5|v9|ipfix|sflow] [--records N]
 #                     [--workers "1 2"] [--senders N] [--rates "R1 R2 ..."] [--seconds S]
 #                     [--format pb|json] [--output FILE] [--coalesce US] [--channel N]
+#                     [--metrics default|off|on|scrape] [--exporters N]
 #
 # For each worker count W: coreflow (release build in DIR, default target/release) with one
 # listener of W sockets pinned to cores 0..W-1 and protobuf to /dev/null; N flowgen processes
@@ -16,9 +17,13 @@
 #   us_per_record us_per_datagram peak_rss_kib
 # CPU is the coreflow process's user+sys time from /proc over the run. VERBOSE=1 also prints
 # coreflow's start-up and warning lines on stderr.
+# --metrics: default writes no [metrics] section (what a build before the endpoint needs);
+# off disables the endpoint and the per-exporter accounting; on serves it on an ephemeral
+# port; scrape also fetches /metrics once a second during the run and adds the slowest
+# scrape (ms) and the page size to the line. --exporters: per flowgen process (16).
 set -u
 BIN=target/release; PROTO=v5; RECORDS=30; WORKERS="1 2"; SENDERS=1; RATES="10000 20000 40000"
-SECONDS_RUN=5; FORMAT=pb; OUTPUT=/dev/null; COALESCE=200; CHANNEL=
+SECONDS_RUN=5; FORMAT=pb; OUTPUT=/dev/null; COALESCE=200; CHANNEL=; METRICS=default; EXPORTERS=16
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) BIN=$2; shift 2;; --proto) PROTO=$2; shift 2;; --records) RECORDS=$2; shift 2;;
@@ -26,6 +31,7 @@ while [ $# -gt 0 ]; do
     --rates) RATES=$2; shift 2;; --seconds) SECONDS_RUN=$2; shift 2;;
     --format) FORMAT=$2; shift 2;; --output) OUTPUT=$2; shift 2;;
     --coalesce) COALESCE=$2; shift 2;; --channel) CHANNEL=$2; shift 2;;
+    --metrics) METRICS=$2; shift 2;; --exporters) EXPORTERS=$2; shift 2;;
     *) echo "unknown option $1" >&2; exit 2;;
   esac
 done
@@ -53,6 +59,11 @@ format = "$FORMAT"
 file = "$OUTPUT"
 EOF
   if [ -n "$CHANNEL" ]; then printf '[batch]\nchannel = %s\n' "$CHANNEL" >> "$TMP/c.toml"; fi
+  case "$METRICS" in
+    off) printf '[metrics]\naddress = "off"\n' >> "$TMP/c.toml";;
+    on|scrape) printf '[metrics]\naddress = "127.0.0.1:0"\nmax_exporters = %s\n' \
+      $((EXPORTERS * SENDERS + 10)) >> "$TMP/c.toml";;
+  esac
   "$BIN/coreflow" --config "$TMP/c.toml" 2> "$TMP/err" &
   local PID=$!
   local PORT=""
@@ -64,6 +75,20 @@ EOF
   if [ -z "$PORT" ]; then
     echo "coreflow did not start:" >&2; cat "$TMP/err" >&2; kill "$PID"; return 1
   fi
+  local MADDR="" SCRAPER=""
+  if [ "$METRICS" = scrape ]; then
+    for i in $(seq 200); do
+      MADDR=$(grep -o "metrics listening on [^ ]*" "$TMP/err" | sed 's/.* on //')
+      [ -n "$MADDR" ] && break
+      sleep 0.05
+    done
+    : > "$TMP/scrapes"
+    ( while sleep 1; do
+        curl -s -o "$TMP/page" -w '%{time_total} %{size_download}\n' "http://$MADDR/metrics" \
+          >> "$TMP/scrapes" || break
+      done ) &
+    SCRAPER=$!
+  fi
   read -r U0 S0 < <(awk '{print $14, $15}' "/proc/$PID/stat")
   local pids=()
   for i in $(seq 0 $((SENDERS - 1))); do
@@ -71,14 +96,21 @@ EOF
     if [ $((W + i)) -lt "$NCPU" ] && command -v taskset > /dev/null; then
       pin="taskset -c $((W + i))"
     fi
-    $pin "$BIN/flowgen" --protocol "$PROTO" --records "$RECORDS" --exporters 16 \
-      --first-exporter $((16 * i)) --rate $((R / SENDERS)) --duration "$SECONDS_RUN" \
+    $pin "$BIN/flowgen" --protocol "$PROTO" --records "$RECORDS" --exporters "$EXPORTERS" \
+      --first-exporter $((EXPORTERS * i)) --rate $((R / SENDERS)) --duration "$SECONDS_RUN" \
       --target "127.0.0.1:$PORT" > "$TMP/gen.$i" &
     pids+=($!)
   done
   wait "${pids[@]}"
   sleep 0.3
   read -r U1 S1 < <(awk '{print $14, $15}' "/proc/$PID/stat")
+  local SCRAPE=""
+  if [ -n "$SCRAPER" ]; then
+    curl -s -o "$TMP/page" -w '%{time_total} %{size_download}\n' "http://$MADDR/metrics" >> "$TMP/scrapes"
+    kill "$SCRAPER" 2> /dev/null; wait "$SCRAPER" 2> /dev/null
+    SCRAPE=$(awk '{ if ($1 > m) m = $1; n++; b = $2 } END {
+      printf " scrapes=%d max_scrape_ms=%.1f page_bytes=%d", n, m * 1000, b }' "$TMP/scrapes")
+  fi
   local RSS
   RSS=$(awk '/VmHWM/{print $2}' "/proc/$PID/status")
   kill -TERM "$PID"; wait "$PID"
@@ -99,12 +131,13 @@ EOF
       -v ok="$OK" -v t="$TICKS" -v hz="$HZ" -v sr="$SENT_R" -v rss="$RSS" 'BEGIN {
     cpu = t / hz; rec = (sr > 0 ? sr : 1); dg = (sd > 0 ? sd : 1);
     printf "workers=%d rate=%d sent=%d received=%d kernel_drops=%d channel_drops=%d written=%d lossfree=%s cpu_s=%.2f us_per_record=%.3f us_per_datagram=%.2f peak_rss_kib=%d\n",
-      w, r, sd, rv, kd, cd, wr, ok, cpu, cpu * 1e6 / rec, cpu * 1e6 / dg, rss }'
+      w, r, sd, rv, kd, cd, wr, ok, cpu, cpu * 1e6 / rec, cpu * 1e6 / dg, rss }' | tr -d '\n'
+  echo "$SCRAPE"
   [ "$OK" = yes ]
 }
 
 
-echo "# $(date -u +%FT%TZ) $(uname -r) cpus=$NCPU load=$(cut -d' ' -f1-3 /proc/loadavg) proto=$PROTO records=$RECORDS senders=$SENDERS seconds=$SECONDS_RUN format=$FORMAT coalesce_us=$COALESCE"
+echo "# $(date -u +%FT%TZ) $(uname -r) cpus=$NCPU load=$(cut -d' ' -f1-3 /proc/loadavg) proto=$PROTO records=$RECORDS senders=$SENDERS exporters=$EXPORTERS seconds=$SECONDS_RUN format=$FORMAT coalesce_us=$COALESCE metrics=$METRICS bin=$BIN"
 for W in $WORKERS; do
   for R in $RATES; do
     run "$W" "$R" || break

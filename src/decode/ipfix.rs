@@ -16,7 +16,7 @@
 
 use super::fields::RecCtx;
 use super::sets::{data_passes, is_padding, read_fields, Datagram, Sets};
-use super::{DecodeError, Decoder, FlowSink, Protocol, Section};
+use super::{DatagramSummary, DecodeError, Decoder, FlowSink, Protocol, Section};
 use crate::cursor::Cursor;
 use crate::flow::{Addr, FlowRecord, FlowType};
 use crate::template::Learn;
@@ -94,6 +94,7 @@ pub fn decode<S: FlowSink>(
             have: payload.len(),
         });
     }
+    dec.stats.last.export_secs = h.export_time();
     let addr = Addr::from_ip(exporter);
     let domain = h.observation_domain();
     let export_ns = u64::from(h.export_time()) * 1_000_000_000;
@@ -103,8 +104,14 @@ pub fn decode<S: FlowSink>(
     let mut frame_err = None;
     for set in Sets::new(body, HEADER_LEN) {
         match set {
-            Ok((2, b)) => templates(dec, &addr, domain, recv_ns, b, false),
-            Ok((3, b)) => templates(dec, &addr, domain, recv_ns, b, true),
+            Ok((2, b)) => {
+                dec.stats.last.sets[DatagramSummary::SET_TEMPLATE] += 1;
+                templates(dec, &addr, domain, recv_ns, b, false)
+            }
+            Ok((3, b)) => {
+                dec.stats.last.sets[DatagramSummary::SET_OPTIONS_TEMPLATE] += 1;
+                templates(dec, &addr, domain, recv_ns, b, true)
+            }
             Ok((id, _)) if id < 256 => dec.stats.count(DecodeError::BadSetId(id)),
             Ok(_) => {}
             Err(e) => frame_err = Some(e),

@@ -102,6 +102,7 @@ pub fn decode<S: FlowSink>(
     if count > dec.limits.max_records_per_datagram {
         return Err(DecodeError::Limit(LimitKind::RecordsPerDatagram));
     }
+    dec.stats.last.export_secs = h.unix_secs();
     let export_ns =
         u64::from(h.unix_secs()) * 1_000_000_000 + u64::from(h.unix_nsecs().min(999_999_999));
     let uptime = h.sys_uptime_ms();

@@ -20,7 +20,7 @@
 
 use super::fields::RecCtx;
 use super::sets::{data_passes, is_padding, read_fields, Datagram, Sets};
-use super::{DecodeError, Decoder, FlowSink, Protocol, Section};
+use super::{DatagramSummary, DecodeError, Decoder, FlowSink, Protocol, Section};
 use crate::cursor::Cursor;
 use crate::flow::{Addr, FlowRecord, FlowType};
 use crate::template::Learn;
@@ -85,6 +85,7 @@ pub fn decode<S: FlowSink>(
     if h.version() != 9 {
         return Err(DecodeError::BadVersion(u32::from(h.version())));
     }
+    dec.stats.last.export_secs = h.unix_secs();
     let addr = Addr::from_ip(exporter);
     let domain = h.source_id();
     let export_ns = u64::from(h.unix_secs()) * 1_000_000_000;
@@ -94,8 +95,14 @@ pub fn decode<S: FlowSink>(
     let mut frame_err = None;
     for set in Sets::new(body, HEADER_LEN) {
         match set {
-            Ok((0, b)) => templates(dec, &addr, domain, recv_ns, b),
-            Ok((1, b)) => options_templates(dec, &addr, domain, recv_ns, b),
+            Ok((0, b)) => {
+                dec.stats.last.sets[DatagramSummary::SET_TEMPLATE] += 1;
+                templates(dec, &addr, domain, recv_ns, b)
+            }
+            Ok((1, b)) => {
+                dec.stats.last.sets[DatagramSummary::SET_OPTIONS_TEMPLATE] += 1;
+                options_templates(dec, &addr, domain, recv_ns, b)
+            }
             Ok((id, _)) if id < 256 => dec.stats.count(DecodeError::BadSetId(id)),
             Ok(_) => {}
             Err(e) => frame_err = Some(e),

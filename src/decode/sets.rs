@@ -6,7 +6,9 @@
 //! precedes its template in the same datagram therefore decodes.
 
 use super::fields::{decode_data, decode_options, RecCtx};
-use super::{proto_index, DecodeError, Decoder, FlowSink, LimitKind, Protocol, Section};
+use super::{
+    proto_index, DatagramSummary, DecodeError, Decoder, FlowSink, LimitKind, Protocol, Section,
+};
 use crate::cursor::{Cursor, Short};
 use crate::flow::{Addr, FlowRecord};
 use crate::template::{DomainSamplers, FieldSpec};
@@ -125,6 +127,8 @@ pub(crate) fn data_passes<S: FlowSink>(
             );
         });
         stats.options_records += n as u64;
+        stats.last.sets[DatagramSummary::SET_OPTIONS_DATA] += 1;
+        stats.last.set_records[DatagramSummary::SET_OPTIONS_DATA] += n as u32;
         budget -= n;
         if let Some(e) = err {
             stats.count(e);
@@ -157,6 +161,8 @@ pub(crate) fn data_passes<S: FlowSink>(
         let out = decode_data(&t.plan, data, &base, &ctx, &samplers, budget, sink);
         budget -= out.records;
         flows += out.records as u64;
+        stats.last.sets[DatagramSummary::SET_DATA] += 1;
+        stats.last.set_records[DatagramSummary::SET_DATA] += out.records as u32;
         if let Some(e) = out.error {
             stats.count(e);
         }

@@ -299,6 +299,18 @@ impl Pending<'_> {
     }
 }
 
+/// The index of a sample format in `DatagramSummary::SAMPLE_KINDS` (GoFlow's labels).
+#[inline]
+fn sample_kind(fmt: u32) -> Option<usize> {
+    match fmt {
+        format::FLOW_SAMPLE => Some(0),
+        format::COUNTER_SAMPLE => Some(1),
+        format::EXPANDED_FLOW_SAMPLE => Some(2),
+        format::EXPANDED_COUNTER_SAMPLE => Some(3),
+        _ => None,
+    }
+}
+
 /// What every sample of a datagram shares.
 #[derive(Clone, Copy)]
 struct Ctx {
@@ -356,11 +368,15 @@ pub fn decode<S: FlowSink>(
         sequence: h.sequence,
         uptime_ms: h.uptime_ms,
     };
+    dec.stats.last.agent = agent;
     let limits = &dec.limits;
     let stats = &mut dec.stats;
     let mut budget = limits.max_records_per_datagram;
     for _ in 0..n {
         let (fmt, body) = next_framed(&mut c, Section::Sample)?;
+        if let Some(k) = sample_kind(fmt) {
+            stats.last.samples[k] += 1;
+        }
         let res = if fmt >> 12 != 0 {
             stats.sflow_unknown_samples += 1;
             Ok(())
@@ -474,6 +490,11 @@ fn decode_flow_sample<S: FlowSink>(
         }
     }
     let n = record_count(&mut c, Section::FlowRecord, budget)?;
+    match kind {
+        FlowKind::Compact => stats.last.sample_records[0] += n as u32,
+        FlowKind::Expanded => stats.last.sample_records[2] += n as u32,
+        FlowKind::Discarded => {}
+    }
     let mut p = Pending::default();
     for _ in 0..n {
         let (fmt, body) = next_framed(&mut c, Section::FlowRecord)?;
@@ -663,6 +684,7 @@ fn decode_counter_sample<S: FlowSink>(
         rec.source_id_index = id & 0x00ff_ffff;
     }
     let n = record_count(&mut c, Section::CounterRecord, budget)?;
+    stats.last.sample_records[if expanded { 3 } else { 1 }] += n as u32;
     for _ in 0..n {
         let (fmt, mut b) = next_framed(&mut c, Section::CounterRecord)?;
         rec.record_format = fmt;

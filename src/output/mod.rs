@@ -38,6 +38,9 @@ pub enum Framing {
 pub struct Batch {
     /// The worker that owns this batch (where it goes back when written).
     pub worker: usize,
+    /// Kernel receive time of the first flow put in it (ns since the epoch; 0 unknown): the
+    /// start of the receive -> output / delivery latencies.
+    pub recv_ns: u64,
     buf: Vec<u8>,
     ends: Vec<u32>,
     /// Keys, one per message when keyed (`key_ends` parallel to `ends`), else empty.
@@ -64,6 +67,7 @@ impl Batch {
     pub fn new(worker: usize, bytes: usize, messages: usize) -> Batch {
         Batch {
             worker,
+            recv_ns: 0,
             buf: Vec::with_capacity(bytes),
             ends: Vec::with_capacity(messages),
             keys: Vec::new(),
@@ -154,6 +158,7 @@ impl Batch {
     }
 
     pub fn clear(&mut self) {
+        self.recv_ns = 0;
         self.buf.clear();
         self.ends.clear();
         self.keys.clear();
@@ -237,6 +242,80 @@ pub struct OutputCounters {
     pub messages_failed: AtomicU64,
 }
 
+/// Why a message could not be delivered: the `reason` label of
+/// `coreflow_output_failed_total` and of `coreflow_records_dropped_total{stage="output"}`.
+/// A sink maps its errors onto these with [`OutputStats::fail`].
+pub const FAIL_REASONS: [&str; 8] = [
+    "io",
+    "broken_pipe",
+    "timed_out",
+    "msg_too_large",
+    "unknown_topic",
+    "auth",
+    "transport",
+    "other",
+];
+
+/// Delivery accounting of the output thread, whatever the sink (file now, Kafka next): what
+/// `/metrics` and `/healthz` read. Written by the output thread (or the sink's delivery
+/// callback), read by the metrics thread; all relaxed atomics.
+///
+/// For every message a worker handed over: `produced` when given to the sink, then exactly
+/// one of `delivered` (written / acknowledged), `failed[reason]` or `dropped` (given up
+/// without an error, e.g. still queued when the shutdown timeout expired). `queue_full`
+/// counts the times the sink refused a message because its own queue was full (Kafka's
+/// QueueFull): an event, not a loss, unless the message ends in `dropped`.
+#[derive(Debug, Default)]
+pub struct OutputStats {
+    pub produced: AtomicU64,
+    pub delivered: AtomicU64,
+    pub failed: [AtomicU64; FAIL_REASONS.len()],
+    pub queue_full: AtomicU64,
+    pub dropped: AtomicU64,
+    /// Bytes of delivered messages.
+    pub bytes: AtomicU64,
+    /// `metrics::clock_ms` of the output loop's last turn (the thread is responsive).
+    pub heartbeat_ms: AtomicU64,
+    /// `metrics::clock_ms` of the last delivery (the output is making progress).
+    pub last_delivery_ms: AtomicU64,
+    /// Set when the output thread has ended (or unwound).
+    pub exited: AtomicBool,
+}
+
+impl OutputStats {
+    /// Index of `reason` in [`FAIL_REASONS`] (`other` if unknown).
+    pub fn reason_index(reason: &str) -> usize {
+        FAIL_REASONS
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or(FAIL_REASONS.len() - 1)
+    }
+
+    pub fn fail(&self, reason: &str, messages: u64) {
+        self.failed[Self::reason_index(reason)].fetch_add(messages, Ordering::Relaxed);
+    }
+
+    pub fn failed_total(&self) -> u64 {
+        self.failed.iter().map(|a| a.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Messages given to the sink and not yet delivered, failed or dropped.
+    pub fn in_flight(&self) -> u64 {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        g(&self.produced)
+            .saturating_sub(g(&self.delivered) + self.failed_total() + g(&self.dropped))
+    }
+}
+
+/// Marks the output thread as ended when dropped (also on unwind).
+struct ExitGuard(Arc<OutputStats>);
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        self.0.exited.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Where the output thread writes.
 pub enum Sink {
     /// stdout or a file.
@@ -307,6 +386,15 @@ impl Sink {
         }
     }
 
+    /// The `sink` label of the output metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Sink::File(_) => "file",
+            #[cfg(feature = "kafka")]
+            Sink::Kafka(_) => "kafka",
+        }
+    }
+
     /// The Kafka output's counters (for the metrics endpoint and the exit summary).
     pub fn kafka_stats(&self) -> Option<Arc<kafka::KafkaStats>> {
         match self {
@@ -330,14 +418,35 @@ pub struct Output {
     /// Set when shutdown begins (the Kafka sink then bounds its waits by its
     /// `shutdown_timeout`).
     pub shutdown: Arc<AtomicBool>,
+    /// Delivery accounting for `/metrics` and `/healthz`.
+    pub stats: Arc<OutputStats>,
+    /// Receive -> output and receive -> delivery latencies.
+    pub latency: crate::metrics::OutputProbe,
 }
 
 impl Output {
     pub fn run(self) {
+        let _exit = ExitGuard(self.stats.clone());
         match self.sink {
-            Sink::File(f) => run_file(f, self.rx, self.returns, self.counters, self.failed),
+            Sink::File(f) => run_file(
+                f,
+                self.rx,
+                self.returns,
+                self.counters,
+                self.failed,
+                self.stats,
+                self.latency,
+            ),
             #[cfg(feature = "kafka")]
-            Sink::Kafka(k) => run_kafka(*k, self.rx, self.returns, self.counters, self.shutdown),
+            Sink::Kafka(k) => run_kafka(
+                *k,
+                self.rx,
+                self.returns,
+                self.counters,
+                self.shutdown,
+                self.stats,
+                self.latency,
+            ),
         }
     }
 }
@@ -356,25 +465,37 @@ fn run_file(
     returns: Vec<Sender<Batch>>,
     c: Arc<OutputCounters>,
     failed: Arc<AtomicBool>,
+    st: Arc<OutputStats>,
+    mut latency: crate::metrics::OutputProbe,
 ) {
     let mut err_log = crate::logging::RateLimit::new(Duration::from_secs(60));
     loop {
+        latency.tick(Instant::now(), &st);
         let b = match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(b) => b,
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => break,
         };
         let n = b.len() as u64;
+        latency.dequeued(b.recv_ns, n, crate::metrics::now_ns());
+        st.produced.fetch_add(n, Ordering::Relaxed);
         match sink.write(&b) {
             Ok(()) => {
                 c.batches.fetch_add(1, Ordering::Relaxed);
                 c.messages.fetch_add(n, Ordering::Relaxed);
                 c.bytes.fetch_add(b.byte_len() as u64, Ordering::Relaxed);
+                latency.delivered(b.recv_ns, n, crate::metrics::now_ns());
+                st.bytes.fetch_add(b.byte_len() as u64, Ordering::Relaxed);
+                st.delivered.fetch_add(n, Ordering::Relaxed);
+                st.last_delivery_ms
+                    .store(crate::metrics::clock_ms_now(), Ordering::Relaxed);
             }
             Err(e) => {
                 c.write_errors.fetch_add(1, Ordering::Relaxed);
                 c.messages_failed.fetch_add(n, Ordering::Relaxed);
-                if e.kind() == io::ErrorKind::BrokenPipe {
+                let broken = e.kind() == io::ErrorKind::BrokenPipe;
+                st.fail(if broken { "broken_pipe" } else { "io" }, n);
+                if broken {
                     crate::log_error!("output: {}: {e}; stopping", sink.describe());
                     failed.store(true, Ordering::Relaxed);
                 } else if let Some(s) = err_log.allow(Instant::now()) {
@@ -391,12 +512,37 @@ fn run_file(
         crate::log_error!("output: flush {}: {e}", sink.describe());
         c.write_errors.fetch_add(1, Ordering::Relaxed);
     }
+    latency.finish();
 }
 
-/// The Kafka loop: produce each batch, serve delivery reports every loop (every millisecond
-/// while messages are in flight), and at the end wait for delivery up to `shutdown_timeout`.
-/// `OutputCounters` count what was handed to librdkafka; the outcome of each message is in
-/// [`kafka::KafkaStats`].
+/// Copies the Kafka sink's outcome counters into the sink-independent [`OutputStats`] the
+/// metrics endpoint and `/healthz` read (absolute values: the Kafka counters are the source).
+#[cfg(feature = "kafka")]
+fn mirror_kafka(k: &kafka::KafkaStats, st: &OutputStats) {
+    let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let delivered = g(&k.delivered);
+    if delivered != g(&st.delivered) {
+        st.delivered.store(delivered, Ordering::Relaxed);
+        st.last_delivery_ms
+            .store(crate::metrics::clock_ms_now(), Ordering::Relaxed);
+    }
+    st.bytes.store(g(&k.delivered_bytes), Ordering::Relaxed);
+    for (kind, n) in kafka::FailKind::ALL.iter().zip(k.failed.iter()) {
+        let reason = match kind.label() {
+            "timeout" => "timed_out",
+            "too_large" => "msg_too_large",
+            other => other,
+        };
+        st.failed[OutputStats::reason_index(reason)].store(g(n), Ordering::Relaxed);
+    }
+    st.queue_full
+        .store(g(&k.queue_full_events), Ordering::Relaxed);
+    st.dropped.store(
+        g(&k.dropped_queue_full) + g(&k.dropped_shutdown),
+        Ordering::Relaxed,
+    );
+}
+
 #[cfg(feature = "kafka")]
 fn run_kafka(
     mut sink: kafka::producer::KafkaSink,
@@ -404,8 +550,12 @@ fn run_kafka(
     returns: Vec<Sender<Batch>>,
     c: Arc<OutputCounters>,
     shutdown: Arc<AtomicBool>,
+    st: Arc<OutputStats>,
+    mut latency: crate::metrics::OutputProbe,
 ) {
+    let ks = sink.stats();
     loop {
+        latency.tick(Instant::now(), &st);
         if shutdown.load(Ordering::Relaxed) {
             sink.begin_shutdown();
         }
@@ -416,25 +566,30 @@ fn run_kafka(
         };
         match rx.recv_timeout(wait) {
             Ok(b) => {
+                let n = b.len() as u64;
+                latency.dequeued(b.recv_ns, n, crate::metrics::now_ns());
+                st.produced.fetch_add(n, Ordering::Relaxed);
                 sink.write(&b);
                 c.batches.fetch_add(1, Ordering::Relaxed);
-                c.messages.fetch_add(b.len() as u64, Ordering::Relaxed);
+                c.messages.fetch_add(n, Ordering::Relaxed);
                 c.bytes.fetch_add(b.byte_len() as u64, Ordering::Relaxed);
                 give_back(&returns, b);
             }
             Err(RecvTimeoutError::Timeout) => sink.poll(),
             Err(RecvTimeoutError::Disconnected) => break,
         }
+        mirror_kafka(&ks, &st);
     }
     let lost = sink.finish();
-    let st = sink.stats();
+    mirror_kafka(&ks, &st);
     if lost > 0 {
         crate::log_error!(
             "output: {}: {lost} messages not delivered within the shutdown timeout",
             sink.describe()
         );
     }
-    crate::log_info!("output: {}: {}", sink.describe(), st.line());
+    crate::log_info!("output: {}: {}", sink.describe(), ks.line());
+    latency.finish();
 }
 
 #[cfg(test)]
