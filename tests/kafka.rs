@@ -201,7 +201,16 @@ struct Collector {
 
 impl Collector {
     fn start(args: &[&str], env: &[(&str, &str)]) -> Collector {
-        let mut all = vec!["-fport", "0", "-sflow=false", "-fworkers", "1"];
+        // tests run in parallel: no fixed metrics port
+        let mut all = vec![
+            "-fport",
+            "0",
+            "-sflow=false",
+            "-fworkers",
+            "1",
+            "-metrics.addr",
+            "127.0.0.1:0",
+        ];
         all.extend_from_slice(args);
         let mut child = Command::new(COREFLOW)
             .args(&all)
@@ -607,7 +616,7 @@ fn bad_kafka_settings_exit_2() {
         ),
     ];
     for (args, setting, env) in cases {
-        let mut all = vec!["-fport", "0", "-sport", "0"];
+        let mut all = vec!["-fport", "0", "-sport", "0", "-metrics.addr", "127.0.0.1:0"];
         all.extend_from_slice(&args);
         let out = Command::new(COREFLOW)
             .args(&all)
