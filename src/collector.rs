@@ -65,6 +65,8 @@ pub struct Totals {
     pub datagrams: u64,
     pub bytes: u64,
     pub truncated: u64,
+    /// Datagrams from sources outside a listener's allowlist.
+    pub rejected: u64,
     pub kernel_drops: u64,
     pub recv_errors: u64,
     pub flows: u64,
@@ -101,6 +103,7 @@ fn totals(
         t.datagrams += g(&w.datagrams);
         t.bytes += g(&w.bytes);
         t.truncated += g(&w.truncated);
+        t.rejected += g(&w.rejected);
         t.kernel_drops += g(&w.kernel_drops);
         t.recv_errors += g(&w.recv_errors);
         t.flows += w.flows.iter().map(g).sum::<u64>();
@@ -145,7 +148,7 @@ impl Totals {
         };
         format!(
             "datagrams={} bytes={} flows={} written={} kernel_drops={} truncated={} \
-             decode_errors={} [{}] channel_dropped_batches={} channel_dropped_flows={} \
+             rejected={} decode_errors={} [{}] channel_dropped_batches={} channel_dropped_flows={} \
              write_failed={} recv_errors={}{kafka}",
             self.datagrams,
             self.bytes,
@@ -153,6 +156,7 @@ impl Totals {
             self.written,
             self.kernel_drops,
             self.truncated,
+            self.rejected,
             self.decode_errors.iter().sum::<u64>(),
             errors.join(" "),
             self.batches_dropped,
@@ -305,6 +309,11 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
                 batch_bytes: settings.batch.bytes,
                 flush: settings.batch.flush,
                 limits: settings.limits,
+                allow: settings
+                    .listeners()
+                    .find(|l| l.kind.name() == listener)
+                    .map(|l| l.allow.clone())
+                    .unwrap_or_default(),
                 encoding,
                 tx: tx.clone(),
                 free: frees.next().expect("one return channel per worker"),

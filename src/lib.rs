@@ -5,6 +5,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod allow;
 pub mod collector;
 pub mod config;
 pub mod cursor;

@@ -10,6 +10,7 @@
 //! Counters are plain integers while a recvmmsg batch is processed and are published once
 //! per call into atomics that only this worker writes ([`WorkerCounters`]).
 
+use crate::allow::AllowList;
 use crate::decode::{DatagramSummary, Decoder, FlowSink, Limits, Protocol};
 use crate::flow::FlowRecord;
 use crate::logging::RateLimit;
@@ -34,6 +35,8 @@ pub struct WorkerCounters {
     pub bytes: AtomicU64,
     /// Datagrams larger than the buffer (MSG_TRUNC): dropped, never parsed.
     pub truncated: AtomicU64,
+    /// Datagrams from a source outside the listener's allowlist: dropped, never parsed.
+    pub rejected: AtomicU64,
     /// The socket's cumulative drop counter (SO_RXQ_OVFL while running, SO_MEMINFO at exit).
     pub kernel_drops: AtomicU64,
     pub recv_errors: AtomicU64,
@@ -76,6 +79,8 @@ pub struct WorkerConfig {
     pub batch_bytes: usize,
     pub flush: Duration,
     pub limits: Limits,
+    /// Exporters accepted (empty: all); others are counted in `rejected` and dropped.
+    pub allow: AllowList,
     pub encoding: Encoding,
     pub tx: Sender<Batch>,
     pub free: Receiver<Batch>,
@@ -95,6 +100,7 @@ struct Local {
     datagrams: u64,
     bytes: u64,
     truncated: u64,
+    rejected: u64,
     recv_errors: u64,
     messages: u64,
     batches_sent: u64,
@@ -212,6 +218,7 @@ fn publish(c: &WorkerCounters, l: &Local, dec: &Decoder, kernel_drops: u64) {
     st(&c.datagrams, l.datagrams);
     st(&c.bytes, l.bytes);
     st(&c.truncated, l.truncated);
+    st(&c.rejected, l.rejected);
     st(&c.kernel_drops, kernel_drops);
     st(&c.recv_errors, l.recv_errors);
     for i in 0..4 {
@@ -306,6 +313,10 @@ pub fn run(cfg: WorkerConfig) {
                         None => *fallback_ns.get_or_insert_with(now_ns),
                     };
                     let src = d.src.ip().to_canonical();
+                    if !cfg.allow.allows(src) {
+                        sh.local.rejected += 1;
+                        continue;
+                    }
                     let before = sh.local.messages;
                     let res = dec.decode(src, ts, d.data, &mut sh);
                     let flows = sh.local.messages - before;
