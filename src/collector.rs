@@ -226,7 +226,8 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             info.rcvbuf,
             if info.rcvbuf_forced { ", forced" } else { "" }
         );
-        groups.push((l.kind.name(), socks, cores, info.local));
+        let steered = info.steering || socks.len() == 1;
+        groups.push((l.kind.name(), socks, cores, info.local, steered));
     }
 
     let kafka = sink.kafka_stats().is_some();
@@ -289,9 +290,29 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
     let mut counters = Vec::with_capacity(n_workers);
     let mut worker_handles = Vec::with_capacity(n_workers);
     let mut frees = frees.into_iter();
+    // Persisted templates and sampling rates (NetFlow v9/IPFIX only: sFlow carries its rate
+    // in every sample).
+    let mut state = None;
+    if let Some(dir) = &settings.state_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| RunError::Runtime(anyhow::anyhow!("state_dir {}: {e}", dir.display())))?;
+        let files = crate::state::load_dir(dir, "netflow");
+        let writer =
+            crate::state::Writer::start(dir.clone()).map_err(|e| RunError::Runtime(e.into()))?;
+        state = Some((dir.clone(), files, writer));
+    }
     let mut id = 0;
-    for (listener, socks, cores, local) in groups {
+    for (listener, socks, cores, local, steered) in groups {
+        let n_socks = socks.len();
         for (i, socket) in socks.into_iter().enumerate() {
+            let wstate = match &state {
+                Some((_, files, writer)) if listener == "netflow" => Some(worker::WorkerState {
+                    file: crate::state::file_name(listener, i),
+                    tx: writer.tx.clone(),
+                    initial: crate::state::for_worker(files, i, n_socks, steered),
+                }),
+                _ => None,
+            };
             let c = Arc::new(WorkerCounters::default());
             counters.push(c.clone());
             let wh = Arc::new(WorkerHandle::new(id, listener, local, c.clone()));
@@ -320,6 +341,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
                 counters: c,
                 shutdown: shutdown.clone(),
                 probe,
+                state: wstate,
             };
             let short = if listener == "netflow" { "nf" } else { "sf" };
             let h = std::thread::Builder::new()
@@ -427,6 +449,18 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
     }
     if let Some(s) = server {
         s.stop();
+    }
+    if let Some((dir, files, writer)) = state {
+        writer.finish();
+        // files of workers that no longer exist were loaded (and re-saved by the workers
+        // their exporters steer to now)
+        let n = settings.netflow.sockets;
+        for (p, f) in files {
+            if settings.netflow.enabled && f.worker >= n {
+                let _ = std::fs::remove_file(&p);
+            }
+        }
+        crate::log_debug!("state saved in {}", dir.display());
     }
     let t = totals(&counters, &out_counters, kafka_stats.as_deref());
     crate::log_info!(

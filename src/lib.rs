@@ -21,6 +21,7 @@ pub mod output;
 pub mod pcap;
 pub mod replay;
 pub mod schema;
+pub mod state;
 pub mod template;
 pub mod worker;
 

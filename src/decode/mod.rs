@@ -289,6 +289,8 @@ pub struct DecodeStats {
     pub limits: [u64; 7],
     /// Templates learned (new or redefined), data and options.
     pub templates_learned: u64,
+    /// Templates dropped after `Limits::template_idle_timeout_s` without use.
+    pub templates_expired: u64,
     /// Options data records read (sampling etc.).
     pub options_records: u64,
     /// sFlow samples of an unknown enterprise/format, skipped by their length.

@@ -544,6 +544,7 @@ fn families(src: &Sources, last_scrape: f64) -> Vec<MetricFamily> {
     let mut held_t = Vec::new();
     let mut held_e = Vec::new();
     let mut counter_records = Vec::new();
+    let mut expired = Vec::new();
     for (w, s) in src.workers.iter().zip(&snaps) {
         let c = &w.counters;
         let id = w.id.to_string();
@@ -592,6 +593,7 @@ fn families(src: &Sources, last_scrape: f64) -> Vec<MetricFamily> {
         held_t.push(gauge(&l, s.templates_held as f64));
         held_e.push(gauge(&l, s.exporters_held as f64));
         counter_records.push(counter(&l, s.stats.counter_records as f64));
+        expired.push(counter(&l, s.stats.templates_expired as f64));
     }
     for (name, help, m) in per_worker {
         o.counters(name, help, m);
@@ -615,6 +617,11 @@ fn families(src: &Sources, last_scrape: f64) -> Vec<MetricFamily> {
         "coreflow_decode_limits_total",
         "Configured limits hit, by limit.",
         limits,
+    );
+    o.counters(
+        "coreflow_templates_expired_total",
+        "Templates dropped after limits.template_idle_timeout_s without being re-sent or used.",
+        expired,
     );
     o.counters(
         "coreflow_sflow_counter_records_total",
