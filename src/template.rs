@@ -7,9 +7,11 @@
 //! steady state allocates nothing. Sampling rates are kept per (exporter, version, domain)
 //! and per sampler/selector id within it.
 //!
-//! Everything is bounded by [`Limits`]: exporters (the least recently used one is evicted
-//! when a new one arrives), templates per exporter, fields per template and the total wire
-//! size of all templates. Every refusal is counted as `DecodeError::Limit`.
+//! Everything is bounded by [`Limits`]: exporters (when the table is full, the least recently
+//! used sixteenth is evicted in one pass), templates per exporter (the exporter's least
+//! recently used template makes room), fields per template and the total wire size of all
+//! templates; templates idle for `template_idle_timeout_s` expire. Every limit hit is counted
+//! as `DecodeError::Limit`.
 
 use crate::decode::fields::{Plan, SamplerRates};
 use crate::decode::{DatagramSummary, DecodeError, DecodeStats, LimitKind, Limits, TemplateSeen};
@@ -275,22 +277,35 @@ impl TemplateCache {
             }
             if self.exporters.len() >= limits.max_exporters {
                 stats.count(DecodeError::Limit(LimitKind::Exporters));
-                let victim = self
-                    .exporters
-                    .iter()
-                    .min_by_key(|(_, e)| e.last_used)
-                    .map(|(a, _)| *a);
-                if let Some(v) = victim {
-                    self.dirty = true;
-                    if let Some(e) = self.exporters.remove(&v) {
-                        let freed: usize = e.templates.values().map(|t| t.wire_bytes).sum();
-                        self.template_bytes -= freed;
-                    }
-                }
+                self.evict_lru(limits.max_exporters);
             }
             self.exporters.insert(*addr, Exporter::default());
         }
         self.exporter_mut(addr)
+    }
+
+    /// Evicts the least recently used exporters: 1/16 of the table in one pass over it, so
+    /// that a flood of new exporters costs amortized O(1) per exporter, not a scan each.
+    fn evict_lru(&mut self, max: usize) {
+        let n = (max / 16).max(1);
+        let mut stamps: Vec<u64> = self.exporters.values().map(|e| e.last_used).collect();
+        if stamps.is_empty() {
+            return;
+        }
+        let k = n.min(stamps.len()) - 1;
+        let (_, &mut cut, _) = stamps.select_nth_unstable(k);
+        let mut freed = 0;
+        let mut left = n;
+        self.exporters.retain(|_, e| {
+            let evict = left > 0 && e.last_used <= cut;
+            if evict {
+                left -= 1;
+                freed += e.templates.values().map(|t| t.wire_bytes).sum::<usize>();
+            }
+            !evict
+        });
+        self.template_bytes -= freed;
+        self.dirty = true;
     }
 
     /// Learns (or refreshes, or replaces) one template. Refusals are counted in `stats`.
@@ -330,8 +345,18 @@ impl TemplateCache {
                 return;
             }
         } else if exp.templates.len() >= limits.max_templates_per_exporter {
+            // the exporter's least recently used (re-sent or used) template makes room
             stats.count(DecodeError::Limit(LimitKind::TemplatesPerExporter));
-            return;
+            let victim = exp
+                .templates
+                .iter()
+                .min_by_key(|(_, t)| t.learned_ns.max(t.used_ns))
+                .map(|(k, _)| *k);
+            let Some(old) = victim.and_then(|k| exp.templates.remove(&k)) else {
+                return;
+            };
+            self.template_bytes -= old.wire_bytes;
+            self.dirty = true;
         }
         let plan = match Plan::build(
             t.fields,
@@ -352,7 +377,11 @@ impl TemplateCache {
                 .iter()
                 .map(|f| if f.pen != 0 { 8 } else { 4 })
                 .sum::<usize>();
-        let old_bytes = exp.templates.get(&key).map_or(0, |o| o.wire_bytes);
+        let old_bytes = self
+            .exporters
+            .get(addr)
+            .and_then(|e| e.templates.get(&key))
+            .map_or(0, |o| o.wire_bytes);
         if self.template_bytes - old_bytes + wire_bytes > limits.max_template_bytes {
             stats.count(DecodeError::Limit(LimitKind::TemplateBytes));
             return;
@@ -721,14 +750,17 @@ mod tests {
             learn(&mut c, [1, 1, 1, 1], 257, 2, &lim).templates_learned,
             1
         );
+        // a third template evicts the exporter's least recently used one
         let st = learn(&mut c, [1, 1, 1, 1], 258, 2, &lim);
         assert_eq!(st.limits[LimitKind::TemplatesPerExporter as usize], 1);
+        assert_eq!(st.templates_learned, 1);
+        assert_eq!(c.template_count(), 2);
         // identical re-send: refresh, no new learn
         assert_eq!(
-            learn(&mut c, [1, 1, 1, 1], 257, 2, &lim).templates_learned,
+            learn(&mut c, [1, 1, 1, 1], 258, 2, &lim).templates_learned,
             0
         );
-        let st = learn(&mut c, [1, 1, 1, 1], 257, 5, &lim);
+        let st = learn(&mut c, [1, 1, 1, 1], 258, 5, &lim);
         assert_eq!(st.limits[LimitKind::FieldsPerTemplate as usize], 1);
         learn(&mut c, [2, 2, 2, 2], 256, 1, &lim);
         // touch exporter 1 so that 2 is the least recently used
