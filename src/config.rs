@@ -1390,6 +1390,8 @@ OTHER
     -metrics.maxexporters N
                            exporters with their own label values; the rest are
                            counted as router=\"other\" (1000)
+    --state-dir DIR        keep NetFlow v9/IPFIX templates and sampling rates in DIR
+                           across restarts and crashes (state_dir; none)
     --check-config         validate everything, print the effective TOML, exit 0
     -h, --help             this text
     -v, --version          print the version
