@@ -529,12 +529,14 @@ impl TemplateCache {
     }
 
     /// Re-learns persisted state through the normal learn path (limits apply, their hits are
-    /// counted); returns the templates learned. Does not mark the cache dirty.
+    /// counted); returns the templates learned. Their idle time starts again at `now_ns` (a
+    /// refresh or a use is not persisted by itself). Does not mark the cache dirty.
     pub fn restore(
         &mut self,
         saved: &[crate::state::ExporterState],
         limits: &Limits,
         stats: &mut DecodeStats,
+        now_ns: u64,
     ) -> usize {
         let before = stats.templates_learned;
         let dirty = self.dirty;
@@ -564,7 +566,7 @@ impl TemplateCache {
                     .get_mut(&addr)
                     .and_then(|x| x.templates.get_mut(&key))
                 {
-                    x.used_ns = t.used_ns;
+                    x.used_ns = t.used_ns.max(now_ns);
                 }
             }
             if e.domains.is_empty() && e.samplers.is_empty() {
@@ -706,7 +708,7 @@ mod tests {
         assert_eq!(snap.len(), 2);
         let mut d = TemplateCache::default();
         let mut st = DecodeStats::default();
-        assert_eq!(d.restore(&snap, &lim, &mut st), 2);
+        assert_eq!(d.restore(&snap, &lim, &mut st, 0), 2);
         assert_eq!(st.templates_learned, 0);
         assert!(!d.take_dirty());
         assert_eq!(d.templates(), c.templates());
@@ -719,7 +721,7 @@ mod tests {
         };
         let mut e = TemplateCache::default();
         let mut st = DecodeStats::default();
-        e.restore(&snap, &small, &mut st);
+        e.restore(&snap, &small, &mut st, 0);
         assert_eq!(e.exporter_count(), 1);
         assert!(st.limits[LimitKind::Exporters as usize] >= 1);
         // learned at 5 ns: expires with any later cutoff; the exporter with a rate stays

@@ -296,7 +296,7 @@ pub fn run(cfg: WorkerConfig) {
         if !st.initial.is_empty() {
             let n = dec
                 .templates
-                .restore(&st.initial, &cfg.limits, &mut dec.stats);
+                .restore(&st.initial, &cfg.limits, &mut dec.stats, now_ns());
             crate::log_info!(
                 "{name}: loaded {n} templates and the sampling rates of {} exporters from the state directory",
                 st.initial.len()
