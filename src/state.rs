@@ -194,21 +194,24 @@ pub fn for_worker(
         .collect()
 }
 
-/// A background thread that writes the snapshots workers send it (file name, contents).
+/// A background thread that serializes and writes the snapshots workers send it.
 pub struct Writer {
-    pub tx: crossbeam_channel::Sender<(String, Vec<u8>)>,
+    pub tx: crossbeam_channel::Sender<(String, StateFile)>,
     handle: std::thread::JoinHandle<()>,
 }
 
 impl Writer {
     pub fn start(dir: PathBuf) -> std::io::Result<Writer> {
-        let (tx, rx) = crossbeam_channel::bounded::<(String, Vec<u8>)>(64);
+        let (tx, rx) = crossbeam_channel::bounded::<(String, StateFile)>(64);
         let handle = std::thread::Builder::new()
             .name("cf-state".into())
             .spawn(move || {
                 let mut log = crate::logging::RateLimit::new(std::time::Duration::from_secs(60));
-                for (name, bytes) in rx {
-                    if let Err(e) = write_atomic(&dir, &name, &bytes) {
+                for (name, file) in rx {
+                    let res = serde_json::to_vec(&file)
+                        .map_err(std::io::Error::other)
+                        .and_then(|bytes| write_atomic(&dir, &name, &bytes));
+                    if let Err(e) = res {
                         if let Some(s) = log.allow(std::time::Instant::now()) {
                             crate::log_error!(
                                 "state: cannot write {}: {e} ({s} more suppressed)",

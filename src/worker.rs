@@ -97,7 +97,7 @@ pub struct WorkerState {
     /// Its file name in the state directory.
     pub file: String,
     /// The state writer thread.
-    pub tx: Sender<(String, Vec<u8>)>,
+    pub tx: Sender<(String, crate::state::StateFile)>,
     /// Exporters loaded at start that steer to this worker.
     pub initial: Vec<crate::state::ExporterState>,
 }
@@ -105,11 +105,9 @@ pub struct WorkerState {
 impl WorkerState {
     /// Snapshots the cache and hands it to the writer; `false` if the writer is busy.
     fn save(&self, dec: &Decoder, listener: &str, id: usize, block: bool) -> bool {
+        // serialized and written by the writer thread
         let f = crate::state::StateFile::new(listener, id, dec.templates.snapshot());
-        let Ok(bytes) = serde_json::to_vec(&f) else {
-            return false;
-        };
-        let msg = (self.file.clone(), bytes);
+        let msg = (self.file.clone(), f);
         if block {
             self.tx.send_timeout(msg, SHUTDOWN_SEND_TIMEOUT).is_ok()
         } else {
