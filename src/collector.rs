@@ -65,6 +65,8 @@ pub struct Totals {
     pub datagrams: u64,
     pub bytes: u64,
     pub truncated: u64,
+    /// Datagrams from sources outside a listener's allowlist.
+    pub rejected: u64,
     pub kernel_drops: u64,
     pub recv_errors: u64,
     pub flows: u64,
@@ -101,6 +103,7 @@ fn totals(
         t.datagrams += g(&w.datagrams);
         t.bytes += g(&w.bytes);
         t.truncated += g(&w.truncated);
+        t.rejected += g(&w.rejected);
         t.kernel_drops += g(&w.kernel_drops);
         t.recv_errors += g(&w.recv_errors);
         t.flows += w.flows.iter().map(g).sum::<u64>();
@@ -145,7 +148,7 @@ impl Totals {
         };
         format!(
             "datagrams={} bytes={} flows={} written={} kernel_drops={} truncated={} \
-             decode_errors={} [{}] channel_dropped_batches={} channel_dropped_flows={} \
+             rejected={} decode_errors={} [{}] channel_dropped_batches={} channel_dropped_flows={} \
              write_failed={} recv_errors={}{kafka}",
             self.datagrams,
             self.bytes,
@@ -153,6 +156,7 @@ impl Totals {
             self.written,
             self.kernel_drops,
             self.truncated,
+            self.rejected,
             self.decode_errors.iter().sum::<u64>(),
             errors.join(" "),
             self.batches_dropped,
@@ -222,7 +226,8 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             info.rcvbuf,
             if info.rcvbuf_forced { ", forced" } else { "" }
         );
-        groups.push((l.kind.name(), socks, cores, info.local));
+        let steered = info.steering || socks.len() == 1;
+        groups.push((l.kind.name(), socks, cores, info.local, steered));
     }
 
     let kafka = sink.kafka_stats().is_some();
@@ -285,9 +290,29 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
     let mut counters = Vec::with_capacity(n_workers);
     let mut worker_handles = Vec::with_capacity(n_workers);
     let mut frees = frees.into_iter();
+    // Persisted templates and sampling rates (NetFlow v9/IPFIX only: sFlow carries its rate
+    // in every sample).
+    let mut state = None;
+    if let Some(dir) = &settings.state_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| RunError::Runtime(anyhow::anyhow!("state_dir {}: {e}", dir.display())))?;
+        let files = crate::state::load_dir(dir, "netflow");
+        let writer =
+            crate::state::Writer::start(dir.clone()).map_err(|e| RunError::Runtime(e.into()))?;
+        state = Some((dir.clone(), files, writer));
+    }
     let mut id = 0;
-    for (listener, socks, cores, local) in groups {
+    for (listener, socks, cores, local, steered) in groups {
+        let n_socks = socks.len();
         for (i, socket) in socks.into_iter().enumerate() {
+            let wstate = match &state {
+                Some((_, files, writer)) if listener == "netflow" => Some(worker::WorkerState {
+                    file: crate::state::file_name(listener, i),
+                    tx: writer.tx.clone(),
+                    initial: crate::state::for_worker(files, i, n_socks, steered),
+                }),
+                _ => None,
+            };
             let c = Arc::new(WorkerCounters::default());
             counters.push(c.clone());
             let wh = Arc::new(WorkerHandle::new(id, listener, local, c.clone()));
@@ -305,12 +330,18 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
                 batch_bytes: settings.batch.bytes,
                 flush: settings.batch.flush,
                 limits: settings.limits,
+                allow: settings
+                    .listeners()
+                    .find(|l| l.kind.name() == listener)
+                    .map(|l| l.allow.clone())
+                    .unwrap_or_default(),
                 encoding,
                 tx: tx.clone(),
                 free: frees.next().expect("one return channel per worker"),
                 counters: c,
                 shutdown: shutdown.clone(),
                 probe,
+                state: wstate,
             };
             let short = if listener == "netflow" { "nf" } else { "sf" };
             let h = std::thread::Builder::new()
@@ -418,6 +449,18 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
     }
     if let Some(s) = server {
         s.stop();
+    }
+    if let Some((dir, files, writer)) = state {
+        writer.finish();
+        // files of workers that no longer exist were loaded (and re-saved by the workers
+        // their exporters steer to now)
+        let n = settings.netflow.sockets;
+        for (p, f) in files {
+            if settings.netflow.enabled && f.worker >= n {
+                let _ = std::fs::remove_file(&p);
+            }
+        }
+        crate::log_debug!("state saved in {}", dir.display());
     }
     let t = totals(&counters, &out_counters, kafka_stats.as_deref());
     crate::log_info!(

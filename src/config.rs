@@ -11,6 +11,7 @@
 //! `-kafka.out.brokers ...`), with one or two dashes, as `-flag value` or `-flag=value`;
 //! booleans take `=false` (Go's `flag` package rules: a bare boolean flag means true).
 
+use crate::allow::AllowList;
 use crate::decode::Limits;
 use crate::logging::{Level, LogFormat};
 use crate::net::socket::BindAddr;
@@ -62,6 +63,9 @@ pub struct RawConfig {
     pub batch: RawBatch,
     pub output: RawOutput,
     pub limits: RawLimits,
+    /// Where template and sampling-rate state is persisted (absent: not persisted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_dir: Option<String>,
     pub log: RawLog,
     pub kafka: RawKafka,
     pub metrics: RawMetrics,
@@ -82,6 +86,9 @@ pub struct RawListener {
     pub cores: Option<Vec<i64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reuseport: Option<bool>,
+    /// Exporter allowlist (CIDR prefixes); empty or absent accepts every source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -140,6 +147,8 @@ pub struct RawLimits {
     pub max_samples_per_datagram: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_as_path: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_idle_timeout_s: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -327,6 +336,8 @@ pub struct ListenerSettings {
     /// As configured; `None` spreads the workers over the available cores.
     pub cores: Option<Vec<usize>>,
     pub reuseport: bool,
+    /// Exporters accepted (empty: all).
+    pub allow: AllowList,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -438,6 +449,8 @@ pub struct Settings {
     pub batch: BatchSettings,
     pub output: OutputSettings,
     pub limits: Limits,
+    /// `--state-dir`: templates and sampling rates persisted there.
+    pub state_dir: Option<PathBuf>,
     pub log: LogSettings,
     pub kafka: KafkaSettings,
     pub metrics: MetricsSettings,
@@ -486,9 +499,11 @@ impl V<'_> {
         &self,
         kind: ListenerKind,
         raw: &RawListener,
-        keys: [&'static str; 5],
+        keys: [&'static str; 6],
     ) -> Result<ListenerSettings, ConfigError> {
-        let [k_addr, k_port, k_sockets, k_cores, _] = keys;
+        let [k_addr, k_port, k_sockets, k_cores, _, k_allow] = keys;
+        let allow = AllowList::parse(raw.allow.as_deref().unwrap_or(&[]))
+            .map_err(|m| self.err(k_allow, m))?;
         let address = parse_bind_addr(raw.address.as_deref().unwrap_or(""))
             .map_err(|m| self.err(k_addr, m))?;
         let port = self.int(k_port, raw.port, kind.default_port().into(), 0, 65535)? as u16;
@@ -521,6 +536,7 @@ impl V<'_> {
             sockets,
             cores,
             reuseport: raw.reuseport.unwrap_or(false),
+            allow,
         })
     }
 }
@@ -561,6 +577,7 @@ impl Settings {
                 "netflow.sockets",
                 "netflow.cores",
                 "netflow.enabled",
+                "netflow.allow",
             ],
         )?;
         let sflow = v.listener(
@@ -572,6 +589,7 @@ impl Settings {
                 "sflow.sockets",
                 "sflow.cores",
                 "sflow.enabled",
+                "sflow.allow",
             ],
         )?;
         if !netflow.enabled && !sflow.enabled {
@@ -824,6 +842,20 @@ impl Settings {
                 d.max_samples_per_datagram,
             )?,
             max_as_path: lim("limits.max_as_path", l.max_as_path, d.max_as_path)?,
+            template_idle_timeout_s: v.int(
+                "limits.template_idle_timeout_s",
+                l.template_idle_timeout_s,
+                d.template_idle_timeout_s as i64,
+                0,
+                1 << 32,
+            )? as u64,
+        };
+        let state_dir = match raw.state_dir.as_deref() {
+            None => None,
+            Some("") => {
+                return Err(v.err("state_dir", "empty path (leave it out to keep no state)"))
+            }
+            Some(p) => Some(PathBuf::from(p)),
         };
 
         let lg = &raw.log;
@@ -885,6 +917,7 @@ impl Settings {
                 sink,
             },
             limits,
+            state_dir,
             log,
             kafka,
             metrics,
@@ -955,6 +988,7 @@ impl Settings {
                     .or_else(|| l.cores.clone())
                     .map(|c| c.into_iter().map(|x| x as i64).collect()),
                 reuseport: Some(l.reuseport),
+                allow: (!l.allow.is_empty()).then(|| l.allow.texts()),
             }
         };
         let netflow = listener(&self.netflow);
@@ -998,7 +1032,9 @@ impl Settings {
                 max_records_per_datagram: lim(self.limits.max_records_per_datagram),
                 max_samples_per_datagram: lim(self.limits.max_samples_per_datagram),
                 max_as_path: lim(self.limits.max_as_path),
+                template_idle_timeout_s: Some(self.limits.template_idle_timeout_s as i64),
             },
+            state_dir: self.state_dir.as_ref().map(|p| p.display().to_string()),
             log: RawLog {
                 level: Some(self.log.level.name().into()),
                 format: Some(self.log.format.name().into()),
@@ -1155,6 +1191,7 @@ const FLAGS: &[(&[&str], Kind, &str)] = &[
     (&["schema"], Kind::Value, "output.schema"),
     (&["output"], Kind::Value, "output.file"),
     (&["check-config"], Kind::Bool, "-check-config"),
+    (&["state-dir"], Kind::Value, "state_dir"),
     (&["h", "help"], Kind::Bool, "-help"),
 ];
 
@@ -1192,6 +1229,7 @@ fn apply(raw: &mut RawConfig, key: &str, flag: &str, val: &str) -> Result<(), Co
         "sflow.sockets" => raw.sflow.sockets = Some(parse_int(flag, val)?),
         "netflow.reuseport" => raw.netflow.reuseport = Some(b()?),
         "sflow.reuseport" => raw.sflow.reuseport = Some(b()?),
+        "state_dir" => raw.state_dir = s(),
         "log.level" => raw.log.level = s(),
         "log.format" => raw.log.format = s(),
         "kafka.enabled" => raw.kafka.enabled = Some(b()?),
@@ -1352,6 +1390,8 @@ OTHER
     -metrics.maxexporters N
                            exporters with their own label values; the rest are
                            counted as router=\"other\" (1000)
+    --state-dir DIR        keep NetFlow v9/IPFIX templates and sampling rates in DIR
+                           across restarts and crashes (state_dir; none)
     --check-config         validate everything, print the effective TOML, exit 0
     -h, --help             this text
     -v, --version          print the version

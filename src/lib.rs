@@ -5,6 +5,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod allow;
 pub mod collector;
 pub mod config;
 pub mod cursor;
@@ -20,6 +21,7 @@ pub mod output;
 pub mod pcap;
 pub mod replay;
 pub mod schema;
+pub mod state;
 pub mod template;
 pub mod worker;
 

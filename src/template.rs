@@ -7,9 +7,11 @@
 //! steady state allocates nothing. Sampling rates are kept per (exporter, version, domain)
 //! and per sampler/selector id within it.
 //!
-//! Everything is bounded by [`Limits`]: exporters (the least recently used one is evicted
-//! when a new one arrives), templates per exporter, fields per template and the total wire
-//! size of all templates. Every refusal is counted as `DecodeError::Limit`.
+//! Everything is bounded by [`Limits`]: exporters (when the table is full, the least recently
+//! used sixteenth is evicted in one pass), templates per exporter (the exporter's least
+//! recently used template makes room), fields per template and the total wire size of all
+//! templates; templates idle for `template_idle_timeout_s` expire. Every limit hit is counted
+//! as `DecodeError::Limit`.
 
 use crate::decode::fields::{Plan, SamplerRates};
 use crate::decode::{DatagramSummary, DecodeError, DecodeStats, LimitKind, Limits, TemplateSeen};
@@ -22,7 +24,7 @@ use std::net::IpAddr;
 pub const VARLEN: u16 = 0xFFFF;
 
 /// One field specifier as the template carried it (`pen` 0: IANA element).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct FieldSpec {
     pub id: u16,
     pub len: u16,
@@ -40,6 +42,8 @@ pub struct Template {
     pub fields: Box<[FieldSpec]>,
     /// Receive time of the datagram that (last) carried it.
     pub learned_ns: u64,
+    /// Receive time of the last data set decoded with it (0: none yet).
+    pub used_ns: u64,
     pub(crate) plan: Plan,
     wire_bytes: usize,
 }
@@ -101,6 +105,8 @@ pub struct Rates {
     domains: HashMap<u64, DomainState, Fx>,
     /// Sampling rate by (domain key, sampler id).
     samplers: HashMap<(u64, u64), u64, Fx>,
+    /// A rate or init time changed since the state was last persisted.
+    dirty: bool,
 }
 
 impl Rates {
@@ -132,9 +138,11 @@ impl Rates {
             };
             if let Some(d) = d {
                 if let Some(r) = rate {
+                    self.dirty |= d.sampling_rate != r;
                     d.sampling_rate = r;
                 }
                 if sys_init_ms != 0 {
+                    self.dirty |= d.sys_init_ms != sys_init_ms;
                     d.sys_init_ms = sys_init_ms;
                 }
             }
@@ -142,9 +150,13 @@ impl Rates {
         if let (Some(sid), Some(r)) = (sampler, rate) {
             let n = self.samplers.len();
             match self.samplers.get_mut(&(dk, sid)) {
-                Some(v) => *v = r,
+                Some(v) => {
+                    self.dirty |= *v != r;
+                    *v = r;
+                }
                 None if n < max => {
                     self.samplers.insert((dk, sid), r);
+                    self.dirty = true;
                 }
                 None => {}
             }
@@ -183,6 +195,10 @@ pub struct TemplateCache {
     exporters: HashMap<Addr, Exporter>,
     clock: u64,
     template_bytes: usize,
+    /// Templates learned, replaced or removed since the state was last persisted.
+    dirty: bool,
+    /// Templates dropped after `Limits::template_idle_timeout_s` without use.
+    pub(crate) expired: u64,
     /// Reused buffer for the field list of the template being read.
     pub(crate) scratch: Vec<FieldSpec>,
 }
@@ -261,21 +277,35 @@ impl TemplateCache {
             }
             if self.exporters.len() >= limits.max_exporters {
                 stats.count(DecodeError::Limit(LimitKind::Exporters));
-                let victim = self
-                    .exporters
-                    .iter()
-                    .min_by_key(|(_, e)| e.last_used)
-                    .map(|(a, _)| *a);
-                if let Some(v) = victim {
-                    if let Some(e) = self.exporters.remove(&v) {
-                        let freed: usize = e.templates.values().map(|t| t.wire_bytes).sum();
-                        self.template_bytes -= freed;
-                    }
-                }
+                self.evict_lru(limits.max_exporters);
             }
             self.exporters.insert(*addr, Exporter::default());
         }
         self.exporter_mut(addr)
+    }
+
+    /// Evicts the least recently used exporters: 1/16 of the table in one pass over it, so
+    /// that a flood of new exporters costs amortized O(1) per exporter, not a scan each.
+    fn evict_lru(&mut self, max: usize) {
+        let n = (max / 16).max(1);
+        let mut stamps: Vec<u64> = self.exporters.values().map(|e| e.last_used).collect();
+        if stamps.is_empty() {
+            return;
+        }
+        let k = n.min(stamps.len()) - 1;
+        let (_, &mut cut, _) = stamps.select_nth_unstable(k);
+        let mut freed = 0;
+        let mut left = n;
+        self.exporters.retain(|_, e| {
+            let evict = left > 0 && e.last_used <= cut;
+            if evict {
+                left -= 1;
+                freed += e.templates.values().map(|t| t.wire_bytes).sum::<usize>();
+            }
+            !evict
+        });
+        self.template_bytes -= freed;
+        self.dirty = true;
     }
 
     /// Learns (or refreshes, or replaces) one template. Refusals are counted in `stats`.
@@ -315,8 +345,18 @@ impl TemplateCache {
                 return;
             }
         } else if exp.templates.len() >= limits.max_templates_per_exporter {
+            // the exporter's least recently used (re-sent or used) template makes room
             stats.count(DecodeError::Limit(LimitKind::TemplatesPerExporter));
-            return;
+            let victim = exp
+                .templates
+                .iter()
+                .min_by_key(|(_, t)| t.learned_ns.max(t.used_ns))
+                .map(|(k, _)| *k);
+            let Some(old) = victim.and_then(|k| exp.templates.remove(&k)) else {
+                return;
+            };
+            self.template_bytes -= old.wire_bytes;
+            self.dirty = true;
         }
         let plan = match Plan::build(
             t.fields,
@@ -337,7 +377,11 @@ impl TemplateCache {
                 .iter()
                 .map(|f| if f.pen != 0 { 8 } else { 4 })
                 .sum::<usize>();
-        let old_bytes = exp.templates.get(&key).map_or(0, |o| o.wire_bytes);
+        let old_bytes = self
+            .exporters
+            .get(addr)
+            .and_then(|e| e.templates.get(&key))
+            .map_or(0, |o| o.wire_bytes);
         if self.template_bytes - old_bytes + wire_bytes > limits.max_template_bytes {
             stats.count(DecodeError::Limit(LimitKind::TemplateBytes));
             return;
@@ -357,10 +401,12 @@ impl TemplateCache {
                 scope_count: t.scope_count,
                 fields: t.fields.into(),
                 learned_ns: t.now_ns,
+                used_ns: 0,
                 plan,
                 wire_bytes,
             },
         );
+        self.dirty = true;
         stats.templates_learned += 1;
     }
 
@@ -369,6 +415,7 @@ impl TemplateCache {
         if let Some(exp) = self.exporters.get_mut(addr) {
             if let Some(t) = exp.templates.remove(&tkey(version, domain, id)) {
                 self.template_bytes -= t.wire_bytes;
+                self.dirty = true;
             }
         }
     }
@@ -385,7 +432,167 @@ impl TemplateCache {
                 !drop
             });
             self.template_bytes -= freed;
+            self.dirty |= freed > 0;
         }
+    }
+
+    /// Drops every template neither re-sent nor used since `cutoff_ns` (and exporters left
+    /// with nothing); returns how many templates went. One pass over the cache: the worker
+    /// calls it about once a second.
+    pub(crate) fn expire(&mut self, cutoff_ns: u64) -> usize {
+        let mut n = 0;
+        let mut freed = 0;
+        self.exporters.retain(|_, e| {
+            e.templates.retain(|_, t| {
+                let keep = t.learned_ns.max(t.used_ns) >= cutoff_ns;
+                if !keep {
+                    n += 1;
+                    freed += t.wire_bytes;
+                }
+                keep
+            });
+            !e.templates.is_empty() || !e.rates.domains.is_empty() || !e.rates.samplers.is_empty()
+        });
+        self.template_bytes -= freed;
+        if n > 0 {
+            self.dirty = true;
+            self.expired += n as u64;
+        }
+        n
+    }
+
+    /// Whether anything worth persisting changed since the last call (clears the flags).
+    pub(crate) fn take_dirty(&mut self) -> bool {
+        let mut d = std::mem::take(&mut self.dirty);
+        for e in self.exporters.values_mut() {
+            d |= std::mem::take(&mut e.rates.dirty);
+        }
+        d
+    }
+
+    /// Everything worth persisting, by exporter.
+    pub fn snapshot(&self) -> Vec<crate::state::ExporterState> {
+        use crate::state::{DomainRate, ExporterState, SamplerRate, SavedTemplate};
+        let mut v: Vec<ExporterState> = self
+            .exporters
+            .iter()
+            .filter_map(|(a, e)| {
+                let mut templates: Vec<SavedTemplate> = e
+                    .templates
+                    .values()
+                    .map(|t| SavedTemplate {
+                        version: t.version,
+                        domain: t.domain,
+                        id: t.id,
+                        options: t.options,
+                        scope_count: t.scope_count,
+                        fields: t.fields.to_vec(),
+                        learned_ns: t.learned_ns,
+                        used_ns: t.used_ns,
+                    })
+                    .collect();
+                templates.sort_by_key(|t| (t.version, t.domain, t.id));
+                let mut domains: Vec<DomainRate> = e
+                    .rates
+                    .domains
+                    .iter()
+                    .map(|(&dk, d)| DomainRate {
+                        version: (dk >> 32) as u8,
+                        domain: dk as u32,
+                        sampling_rate: d.sampling_rate,
+                        sys_init_ms: d.sys_init_ms,
+                    })
+                    .collect();
+                domains.sort_by_key(|d| (d.version, d.domain));
+                let mut samplers: Vec<SamplerRate> = e
+                    .rates
+                    .samplers
+                    .iter()
+                    .map(|(&(dk, sampler), &rate)| SamplerRate {
+                        version: (dk >> 32) as u8,
+                        domain: dk as u32,
+                        sampler,
+                        rate,
+                    })
+                    .collect();
+                samplers.sort_by_key(|s| (s.version, s.domain, s.sampler));
+                Some(ExporterState {
+                    exporter: a.to_ip()?,
+                    templates,
+                    domains,
+                    samplers,
+                })
+            })
+            .collect();
+        v.sort_by_key(|e| e.exporter);
+        v
+    }
+
+    /// Re-learns persisted state through the normal learn path (limits apply, their hits are
+    /// counted); returns the templates learned. Their idle time starts again at `now_ns` (a
+    /// refresh or a use is not persisted by itself). Does not mark the cache dirty.
+    pub fn restore(
+        &mut self,
+        saved: &[crate::state::ExporterState],
+        limits: &Limits,
+        stats: &mut DecodeStats,
+        now_ns: u64,
+    ) -> usize {
+        let before = stats.templates_learned;
+        let dirty = self.dirty;
+        for e in saved {
+            let addr = crate::state::addr_of(e.exporter);
+            for t in &e.templates {
+                let key = tkey(t.version, t.domain, t.id);
+                if !matches!(t.version, 9 | 10) {
+                    continue;
+                }
+                self.learn(
+                    &addr,
+                    &Learn {
+                        version: t.version,
+                        domain: t.domain,
+                        id: t.id,
+                        options: t.options,
+                        scope_count: t.scope_count,
+                        fields: &t.fields,
+                        now_ns: t.learned_ns,
+                    },
+                    limits,
+                    stats,
+                );
+                if let Some(x) = self
+                    .exporters
+                    .get_mut(&addr)
+                    .and_then(|x| x.templates.get_mut(&key))
+                {
+                    x.used_ns = t.used_ns.max(now_ns);
+                }
+            }
+            if e.domains.is_empty() && e.samplers.is_empty() {
+                continue;
+            }
+            let Some(x) = self.exporter_or_insert(&addr, limits, stats) else {
+                continue;
+            };
+            let max = limits.max_templates_per_exporter;
+            for d in &e.domains {
+                let rate = (d.sampling_rate != 0).then_some(d.sampling_rate);
+                x.rates
+                    .store(d.version, d.domain, None, rate, d.sys_init_ms, max);
+            }
+            for s in &e.samplers {
+                x.rates
+                    .store(s.version, s.domain, Some(s.sampler), Some(s.rate), 0, max);
+            }
+            x.rates.dirty = false;
+        }
+        self.dirty = dirty;
+        stats.last = DatagramSummary::default();
+        let n = stats.templates_learned - before;
+        // loaded, not learned from the wire
+        stats.templates_learned = before;
+        n as usize
     }
 
     /// Every template held, for the `/templates` endpoint.
@@ -486,6 +693,48 @@ mod tests {
     }
 
     #[test]
+    fn expire_snapshot_restore() {
+        let lim = Limits::default();
+        let mut c = TemplateCache::default();
+        learn(&mut c, [1, 1, 1, 1], 256, 3, &lim);
+        learn(&mut c, [2, 2, 2, 2], 257, 2, &lim);
+        c.exporter_mut(&Addr::v4([1, 1, 1, 1]))
+            .unwrap()
+            .rates
+            .store(10, 1, Some(3), Some(100), 0, 10);
+        assert!(c.take_dirty());
+        assert!(!c.take_dirty());
+        let snap = c.snapshot();
+        assert_eq!(snap.len(), 2);
+        let mut d = TemplateCache::default();
+        let mut st = DecodeStats::default();
+        assert_eq!(d.restore(&snap, &lim, &mut st, 0), 2);
+        assert_eq!(st.templates_learned, 0);
+        assert!(!d.take_dirty());
+        assert_eq!(d.templates(), c.templates());
+        assert_eq!(d.sampling_rates(), c.sampling_rates());
+        assert_eq!(d.template_bytes(), c.template_bytes());
+        // limits apply on load
+        let small = Limits {
+            max_exporters: 1,
+            ..lim
+        };
+        let mut e = TemplateCache::default();
+        let mut st = DecodeStats::default();
+        e.restore(&snap, &small, &mut st, 0);
+        assert_eq!(e.exporter_count(), 1);
+        assert!(st.limits[LimitKind::Exporters as usize] >= 1);
+        // learned at 5 ns: expires with any later cutoff; the exporter with a rate stays
+        assert_eq!(c.expire(5), 0);
+        assert_eq!(c.expire(6), 2);
+        assert!(c.take_dirty());
+        assert_eq!(c.template_count(), 0);
+        assert_eq!(c.template_bytes(), 0);
+        assert_eq!(c.exporter_count(), 1);
+        assert_eq!(c.expired, 2);
+    }
+
+    #[test]
     fn bounded_and_lru() {
         let lim = Limits {
             max_exporters: 2,
@@ -503,14 +752,17 @@ mod tests {
             learn(&mut c, [1, 1, 1, 1], 257, 2, &lim).templates_learned,
             1
         );
+        // a third template evicts the exporter's least recently used one
         let st = learn(&mut c, [1, 1, 1, 1], 258, 2, &lim);
         assert_eq!(st.limits[LimitKind::TemplatesPerExporter as usize], 1);
+        assert_eq!(st.templates_learned, 1);
+        assert_eq!(c.template_count(), 2);
         // identical re-send: refresh, no new learn
         assert_eq!(
-            learn(&mut c, [1, 1, 1, 1], 257, 2, &lim).templates_learned,
+            learn(&mut c, [1, 1, 1, 1], 258, 2, &lim).templates_learned,
             0
         );
-        let st = learn(&mut c, [1, 1, 1, 1], 257, 5, &lim);
+        let st = learn(&mut c, [1, 1, 1, 1], 258, 5, &lim);
         assert_eq!(st.limits[LimitKind::FieldsPerTemplate as usize], 1);
         learn(&mut c, [2, 2, 2, 2], 256, 1, &lim);
         // touch exporter 1 so that 2 is the least recently used

@@ -10,6 +10,7 @@
 //! Counters are plain integers while a recvmmsg batch is processed and are published once
 //! per call into atomics that only this worker writes ([`WorkerCounters`]).
 
+use crate::allow::AllowList;
 use crate::decode::{DatagramSummary, Decoder, FlowSink, Limits, Protocol};
 use crate::flow::FlowRecord;
 use crate::logging::RateLimit;
@@ -34,6 +35,8 @@ pub struct WorkerCounters {
     pub bytes: AtomicU64,
     /// Datagrams larger than the buffer (MSG_TRUNC): dropped, never parsed.
     pub truncated: AtomicU64,
+    /// Datagrams from a source outside the listener's allowlist: dropped, never parsed.
+    pub rejected: AtomicU64,
     /// The socket's cumulative drop counter (SO_RXQ_OVFL while running, SO_MEMINFO at exit).
     pub kernel_drops: AtomicU64,
     pub recv_errors: AtomicU64,
@@ -76,6 +79,8 @@ pub struct WorkerConfig {
     pub batch_bytes: usize,
     pub flush: Duration,
     pub limits: Limits,
+    /// Exporters accepted (empty: all); others are counted in `rejected` and dropped.
+    pub allow: AllowList,
     pub encoding: Encoding,
     pub tx: Sender<Batch>,
     pub free: Receiver<Batch>,
@@ -83,7 +88,36 @@ pub struct WorkerConfig {
     pub shutdown: Arc<AtomicBool>,
     /// Per-exporter counters, decode times, heartbeat, `/templates` answers.
     pub probe: crate::metrics::WorkerProbe,
+    /// `--state-dir`: where this worker's templates and rates go, and what it starts with.
+    pub state: Option<WorkerState>,
 }
+
+/// A worker's part of the persisted state.
+pub struct WorkerState {
+    /// Its file name in the state directory.
+    pub file: String,
+    /// The state writer thread.
+    pub tx: Sender<(String, crate::state::StateFile)>,
+    /// Exporters loaded at start that steer to this worker.
+    pub initial: Vec<crate::state::ExporterState>,
+}
+
+impl WorkerState {
+    /// Snapshots the cache and hands it to the writer; `false` if the writer is busy.
+    fn save(&self, dec: &Decoder, listener: &str, id: usize, block: bool) -> bool {
+        // serialized and written by the writer thread
+        let f = crate::state::StateFile::new(listener, id, dec.templates.snapshot());
+        let msg = (self.file.clone(), f);
+        if block {
+            self.tx.send_timeout(msg, SHUTDOWN_SEND_TIMEOUT).is_ok()
+        } else {
+            self.tx.try_send(msg).is_ok()
+        }
+    }
+}
+
+/// How often a worker expires idle templates and persists a changed state.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// At shutdown a worker drains what is already queued on its socket, up to this many calls.
 const MAX_DRAIN_CALLS: usize = 4096;
@@ -95,6 +129,7 @@ struct Local {
     datagrams: u64,
     bytes: u64,
     truncated: u64,
+    rejected: u64,
     recv_errors: u64,
     messages: u64,
     batches_sent: u64,
@@ -212,6 +247,7 @@ fn publish(c: &WorkerCounters, l: &Local, dec: &Decoder, kernel_drops: u64) {
     st(&c.datagrams, l.datagrams);
     st(&c.bytes, l.bytes);
     st(&c.truncated, l.truncated);
+    st(&c.rejected, l.rejected);
     st(&c.kernel_drops, kernel_drops);
     st(&c.recv_errors, l.recv_errors);
     for i in 0..4 {
@@ -252,6 +288,21 @@ pub fn run(cfg: WorkerConfig) {
     // Allocated here, after pinning, so the memory is local to the worker's core.
     let mut rb = RecvBatch::new(cfg.recv_batch, cfg.max_datagram);
     let mut dec = Decoder::new(cfg.limits);
+    // a loaded state is written back under this worker's name at the first sweep
+    let mut state_pending = false;
+    if let Some(st) = &cfg.state {
+        if !st.initial.is_empty() {
+            let n = dec
+                .templates
+                .restore(&st.initial, &cfg.limits, &mut dec.stats, now_ns());
+            crate::log_info!(
+                "{name}: loaded {n} templates and the sampling rates of {} exporters from the state directory",
+                st.initial.len()
+            );
+            state_pending = true;
+        }
+    }
+    let mut next_sweep = Instant::now() + SWEEP_INTERVAL;
     let batch_capacity = cfg.batch_bytes + 64 * 1024;
     let now = Instant::now();
     let mut sh = Shipper {
@@ -306,6 +357,10 @@ pub fn run(cfg: WorkerConfig) {
                         None => *fallback_ns.get_or_insert_with(now_ns),
                     };
                     let src = d.src.ip().to_canonical();
+                    if !cfg.allow.allows(src) {
+                        sh.local.rejected += 1;
+                        continue;
+                    }
                     let before = sh.local.messages;
                     let res = dec.decode(src, ts, d.data, &mut sh);
                     let flows = sh.local.messages - before;
@@ -361,6 +416,21 @@ pub fn run(cfg: WorkerConfig) {
         if !sh.cur.is_empty() && sh.now.duration_since(sh.started) >= cfg.flush {
             sh.ship();
         }
+        if sh.now >= next_sweep {
+            next_sweep = sh.now + SWEEP_INTERVAL;
+            let idle = cfg.limits.template_idle_timeout_s;
+            if idle > 0 {
+                let cutoff = now_ns().saturating_sub(idle.saturating_mul(1_000_000_000));
+                dec.templates.expire(cutoff);
+                dec.stats.templates_expired = dec.templates.expired;
+            }
+            if let Some(st) = &cfg.state {
+                if dec.templates.take_dirty() || state_pending {
+                    // writer busy: try again at the next sweep
+                    state_pending = !st.save(&dec, cfg.listener, cfg.id, false);
+                }
+            }
+        }
         publish(&c, &sh.local, &dec, kernel_drops);
         probe.tick(sh.now, &dec);
     }
@@ -370,6 +440,11 @@ pub fn run(cfg: WorkerConfig) {
         kernel_drops = kernel_drops.max(u64::from(d));
     }
     publish(&c, &sh.local, &dec, kernel_drops);
+    if let Some(st) = &cfg.state {
+        if !st.save(&dec, cfg.listener, cfg.id, true) {
+            crate::log_error!("{name}: state not saved at shutdown (writer stuck)");
+        }
+    }
     probe.finish(&dec);
 }
 

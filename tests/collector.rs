@@ -488,6 +488,46 @@ fn junk_and_oversized_datagrams_are_counted() {
     assert!(summary.contains("unknown_protocol=1"), "{summary}");
 }
 
+/// An allowlist that leaves the sender out drops its datagrams before decoding, counts them
+/// (exit summary) and keeps the other listener open to everyone; one that includes it decodes.
+#[test]
+fn allowlist_rejects_other_exporters() {
+    let dir = TempDir::new("cfg");
+    let cfg = dir.path("c.toml");
+    std::fs::write(
+        &cfg,
+        "[netflow]\nallow = [\"10.0.0.0/8\", \"2001:db8::/32\"]\n",
+    )
+    .unwrap();
+    let c = Collector::start(1, &["--config", cfg.to_str().unwrap()]);
+    flowgen(&["--target", &c.netflow_addr(), "--count", "10"]);
+    let sent = flowgen(&[
+        "--target",
+        &c.sflow_addr(),
+        "--protocol",
+        "sflow",
+        "--count",
+        "5",
+    ]);
+    c.wait_lines(sent.records as usize);
+    let (status, log, flows) = c.stop();
+    assert!(status.success(), "{log:?}");
+    assert_eq!(flows.len() as u64, sent.records, "only the sFlow samples");
+    let summary = log.iter().find(|l| l.contains("stopped after")).unwrap();
+    assert!(summary.contains("rejected=10 "), "{summary}");
+    assert!(summary.contains("decode_errors=0 "), "{summary}");
+
+    std::fs::write(&cfg, "[netflow]\nallow = [\"127.0.0.0/8\"]\n").unwrap();
+    let c = Collector::start(1, &["--config", cfg.to_str().unwrap()]);
+    let sent = flowgen(&["--target", &c.netflow_addr(), "--count", "10"]);
+    c.wait_lines(sent.records as usize);
+    let (status, log, flows) = c.stop();
+    assert!(status.success(), "{log:?}");
+    assert_eq!(flows.len() as u64, sent.records);
+    let summary = log.iter().find(|l| l.contains("stopped after")).unwrap();
+    assert!(summary.contains("rejected=0 "), "{summary}");
+}
+
 /// Any invalid setting: exit status 2, one line naming it, before any socket is opened (the
 /// port it would use is held by the test, so a bind attempt would fail with another error).
 #[test]
@@ -504,6 +544,7 @@ fn bad_config_exits_2_naming_the_setting() {
     let unknown_key = write("b.toml", "[netflow]\nsockts = 2\n");
     let bad_type = write("c.toml", "[output]\nformat = 3\n");
     let missing = dir.path("missing.toml").to_str().unwrap().to_string();
+    let bad_cidr = write("d.toml", "[sflow]\nallow = [\"10.0.0.0/33\"]\n");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["-fport", "70000"], "-fport"),
         (vec!["-fport=abc"], "-fport"),
@@ -517,6 +558,7 @@ fn bad_config_exits_2_naming_the_setting() {
         (vec!["--config", &unknown_key], "sockts"),
         (vec!["--config", &bad_type], "output.format"),
         (vec!["--config", &missing], "--config"),
+        (vec!["--config", &bad_cidr], "sflow.allow"),
         (vec!["-sport", &port, "-fport", &port], "sflow.port"),
         (vec!["-netflow=false", "-sflow=false"], "disabled"),
         (vec!["--output", "/nonexistent-dir/x/y.json"], "output.file"),

@@ -253,6 +253,8 @@ pub struct Limits {
     pub max_records_per_datagram: usize,
     pub max_samples_per_datagram: usize,
     pub max_as_path: usize,
+    /// A template not refreshed (re-sent or used) for this long is dropped (0: never).
+    pub template_idle_timeout_s: u64,
 }
 
 impl Default for Limits {
@@ -265,6 +267,7 @@ impl Default for Limits {
             max_records_per_datagram: 4_096,
             max_samples_per_datagram: 1_024,
             max_as_path: 1_024,
+            template_idle_timeout_s: 1_800,
         }
     }
 }
@@ -286,6 +289,8 @@ pub struct DecodeStats {
     pub limits: [u64; 7],
     /// Templates learned (new or redefined), data and options.
     pub templates_learned: u64,
+    /// Templates dropped after `Limits::template_idle_timeout_s` without use.
+    pub templates_expired: u64,
     /// Options data records read (sampling etc.).
     pub options_records: u64,
     /// sFlow samples of an unknown enterprise/format, skipped by their length.

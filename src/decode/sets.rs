@@ -108,12 +108,13 @@ pub(crate) fn data_passes<S: FlowSink>(
 
     // pass 2: options data (sampling rates, system init time)
     for (id, data) in data_sets() {
-        let Some(t) = exp.templates.get(&tkey(d, id)) else {
+        let Some(t) = exp.templates.get_mut(&tkey(d, id)) else {
             continue;
         };
         if !t.options {
             continue;
         }
+        t.used_ns = d.base.time_received_ns;
         let rates = &mut exp.rates;
         let (n, limit, err) = decode_options(&t.plan, data, budget, |s| {
             let rate = s.rate();
@@ -149,7 +150,7 @@ pub(crate) fn data_passes<S: FlowSink>(
     let mut flows = 0u64;
     let mut result = Ok(());
     for (id, data) in data_sets() {
-        let Some(t) = exp.templates.get(&tkey(d, id)) else {
+        let Some(t) = exp.templates.get_mut(&tkey(d, id)) else {
             stats.count(DecodeError::TemplateNotFound { template_id: id });
             stats.records_without_template += 1;
             continue;
@@ -157,6 +158,7 @@ pub(crate) fn data_passes<S: FlowSink>(
         if t.options {
             continue;
         }
+        t.used_ns = d.base.time_received_ns;
         let samplers = DomainSamplers::new(&exp.rates, d.version, d.domain);
         let out = decode_data(&t.plan, data, &base, &ctx, &samplers, budget, sink);
         budget -= out.records;

@@ -214,6 +214,8 @@ pub struct Accounting {
     pub flows: u64,
     pub decode_errors: [u64; 9],
     pub truncated: u64,
+    /// Datagrams refused by an allowlist.
+    pub rejected: u64,
     pub kernel_drops: u64,
     pub channel_dropped: u64,
     pub delivered: u64,
@@ -231,6 +233,7 @@ impl Accounting {
                 *x += g(y);
             }
             a.truncated += g(&w.truncated);
+            a.rejected += g(&w.rejected);
             a.kernel_drops += g(&w.kernel_drops);
             a.channel_dropped += g(&w.messages_dropped);
         }
@@ -245,12 +248,17 @@ impl Accounting {
     /// Flows decoded plus every unit that could not be decoded (a datagram the kernel
     /// dropped, a truncated datagram, a datagram, set or record refused by the decoder).
     pub fn received(&self) -> u64 {
-        self.flows + self.decode_errors.iter().sum::<u64>() + self.truncated + self.kernel_drops
+        self.flows
+            + self.decode_errors.iter().sum::<u64>()
+            + self.truncated
+            + self.rejected
+            + self.kernel_drops
     }
 
     pub fn dropped(&self) -> u64 {
         self.decode_errors.iter().sum::<u64>()
             + self.truncated
+            + self.rejected
             + self.kernel_drops
             + self.channel_dropped
             + self.failed.iter().sum::<u64>()
@@ -520,6 +528,7 @@ fn families(src: &Sources, last_scrape: f64) -> Vec<MetricFamily> {
         ("coreflow_received_bytes_total", "Payload bytes read from the socket.", vec![]),
         ("coreflow_kernel_drops_total", "Datagrams the kernel dropped because the socket's receive queue was full (SO_RXQ_OVFL).", vec![]),
         ("coreflow_truncated_datagrams_total", "Datagrams larger than receive.max_datagram (MSG_TRUNC): dropped, never parsed.", vec![]),
+        ("coreflow_rejected_datagrams_total", "Datagrams from sources outside the listener's allowlist (netflow.allow, sflow.allow): dropped, never parsed.", vec![]),
         ("coreflow_recv_errors_total", "recvmmsg calls that failed.", vec![]),
         ("coreflow_template_misses_total", "NetFlow v9/IPFIX data sets dropped because their template was unknown.", vec![]),
         ("coreflow_templates_learned_total", "Templates learned (new or redefined), data and options.", vec![]),
@@ -535,6 +544,7 @@ fn families(src: &Sources, last_scrape: f64) -> Vec<MetricFamily> {
     let mut held_t = Vec::new();
     let mut held_e = Vec::new();
     let mut counter_records = Vec::new();
+    let mut expired = Vec::new();
     for (w, s) in src.workers.iter().zip(&snaps) {
         let c = &w.counters;
         let id = w.id.to_string();
@@ -544,6 +554,7 @@ fn families(src: &Sources, last_scrape: f64) -> Vec<MetricFamily> {
             g(&c.bytes),
             g(&c.kernel_drops),
             g(&c.truncated),
+            g(&c.rejected),
             g(&c.recv_errors),
             g(&c.records_without_template),
             g(&c.templates_learned),
@@ -582,6 +593,7 @@ fn families(src: &Sources, last_scrape: f64) -> Vec<MetricFamily> {
         held_t.push(gauge(&l, s.templates_held as f64));
         held_e.push(gauge(&l, s.exporters_held as f64));
         counter_records.push(counter(&l, s.stats.counter_records as f64));
+        expired.push(counter(&l, s.stats.templates_expired as f64));
     }
     for (name, help, m) in per_worker {
         o.counters(name, help, m);
@@ -605,6 +617,11 @@ fn families(src: &Sources, last_scrape: f64) -> Vec<MetricFamily> {
         "coreflow_decode_limits_total",
         "Configured limits hit, by limit.",
         limits,
+    );
+    o.counters(
+        "coreflow_templates_expired_total",
+        "Templates dropped after limits.template_idle_timeout_s without being re-sent or used.",
+        expired,
     );
     o.counters(
         "coreflow_sflow_counter_records_total",
@@ -705,6 +722,10 @@ fn families(src: &Sources, last_scrape: f64) -> Vec<MetricFamily> {
         counter(
             &[("stage", "receive"), ("reason", "truncated")],
             a.truncated as f64,
+        ),
+        counter(
+            &[("stage", "receive"), ("reason", "rejected")],
+            a.rejected as f64,
         ),
     ];
     for (i, r) in DecodeError::REASONS.iter().enumerate() {
