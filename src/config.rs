@@ -1101,7 +1101,13 @@ pub enum Command {
     CheckConfig(Box<Settings>),
     Help,
     Version,
+    /// `--print-default-config`: [`DEFAULT_CONFIG`] on stdout.
+    PrintDefaultConfig,
 }
+
+/// Every TOML key with its default value and a comment (`--print-default-config`, and the
+/// Debian package's `/etc/coreflow/coreflow.toml`). A test keeps it equal to the defaults.
+pub const DEFAULT_CONFIG: &str = include_str!("../tuning/default.toml");
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -1155,6 +1161,11 @@ const FLAGS: &[(&[&str], Kind, &str)] = &[
     (&["schema"], Kind::Value, "output.schema"),
     (&["output"], Kind::Value, "output.file"),
     (&["check-config"], Kind::Bool, "-check-config"),
+    (
+        &["print-default-config"],
+        Kind::Bool,
+        "-print-default-config",
+    ),
     (&["h", "help"], Kind::Bool, "-help"),
 ];
 
@@ -1220,6 +1231,7 @@ fn apply(raw: &mut RawConfig, key: &str, flag: &str, val: &str) -> Result<(), Co
 pub fn parse_args(args: &[String]) -> Result<Command, ConfigError> {
     let mut sets: Vec<(&'static str, String, String)> = Vec::new();
     let (mut config, mut check, mut help, mut version) = (None, false, false, false);
+    let mut print_default = false;
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
@@ -1267,6 +1279,7 @@ pub fn parse_args(args: &[String]) -> Result<Command, ConfigError> {
             "-check-config" => check = bool_of(&val)?,
             "-help" => help = bool_of(&val)?,
             "-version" => version = bool_of(&val)?,
+            "-print-default-config" => print_default = bool_of(&val)?,
             "-ignored" => {}
             _ => sets.push((key, spelled.clone(), val)),
         }
@@ -1276,6 +1289,9 @@ pub fn parse_args(args: &[String]) -> Result<Command, ConfigError> {
     }
     if version {
         return Ok(Command::Version);
+    }
+    if print_default {
+        return Ok(Command::PrintDefaultConfig);
     }
     let mut raw = match &config {
         Some(p) => RawConfig::from_file(p)?,
@@ -1509,6 +1525,34 @@ mod tests {
         let e = s.resolve(&[0, 1]).unwrap_err();
         assert_eq!(e.setting, "sflow.cores");
         assert_eq!(ranges(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
+    }
+
+    #[test]
+    fn default_config_template_is_the_defaults() {
+        // the template sets every key the effective settings print (cores, brokers, srv and
+        // counters_topic are commented out: their default is "unset"), to the default value
+        let raw = RawConfig::from_toml(DEFAULT_CONFIG, "default.toml").unwrap();
+        let from_template = Settings::from_raw(&raw, &Origins::default()).unwrap();
+        let defaults = Settings::from_raw(&RawConfig::default(), &Origins::default()).unwrap();
+        assert_eq!(from_template.to_toml(None), defaults.to_toml(None));
+        let written: toml::Value = toml::from_str(&toml::to_string(&raw).unwrap()).unwrap();
+        let effective: toml::Value = toml::from_str(&defaults.to_toml(None)).unwrap();
+        assert_eq!(
+            written, effective,
+            "a key is missing from or extra in the template"
+        );
+        // the commented-out keys still parse when uncommented
+        let uncommented: String = DEFAULT_CONFIG
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if rest.contains(" = ") || rest.starts_with('[') => rest,
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let raw = RawConfig::from_toml(&uncommented, "uncommented").unwrap();
+        assert!(raw.kafka.brokers.is_some() && raw.netflow.cores.is_some());
+        assert!(raw.kafka.librdkafka.is_some() && raw.kafka.counters_topic.is_some());
     }
 
     #[test]
