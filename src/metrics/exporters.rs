@@ -14,7 +14,7 @@ use std::net::IpAddr;
 
 /// GoFlow's traffic `type` / decoder `name` values, by [`kind_index`].
 pub const KINDS: [&str; 3] = ["NetFlow", "NetFlowV5", "sFlow"];
-/// NetFlow versions of `flow_process_nf_*`, by [`nf_index`].
+/// NetFlow versions of `flow_process_nf_*`, by `nf_index`.
 pub const NF_VERSIONS: [&str; 3] = ["5", "9", "10"];
 /// GoFlow's `flow_process_nf_errors_count` `error` values.
 pub const NF_ERRORS: [&str; 4] = [
