@@ -397,6 +397,9 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         None
     };
 
+    // Every listener is bound and every thread runs: tell systemd (Type=notify).
+    notify_systemd("READY=1");
+
     let started = Instant::now();
     let mut last_stats = Instant::now();
     let mut clean = true;
@@ -428,6 +431,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         }
     };
     crate::log_info!("stopping ({reason}): draining sockets and flushing batches");
+    notify_systemd("STOPPING=1");
     shutdown.store(true, Ordering::Relaxed);
     let mut all = handles;
     all.push(out_handle);
@@ -469,4 +473,13 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         t.line()
     );
     Ok(clean && t.write_failed == 0)
+}
+
+/// `sd_notify` when started by systemd; a failure is logged, never fatal.
+fn notify_systemd(state: &str) {
+    match crate::notify::notify(state) {
+        Ok(true) => crate::log_debug!("notified systemd: {state}"),
+        Ok(false) => {}
+        Err(e) => crate::log_warn!("cannot notify systemd ({state}): {e}"),
+    }
 }

@@ -1137,7 +1137,13 @@ pub enum Command {
     CheckConfig(Box<Settings>),
     Help,
     Version,
+    /// `--print-default-config`: [`DEFAULT_CONFIG`] on stdout.
+    PrintDefaultConfig,
 }
+
+/// Every TOML key with its default value and a comment (`--print-default-config`, and the
+/// Debian package's `/etc/coreflow/coreflow.toml`). A test keeps it equal to the defaults.
+pub const DEFAULT_CONFIG: &str = include_str!("../tuning/default.toml");
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -1192,6 +1198,11 @@ const FLAGS: &[(&[&str], Kind, &str)] = &[
     (&["output"], Kind::Value, "output.file"),
     (&["check-config"], Kind::Bool, "-check-config"),
     (&["state-dir"], Kind::Value, "state_dir"),
+    (
+        &["print-default-config"],
+        Kind::Bool,
+        "-print-default-config",
+    ),
     (&["h", "help"], Kind::Bool, "-help"),
 ];
 
@@ -1258,6 +1269,7 @@ fn apply(raw: &mut RawConfig, key: &str, flag: &str, val: &str) -> Result<(), Co
 pub fn parse_args(args: &[String]) -> Result<Command, ConfigError> {
     let mut sets: Vec<(&'static str, String, String)> = Vec::new();
     let (mut config, mut check, mut help, mut version) = (None, false, false, false);
+    let mut print_default = false;
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
@@ -1305,6 +1317,7 @@ pub fn parse_args(args: &[String]) -> Result<Command, ConfigError> {
             "-check-config" => check = bool_of(&val)?,
             "-help" => help = bool_of(&val)?,
             "-version" => version = bool_of(&val)?,
+            "-print-default-config" => print_default = bool_of(&val)?,
             "-ignored" => {}
             _ => sets.push((key, spelled.clone(), val)),
         }
@@ -1314,6 +1327,9 @@ pub fn parse_args(args: &[String]) -> Result<Command, ConfigError> {
     }
     if version {
         return Ok(Command::Version);
+    }
+    if print_default {
+        return Ok(Command::PrintDefaultConfig);
     }
     let mut raw = match &config {
         Some(p) => RawConfig::from_file(p)?,
@@ -1338,67 +1354,128 @@ pub fn load_file(path: &Path) -> Result<Settings, ConfigError> {
 }
 
 pub const HELP: &str = "\
-coreflow - thread-per-core NetFlow v5/v9, IPFIX and sFlow v5 collector
+NAME
+    coreflow - thread-per-core NetFlow v5/v9, IPFIX and sFlow v5 collector
 
-USAGE
-    coreflow [FLAGS]                   collect; JSON lines on stdout by default
-    coreflow --config FILE [FLAGS]     settings from a TOML file, flags override it
-    coreflow --check-config [...]      validate, print the effective settings, exit
-    coreflow replay [OPTIONS] FILE...  decode pcap captures (coreflow replay --help)
+SYNOPSIS
+    coreflow [OPTIONS]
+    coreflow --config FILE [OPTIONS]
+    coreflow --check-config [--config FILE] [OPTIONS]
+    coreflow --print-default-config
+    coreflow replay [--format json|pb] [--schema NAME] [--counters] FILE...
+    coreflow -h | --help | -v | --version
 
-Every flag takes one or two dashes, `-flag value` or `-flag=value`; booleans are set with
-`-flag` or `-flag=false`. A flag beats the file, the file beats the default.
+DESCRIPTION
+    coreflow receives flow datagrams from routers and switches, decodes them on worker
+    threads pinned to cores (one per UDP socket, SO_REUSEPORT, exporters steered to a
+    worker by source address) and writes every flow as GoFlow-compatible protobuf or JSON
+    lines to stdout, a file or Kafka. Both listeners detect NetFlow v5/v9, IPFIX and sFlow
+    v5 per datagram. Settings come from defaults, then the TOML file (--config), then the
+    flags: a flag beats the file, the file beats the default. Every setting is validated
+    before any socket is opened.
 
-LISTENERS (GoFlow's flags; both listeners detect NetFlow v5/v9, IPFIX, sFlow per datagram)
-    -netflow=BOOL          enable the NetFlow/IPFIX listener (true)
+    Flags take one or two dashes, `-flag value` or `-flag=value`; booleans are set with
+    `-flag` or `-flag=false`. GoFlow v2/v3 flag names work unchanged. The TOML key of each
+    flag is in brackets; `coreflow --print-default-config` shows every key.
+
+OPTIONS
+  Listeners (GoFlow)
+    -netflow=BOOL          enable the NetFlow/IPFIX listener (true) [netflow.enabled]
     -faddr ADDR            its address; \"\" or \":\" = every IPv4 and IPv6 address (\"\")
-    -fport PORT            its port, 0 picks a free one (2055)
-    -fworkers N            its sockets: one pinned worker thread each (1)
+                           [netflow.address]
+    -fport PORT            its port, 0 picks a free one, logged (2055) [netflow.port]
+    -fworkers N            its sockets, one pinned worker thread each (1) [netflow.sockets]
     -freuse=BOOL           SO_REUSEPORT even with one socket, to share the port (false)
-    -sflow=BOOL, -saddr, -sport (6343), -sworkers, -sreuse   the same for sFlow
+                           [netflow.reuseport]
+    -sflow=BOOL, -saddr ADDR, -sport PORT (6343), -sworkers N, -sreuse=BOOL
+                           the same for the sFlow listener [sflow.*]
+                           Core lists, receive buffers, batching and decoder limits are
+                           TOML-only: [netflow] cores, [receive], [batch], [limits].
 
-OUTPUT
-    --format json|pb       JSON lines or varint-length-delimited protobuf (json)
-    --schema NAME          goflow-v2 (GoFlow's FlowMessage), goflow-v3, goflow2 (goflow-v2)
-    --output FILE          append to FILE instead of writing to stdout
-    -kafka=BOOL            use Kafka when brokers are configured (true)
-    -kafka.out.brokers L   brokers, comma-separated; giving them selects Kafka (default
-                           list 127.0.0.1:9092,[::1]:9092 is used only with -kafka.out.srv
-                           unset and brokers given in the file); v3: -kafka.brokers
-    -kafka.out.srv NAME    brokers from this DNS SRV record (resolver: /etc/resolv.conf or
-                           COREFLOW_RESOLVER=ip:port); v3: -kafka.srv
-    -kafka.out.topic T     topic (flow-messages); v3: -kafka.topic
-    -kafka.tls=BOOL, -kafka.sasl=BOOL (SASL/PLAIN, credentials from KAFKA_SASL_USER/
-                           KAFKA_SASL_PASS)
-    -kafka.hashing=BOOL    key each message by -kafka.key fields (false)
-    -kafka.key F,F         key fields, GoFlow names (SamplerAddress,DstAS); TOML `key` also
-                           takes \"by-exporter\"
-    -proto.fixedlen=BOOL   varint length prefix before each Kafka message (false)
-                           With Kafka the format defaults to pb; more settings (compression,
-                           linger, acks, queue size, timeouts, librdkafka passthrough) are
-                           TOML-only: see [kafka] in tuning/README.md.
+  Output
+    --format json|pb       JSON lines, or varint-length-delimited protobuf (json; pb with
+                           Kafka) [output.format]
+    --schema NAME          goflow-v2 (GoFlow v2 FlowMessage), goflow-v3, goflow2
+                           (goflow-v2) [output.schema]
+    --output FILE          append to FILE instead of writing to stdout [output.file]
 
-OTHER
-    --config FILE          TOML settings (see tuning/*.toml for commented examples)
-    -loglevel LEVEL        error, warn, info, debug, trace (info)
-    -logfmt normal|json    log line format on stderr (normal)
-    -metrics.addr ADDR     HTTP endpoint for metrics, templates and health (:8080);
-                           \"\" or off disables it. The bound address is logged.
-    -metrics.path P        Prometheus text format (/metrics)
-    -templates.path P      templates and sampling rates as JSON (/templates); /healthz
-                           answers 200, or 503 and the reason
+  Kafka (GoFlow; giving brokers or an SRV record selects Kafka unless --output is set)
+    -kafka=BOOL            use Kafka when brokers are configured (true) [kafka.enabled]
+    -kafka.out.brokers L   brokers, comma-separated host:port [kafka.brokers];
+                           v3: -kafka.brokers
+    -kafka.out.srv NAME    brokers from this DNS SRV record [kafka.srv]; v3: -kafka.srv
+    -kafka.out.topic T     topic (flow-messages) [kafka.topic]; v3: -kafka.topic
+    -kafka.tls=BOOL        TLS to the brokers (false) [kafka.tls]
+    -kafka.sasl=BOOL       SASL/PLAIN, credentials from KAFKA_SASL_USER, KAFKA_SASL_PASS
+                           (false) [kafka.sasl]
+    -kafka.hashing=BOOL    key each message by the -kafka.key fields (false) [kafka.hashing]
+    -kafka.key F,F         key fields, GoFlow names (SamplerAddress,DstAS) [kafka.key];
+                           TOML also takes \"by-exporter\"
+    -proto.fixedlen=BOOL   varint length prefix before each message (false) [kafka.framing]
+    -kafka.version V, -kafka.log.err=BOOL
+                           accepted and ignored (GoFlow v3 unit files)
+                           Compression, linger, acks, queue size, timeouts and librdkafka
+                           properties are TOML-only: [kafka], [kafka.librdkafka].
+
+  Metrics and logging
+    -metrics.addr ADDR     HTTP endpoint for metrics, templates and /healthz (:8080);
+                           \"\" or off disables it; the bound address is logged
+                           [metrics.address]
+    -metrics.path P        Prometheus text format (/metrics) [metrics.path]
+    -templates.path P      templates and sampling rates as JSON (/templates)
+                           [metrics.templates_path]
     -metrics.maxexporters N
-                           exporters with their own label values; the rest are
-                           counted as router=\"other\" (1000)
+                           exporters with their own label values, the rest are
+                           router=\"other\" (1000) [metrics.max_exporters]
+    -loglevel LEVEL        error, warn, info, debug, trace (info) [log.level]
+    -logfmt normal|json    log line format on stderr (normal) [log.format]
+
+  Configuration and information
+    --config FILE          read settings from this TOML file
     --state-dir DIR        keep NetFlow v9/IPFIX templates and sampling rates in DIR
-                           across restarts and crashes (state_dir; none)
-    --check-config         validate everything, print the effective TOML, exit 0
+                           across restarts and crashes [state_dir] (none)
+    --check-config         validate everything (the core lists against this machine too),
+                           print the effective settings as TOML, exit 0
+    --print-default-config print every TOML key with its default and a comment, exit 0
     -h, --help             this text
-    -v, --version          print the version
+    -v, --version          print the version (`coreflow X.Y.Z`), exit 0
+
+FILES
+    /etc/coreflow/coreflow.toml           settings read by the systemd unit
+    /lib/systemd/system/coreflow.service  the systemd unit (Type=notify)
+    /usr/lib/sysctl.d/60-coreflow.conf    net.core.rmem_max, netdev_max_backlog
+    /usr/share/doc/coreflow/              README, tuning guide, presets (examples/)
+    /usr/share/coreflow/proto/            the output schemas (.proto)
+
+ENVIRONMENT
+    KAFKA_SASL_USER, KAFKA_SASL_PASS      SASL/PLAIN credentials (-kafka.sasl)
+    COREFLOW_RESOLVER=IP:PORT             DNS server for -kafka.out.srv (default: the first
+                                          nameserver of /etc/resolv.conf)
+    NOTIFY_SOCKET                         set by systemd: READY=1 is sent once every
+                                          listener is bound, STOPPING=1 on shutdown
+
+SIGNALS
+    SIGTERM, SIGINT        stop reading, drain what the sockets hold, flush every batch
+                           (Kafka: wait up to kafka.shutdown_timeout_ms), exit
+    second SIGTERM/SIGINT  exit at once, status 1
 
 EXIT STATUS
-    0 after SIGTERM/SIGINT (every batch flushed), 1 on a runtime failure, 2 on an invalid
-    setting (one line naming it, before any socket is opened).";
+    0   stopped by SIGTERM/SIGINT with every batch flushed; --check-config, --help and
+        --version succeeded
+    1   runtime failure (a port in use, the output failed, a second signal)
+    2   invalid setting or command line: one line naming it, before any socket is opened
+
+EXAMPLES
+    coreflow                               NetFlow/IPFIX :2055, sFlow :6343, JSON lines
+    coreflow -fworkers 4 --format pb --output /var/lib/coreflow/flows.pb
+    coreflow -kafka.out.brokers 10.0.0.1:9092 -kafka.out.topic flow-messages
+    coreflow --check-config --config /etc/coreflow/coreflow.toml
+    coreflow --print-default-config > coreflow.toml
+    coreflow replay capture.pcap | head
+
+SEE ALSO
+    README.md and tuning/README.md (installed in /usr/share/doc/coreflow/),
+    coreflow-flowgen --help (flowgen, the load generator), systemctl(1), sysctl.d(5)";
 
 #[cfg(test)]
 mod tests {
@@ -1549,6 +1626,34 @@ mod tests {
         let e = s.resolve(&[0, 1]).unwrap_err();
         assert_eq!(e.setting, "sflow.cores");
         assert_eq!(ranges(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
+    }
+
+    #[test]
+    fn default_config_template_is_the_defaults() {
+        // the template sets every key the effective settings print (cores, brokers, srv and
+        // counters_topic are commented out: their default is "unset"), to the default value
+        let raw = RawConfig::from_toml(DEFAULT_CONFIG, "default.toml").unwrap();
+        let from_template = Settings::from_raw(&raw, &Origins::default()).unwrap();
+        let defaults = Settings::from_raw(&RawConfig::default(), &Origins::default()).unwrap();
+        assert_eq!(from_template.to_toml(None), defaults.to_toml(None));
+        let written: toml::Value = toml::from_str(&toml::to_string(&raw).unwrap()).unwrap();
+        let effective: toml::Value = toml::from_str(&defaults.to_toml(None)).unwrap();
+        assert_eq!(
+            written, effective,
+            "a key is missing from or extra in the template"
+        );
+        // the commented-out keys still parse when uncommented
+        let uncommented: String = DEFAULT_CONFIG
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if rest.contains(" = ") || rest.starts_with('[') => rest,
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let raw = RawConfig::from_toml(&uncommented, "uncommented").unwrap();
+        assert!(raw.kafka.brokers.is_some() && raw.netflow.cores.is_some());
+        assert!(raw.kafka.librdkafka.is_some() && raw.kafka.counters_topic.is_some());
     }
 
     #[test]

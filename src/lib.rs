@@ -17,6 +17,7 @@ pub mod metrics;
 /// Sockets, recvmmsg/sendmmsg, steering and signals: the only module allowed `unsafe`.
 #[allow(unsafe_code)]
 pub mod net;
+pub mod notify;
 pub mod output;
 pub mod pcap;
 pub mod replay;

@@ -94,6 +94,10 @@ fn collect_main(args: &[String]) -> ExitCode {
             println!("{}", config::HELP);
             ExitCode::SUCCESS
         }
+        Ok(Command::PrintDefaultConfig) => {
+            print!("{}", config::DEFAULT_CONFIG);
+            ExitCode::SUCCESS
+        }
         Ok(Command::Version) => {
             println!("coreflow {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

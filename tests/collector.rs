@@ -611,8 +611,8 @@ fn check_config_prints_effective_settings() {
 #[test]
 fn help_and_version() {
     for (flag, want) in [
-        ("--help", "USAGE"),
-        ("-h", "USAGE"),
+        ("--help", "SYNOPSIS"),
+        ("-h", "EXIT STATUS"),
         ("-v", "coreflow "),
         ("--version", "coreflow "),
     ] {
@@ -622,5 +622,26 @@ fn help_and_version() {
             String::from_utf8_lossy(&out.stdout).contains(want),
             "{flag}"
         );
+    }
+    // -v prints one line, the name and version, as GoFlow's -v does ("GoFlow v2.1.0")
+    let out = Command::new(COREFLOW).arg("-v").output().unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("coreflow {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    // the manual page has its sections
+    let out = Command::new(COREFLOW).arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for section in [
+        "NAME",
+        "SYNOPSIS",
+        "DESCRIPTION",
+        "OPTIONS",
+        "FILES",
+        "SIGNALS",
+        "EXIT STATUS",
+        "EXAMPLES",
+    ] {
+        assert!(help.lines().any(|l| l == section), "{section}");
     }
 }

@@ -1,27 +1,57 @@
-//! The shipped tuning examples validate (statically: their core lists are for other machines).
+//! The shipped presets validate (statically: their core lists are for other machines), and
+//! `--print-default-config` prints the default template.
+
+use std::path::Path;
+
+const PRESETS: &[&str] = &["default", "small", "large", "kafka-tls"];
 
 #[test]
 fn shipped_examples_validate() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tuning");
-    let mut n = 0;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tuning");
+    let mut found = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let p = entry.unwrap().path();
         if p.extension().is_some_and(|e| e == "toml") {
             coreflow::config::load_file(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            n += 1;
+            found.push(p.file_stem().unwrap().to_string_lossy().into_owned());
         }
     }
-    assert!(
-        n >= 2,
-        "expected the small and large examples in {}",
-        dir.display()
+    for want in PRESETS {
+        assert!(
+            found.iter().any(|f| f == want),
+            "tuning/{want}.toml missing"
+        );
+    }
+}
+
+#[test]
+fn kafka_tls_preset_selects_kafka_over_tls() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tuning/kafka-tls.toml");
+    let s = coreflow::config::load_file(&p).unwrap();
+    assert!(matches!(
+        s.output.sink,
+        coreflow::config::SinkSettings::Kafka
+    ));
+    assert!(s.kafka.tls && s.kafka.sasl);
+}
+
+#[test]
+fn print_default_config_is_the_template() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_coreflow"))
+        .arg("--print-default-config")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        coreflow::config::DEFAULT_CONFIG
     );
 }
 
 #[test]
 fn small_example_runs_here() {
     // small.toml is for a 2-core box: its cores must also resolve on any machine with 2 cores
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tuning/small.toml");
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tuning/small.toml");
     let s = coreflow::config::load_file(&p).unwrap();
     let cores = coreflow::collector::available_cores();
     if cores.len() >= 2 && cores.contains(&0) && cores.contains(&1) {
