@@ -113,7 +113,46 @@ pub(crate) struct PbWriter {
     // bounds by construction.
     b: [u8; MAX_MESSAGE + 16],
     len: usize,
+    /// The leading fields of the last message (see `Prefix`).
+    prefix: Prefix,
 }
+
+/// The first fields of every schema (type, receive time, sampling rate, sequence number)
+/// are the same for every record of a datagram: their encoding is kept and copied while
+/// they stay the same, instead of being encoded again for each record (the receive time
+/// alone is a division and a 5-byte varint).
+#[derive(Clone, Copy)]
+struct Prefix {
+    /// Which schema wrote `bytes` (`Schema as u8 + 1`; 0: nothing cached).
+    schema: u8,
+    key: PrefixKey,
+    len: usize,
+    bytes: [u8; PREFIX_MAX],
+}
+
+/// The fields a prefix is made of.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct PrefixKey {
+    flow_type: FlowType,
+    sequence_num: u32,
+    time_received_ns: u64,
+    sampling_rate: u64,
+}
+
+impl PrefixKey {
+    #[inline(always)]
+    fn of(r: &FlowRecord) -> PrefixKey {
+        PrefixKey {
+            flow_type: r.flow_type,
+            sequence_num: r.sequence_num,
+            time_received_ns: r.time_received_ns,
+            sampling_rate: r.sampling_rate,
+        }
+    }
+}
+
+/// Room for the prefix fields: key + enum (3), key + u64 (11) twice, key + u32 (6) = 31.
+const PREFIX_MAX: usize = 32;
 
 /// A field key (`field << 3 | wire`, field < 2048) as varint bytes in a little-endian u16,
 /// with its length. `const` so that every key of a schema is folded at compile time.
@@ -143,7 +182,21 @@ thread_local! {
     // One scratch buffer per thread, zeroed once: re-zeroing 2 KiB per message cost more
     // than encoding it.
     static SCRATCH: std::cell::RefCell<PbWriter> = const {
-        std::cell::RefCell::new(PbWriter { b: [0; MAX_MESSAGE + 16], len: 0 })
+        std::cell::RefCell::new(PbWriter {
+            b: [0; MAX_MESSAGE + 16],
+            len: 0,
+            prefix: Prefix {
+                schema: 0,
+                key: PrefixKey {
+                    flow_type: FlowType::Unknown,
+                    sequence_num: 0,
+                    time_received_ns: 0,
+                    sampling_rate: 0,
+                },
+                len: 0,
+                bytes: [0; PREFIX_MAX],
+            },
+        })
     };
 }
 
@@ -226,6 +279,52 @@ impl PbWriter {
         self.key_const(key_bytes(field, wire));
     }
 
+    /// A varint field: the key and a value of up to 3 bytes (ports, counters of one flow,
+    /// interfaces, AS numbers) in one store, longer values after the key.
+    #[inline(always)]
+    fn field_varint(&mut self, key: (u16, usize), v: u64) {
+        let at = self.len & (MAX_MESSAGE - 1);
+        let shift = 8 * key.1 as u32;
+        let k = u64::from(key.0);
+        let (x, n) = if v < 0x80 {
+            (k | (v << shift), 1)
+        } else if v < 1 << 14 {
+            (k | (((v & 0x7f) | 0x80 | ((v >> 7) << 8)) << shift), 2)
+        } else if v < 1 << 21 {
+            let x = (v & 0x7f) | ((v << 1) & 0x7f00) | ((v << 2) & 0x7f_0000) | 0x8080;
+            (k | (x << shift), 3)
+        } else {
+            self.key_const(key);
+            self.varint_multi(v);
+            return;
+        };
+        self.b[at..at + 8].copy_from_slice(&x.to_le_bytes());
+        self.len += key.1 + n;
+    }
+
+    /// Starts a message with the prefix fields written by `write` (1 to 4 of the schema's
+    /// first fields, all taken from `PrefixKey`'s fields), from the cache when the record
+    /// shares them with the previous one of the same schema.
+    #[inline(always)]
+    fn prefix(&mut self, schema: Schema, r: &FlowRecord, write: impl FnOnce(&mut PbWriter)) {
+        let key = PrefixKey::of(r);
+        let id = schema as u8 + 1;
+        if self.prefix.schema == id && self.prefix.key == key {
+            let p = &self.prefix;
+            self.b[..PREFIX_MAX].copy_from_slice(&p.bytes);
+            self.len = p.len;
+        } else {
+            self.len = 0;
+            write(self);
+            let n = self.len.min(PREFIX_MAX);
+            self.prefix.bytes.copy_from_slice(&self.b[..PREFIX_MAX]);
+            self.prefix.len = n;
+            self.prefix.key = key;
+            // an over-long prefix (impossible by PREFIX_MAX's sum) would not be cached
+            self.prefix.schema = if self.len <= PREFIX_MAX { id } else { 0 };
+        }
+    }
+
     /// Writes an address's bytes: a fixed 16-byte copy (no memcpy call for a variable
     /// length), of which only the address's own length is kept.
     #[inline(always)]
@@ -242,8 +341,7 @@ mod pb {
     #[inline(always)]
     pub fn u64(w: &mut PbWriter, f: u32, v: u64) {
         if v != 0 {
-            w.key(f, 0);
-            w.varint(v);
+            w.field_varint(key_bytes(f, 0), v);
         }
     }
     #[inline(always)]
@@ -398,19 +496,76 @@ impl<'a> Json<'a> {
     }
 }
 
+/// Writes the protobuf fields of a schema's list (see `schema!`).
+macro_rules! pb_fields {
+    ($w:ident;) => {};
+    ($w:ident; if ($g:expr) { $($inner:tt)* } $($rest:tt)*) => {
+        if $g {
+            pb_fields!($w; $($inner)*);
+        }
+        pb_fields!($w; $($rest)*);
+    };
+    ($w:ident; $num:literal $name:literal $kind:ident ($e:expr); $($rest:tt)*) => {
+        pb::$kind($w, $num, $e);
+        pb_fields!($w; $($rest)*);
+    };
+}
+
+/// Writes the JSON members of a schema's list (see `schema!`).
+macro_rules! json_fields {
+    ($j:ident;) => {};
+    ($j:ident; if ($g:expr) { $($inner:tt)* } $($rest:tt)*) => {
+        if $g {
+            json_fields!($j; $($inner)*);
+        }
+        json_fields!($j; $($rest)*);
+    };
+    ($j:ident; $num:literal $name:literal $kind:ident ($e:expr); $($rest:tt)*) => {
+        $j.$kind($name, $e);
+        json_fields!($j; $($rest)*);
+    };
+}
+
+/// One schema: `prefix { .. }` holds its leading fields, which must come from `PrefixKey`'s
+/// fields only (they are cached per datagram); then the other fields in order.
+/// `if (guard) { .. }` skips a group of fields at once; the guard must be false only when
+/// every field of the group is zero (so the output is the same with or without it).
 macro_rules! schema {
-    ($pb_fn:ident, $json_fn:ident, |$r:ident| { $( $num:literal $name:literal $kind:ident ($e:expr); )* }) => {
+    ($pb_fn:ident, $json_fn:ident, $schema:ident, |$r:ident| {
+        prefix { $($pre:tt)* }
+        $($body:tt)*
+    }) => {
         #[inline]
         fn $pb_fn($r: &FlowRecord, w: &mut PbWriter) {
-            $( pb::$kind(w, $num, $e); )*
+            w.prefix(Schema::$schema, $r, |w| {
+                pb_fields!(w; $($pre)*);
+            });
+            pb_fields!(w; $($body)*);
         }
 
         fn $json_fn($r: &FlowRecord, out: &mut Vec<u8>) {
             let mut j = Json::new(out);
-            $( j.$kind($name, $e); )*
+            json_fields!(j; $($pre)*);
+            json_fields!(j; $($body)*);
             j.end();
         }
     };
+}
+
+/// Guard of the tunnel (encapsulated packet) fields.
+#[inline(always)]
+fn any_encap(r: &FlowRecord) -> bool {
+    r.has_encap
+        || !r.src_addr_encap.is_none()
+        || !r.dst_addr_encap.is_none()
+        || (r.proto_encap
+            | r.etype_encap
+            | r.ip_tos_encap
+            | r.ip_ttl_encap
+            | r.ipv6_flow_label_encap
+            | r.fragment_id_encap
+            | r.fragment_offset_encap)
+            != 0
 }
 
 const NS: u64 = 1_000_000_000;
@@ -462,11 +617,13 @@ fn mpls_last(r: &FlowRecord) -> (u32, u32) {
     }
 }
 
-schema!(goflow_v2_pb, goflow_v2_json, |r| {
-    1 "Type" enumv(v2_type(r.flow_type));
-    2 "TimeRecvd" u64(r.time_received_ns / NS);
-    3 "SamplingRate" u64(r.sampling_rate);
-    4 "SequenceNum" u32(r.sequence_num);
+schema!(goflow_v2_pb, goflow_v2_json, GoflowV2, |r| {
+    prefix {
+        1 "Type" enumv(v2_type(r.flow_type));
+        2 "TimeRecvd" u64(r.time_received_ns / NS);
+        3 "SamplingRate" u64(r.sampling_rate);
+        4 "SequenceNum" u32(r.sequence_num);
+    }
     5 "TimeFlow" u64(r.time_flow_end_ns / NS);
     6 "SrcIP" addr(r.src_addr);
     7 "DstIP" addr(r.dst_addr);
@@ -505,26 +662,30 @@ schema!(goflow_v2_pb, goflow_v2_json, |r| {
     40 "TimeFlowStart" u64(r.time_flow_start_ns / NS);
     41 "TimeFlowEnd" u64(r.time_flow_end_ns / NS);
     42 "FlowDirection" u32(r.flow_direction);
-    43 "HasEncap" boolean(r.has_encap);
-    44 "SrcAddrEncap" addr(r.src_addr_encap);
-    45 "DstAddrEncap" addr(r.dst_addr_encap);
-    46 "ProtoEncap" u32(r.proto_encap);
-    47 "EtypeEncap" u32(r.etype_encap);
-    48 "IPTosEncap" u32(r.ip_tos_encap);
-    49 "IPTTLEncap" u32(r.ip_ttl_encap);
-    50 "IPv6FlowLabelEncap" u32(r.ipv6_flow_label_encap);
-    51 "FragmentIdEncap" u32(r.fragment_id_encap);
-    52 "FragmentOffsetEncap" u32(r.fragment_offset_encap);
-    53 "HasMPLS" boolean(r.mpls_count > 0);
-    54 "MPLSCount" u32(u32::from(r.mpls_count));
-    55 "MPLS1TTL" u32(mpls_at(r, 0).1);
-    56 "MPLS1Label" u32(mpls_at(r, 0).0);
-    57 "MPLS2TTL" u32(mpls_at(r, 1).1);
-    58 "MPLS2Label" u32(mpls_at(r, 1).0);
-    59 "MPLS3TTL" u32(mpls_at(r, 2).1);
-    60 "MPLS3Label" u32(mpls_at(r, 2).0);
-    61 "MPLSLastTTL" u32(mpls_last(r).1);
-    62 "MPLSLastLabel" u32(mpls_last(r).0);
+    if (any_encap(r)) {
+        43 "HasEncap" boolean(r.has_encap);
+        44 "SrcAddrEncap" addr(r.src_addr_encap);
+        45 "DstAddrEncap" addr(r.dst_addr_encap);
+        46 "ProtoEncap" u32(r.proto_encap);
+        47 "EtypeEncap" u32(r.etype_encap);
+        48 "IPTosEncap" u32(r.ip_tos_encap);
+        49 "IPTTLEncap" u32(r.ip_ttl_encap);
+        50 "IPv6FlowLabelEncap" u32(r.ipv6_flow_label_encap);
+        51 "FragmentIdEncap" u32(r.fragment_id_encap);
+        52 "FragmentOffsetEncap" u32(r.fragment_offset_encap);
+    }
+    if (r.mpls_count > 0) {
+        53 "HasMPLS" boolean(r.mpls_count > 0);
+        54 "MPLSCount" u32(u32::from(r.mpls_count));
+        55 "MPLS1TTL" u32(mpls_at(r, 0).1);
+        56 "MPLS1Label" u32(mpls_at(r, 0).0);
+        57 "MPLS2TTL" u32(mpls_at(r, 1).1);
+        58 "MPLS2Label" u32(mpls_at(r, 1).0);
+        59 "MPLS3TTL" u32(mpls_at(r, 2).1);
+        60 "MPLS3Label" u32(mpls_at(r, 2).0);
+        61 "MPLSLastTTL" u32(mpls_last(r).1);
+        62 "MPLSLastLabel" u32(mpls_last(r).0);
+    }
     70 "ObservationDomainId" u32(r.observation_domain_id);
     71 "ObservationPointId" u32(r.observation_point_id);
     100 "BgpNextHop" addr(r.bgp_next_hop);
@@ -537,11 +698,13 @@ schema!(goflow_v2_pb, goflow_v2_json, |r| {
     121 "IPFlags" u32(r.ip_flags);
 });
 
-schema!(goflow_v3_pb, goflow_v3_json, |r| {
-    1 "Type" enumv(v3_type(r.flow_type));
-    2 "TimeReceived" u64(r.time_received_ns / NS);
-    3 "SamplingRate" u64(r.sampling_rate);
-    4 "SequenceNum" u32(r.sequence_num);
+schema!(goflow_v3_pb, goflow_v3_json, GoflowV3, |r| {
+    prefix {
+        1 "Type" enumv(v3_type(r.flow_type));
+        2 "TimeReceived" u64(r.time_received_ns / NS);
+        3 "SamplingRate" u64(r.sampling_rate);
+        4 "SequenceNum" u32(r.sequence_num);
+    }
     5 "TimeFlowEnd" u64(r.time_flow_end_ns / NS);
     6 "SrcAddr" addr(r.src_addr);
     7 "DstAddr" addr(r.dst_addr);
@@ -579,34 +742,40 @@ schema!(goflow_v3_pb, goflow_v3_json, |r| {
     40 "EgressVrfID" u32(r.egress_vrf_id);
     41 "BiFlowDirection" u32(r.bi_flow_direction);
     42 "FlowDirection" u32(r.flow_direction);
-    43 "HasEncap" boolean(r.has_encap);
-    44 "SrcAddrEncap" addr(r.src_addr_encap);
-    45 "DstAddrEncap" addr(r.dst_addr_encap);
-    46 "ProtoEncap" u32(r.proto_encap);
-    47 "EtypeEncap" u32(r.etype_encap);
-    48 "IPTosEncap" u32(r.ip_tos_encap);
-    49 "IPTTLEncap" u32(r.ip_ttl_encap);
-    50 "IPv6FlowLabelEncap" u32(r.ipv6_flow_label_encap);
-    51 "FragmentIdEncap" u32(r.fragment_id_encap);
-    52 "FragmentOffsetEncap" u32(r.fragment_offset_encap);
-    53 "HasMPLS" boolean(r.mpls_count > 0);
-    54 "MPLSCount" u32(u32::from(r.mpls_count));
-    55 "MPLS1TTL" u32(mpls_at(r, 0).1);
-    56 "MPLS1Label" u32(mpls_at(r, 0).0);
-    57 "MPLS2TTL" u32(mpls_at(r, 1).1);
-    58 "MPLS2Label" u32(mpls_at(r, 1).0);
-    59 "MPLS3TTL" u32(mpls_at(r, 2).1);
-    60 "MPLS3Label" u32(mpls_at(r, 2).0);
-    61 "MPLSLastTTL" u32(mpls_last(r).1);
-    62 "MPLSLastLabel" u32(mpls_last(r).0);
+    if (any_encap(r)) {
+        43 "HasEncap" boolean(r.has_encap);
+        44 "SrcAddrEncap" addr(r.src_addr_encap);
+        45 "DstAddrEncap" addr(r.dst_addr_encap);
+        46 "ProtoEncap" u32(r.proto_encap);
+        47 "EtypeEncap" u32(r.etype_encap);
+        48 "IPTosEncap" u32(r.ip_tos_encap);
+        49 "IPTTLEncap" u32(r.ip_ttl_encap);
+        50 "IPv6FlowLabelEncap" u32(r.ipv6_flow_label_encap);
+        51 "FragmentIdEncap" u32(r.fragment_id_encap);
+        52 "FragmentOffsetEncap" u32(r.fragment_offset_encap);
+    }
+    if (r.mpls_count > 0) {
+        53 "HasMPLS" boolean(r.mpls_count > 0);
+        54 "MPLSCount" u32(u32::from(r.mpls_count));
+        55 "MPLS1TTL" u32(mpls_at(r, 0).1);
+        56 "MPLS1Label" u32(mpls_at(r, 0).0);
+        57 "MPLS2TTL" u32(mpls_at(r, 1).1);
+        58 "MPLS2Label" u32(mpls_at(r, 1).0);
+        59 "MPLS3TTL" u32(mpls_at(r, 2).1);
+        60 "MPLS3Label" u32(mpls_at(r, 2).0);
+        61 "MPLSLastTTL" u32(mpls_last(r).1);
+        62 "MPLSLastLabel" u32(mpls_last(r).0);
+    }
     63 "HasPPP" boolean(r.has_ppp);
     64 "PPPAddressControl" u32(r.ppp_address_control);
 });
 
-schema!(goflow2_pb, goflow2_json, |r| {
-    1 "type" enumv(v3_type(r.flow_type));
-    3 "sampling_rate" u64(r.sampling_rate);
-    4 "sequence_num" u32(r.sequence_num);
+schema!(goflow2_pb, goflow2_json, Goflow2, |r| {
+    prefix {
+        1 "type" enumv(v3_type(r.flow_type));
+        3 "sampling_rate" u64(r.sampling_rate);
+        4 "sequence_num" u32(r.sequence_num);
+    }
     6 "src_addr" addr(r.src_addr);
     7 "dst_addr" addr(r.dst_addr);
     9 "bytes" u64(r.bytes);
@@ -782,6 +951,50 @@ mod tests {
             }
             .encode_to_vec();
             assert_eq!(buf, expect, "{v:#x}");
+        }
+    }
+
+    /// The cached leading fields come out as if encoded afresh, whichever prefix field
+    /// changes between records and whichever schema wrote the cache last.
+    #[test]
+    fn prefix_cache_matches_fresh_encoding() {
+        fn fresh(schema: Schema, r: &FlowRecord) -> Vec<u8> {
+            SCRATCH.with_borrow_mut(|w| w.prefix.schema = 0);
+            let mut b = Vec::new();
+            schema.encode_pb(r, &mut b);
+            b
+        }
+        let base = sample();
+        let mut records = vec![base, base];
+        let mut r = base;
+        r.sequence_num += 1;
+        records.push(r);
+        r.time_received_ns += 1_000_000_000;
+        records.push(r);
+        r.sampling_rate = 0;
+        records.push(r);
+        r.flow_type = FlowType::Ipfix;
+        records.push(r);
+        r.sampling_rate = u64::MAX;
+        r.sequence_num = u32::MAX;
+        r.time_received_ns = u64::MAX;
+        records.push(r);
+        records.push(FlowRecord::default());
+        records.push(base);
+        for schemas in [
+            [Schema::GoflowV2, Schema::GoflowV2, Schema::GoflowV3],
+            [Schema::Goflow2, Schema::GoflowV3, Schema::GoflowV2],
+        ] {
+            for r in &records {
+                for schema in schemas {
+                    let mut b = Vec::new();
+                    schema.encode_pb(r, &mut b);
+                    assert_eq!(b, fresh(schema, r), "{schema:?}");
+                    let m = pb::goflow_v2::FlowMessage::decode(&b[..]).unwrap();
+                    assert_eq!(m.sequence_num, r.sequence_num);
+                    assert_eq!(m.sampling_rate, r.sampling_rate);
+                }
+            }
         }
     }
 
