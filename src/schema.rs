@@ -46,7 +46,7 @@ impl Schema {
     pub fn encode_pb(self, r: &FlowRecord, buf: &mut Vec<u8>) {
         PbWriter::with(|w| {
             self.write_pb(r, w);
-            buf.extend_from_slice(w.as_slice());
+            w.append_to(buf);
         })
     }
 
@@ -55,11 +55,14 @@ impl Schema {
     pub fn encode_pb_delimited(self, r: &FlowRecord, buf: &mut Vec<u8>) {
         PbWriter::with(|w| {
             self.write_pb(r, w);
-            let body = w.as_slice();
-            let mut prefix = [0u8; 10];
-            let n = varint_into(body.len() as u64, &mut prefix);
-            buf.extend_from_slice(&prefix[..n]);
-            buf.extend_from_slice(body);
+            // MAX_MESSAGE < 2^14: the length is a 1- or 2-byte varint
+            let n = w.len.min(MAX_MESSAGE);
+            if n < 0x80 {
+                buf.push(n as u8);
+            } else {
+                buf.extend_from_slice(&[(n as u8) | 0x80, (n >> 7) as u8]);
+            }
+            w.append_to(buf);
         })
     }
 
@@ -109,12 +112,14 @@ const MAX_MESSAGE: usize = 2048;
 /// (MAX_MESSAGE bounds every schema, so the mask never wraps in practice; if it ever did,
 /// the message would come out garbled, never out of bounds.)
 pub(crate) struct PbWriter {
-    // 16 bytes of slack past MAX_MESSAGE so 8- and 16-byte stores at a masked offset are in
-    // bounds by construction.
-    b: [u8; MAX_MESSAGE + 16],
+    // Slack past MAX_MESSAGE so that 8- and 16-byte stores at a masked offset, and the
+    // 32-byte pieces `append_to` copies, are in bounds by construction.
+    b: [u8; MAX_MESSAGE + 32],
     len: usize,
     /// The leading fields of the last message (see `Prefix`).
     prefix: Prefix,
+    /// The last varint written by `pb::u64_memo`: value, offset and length of its bytes.
+    memo: (u64, usize, usize),
 }
 
 /// The first fields of every schema (type, receive time, sampling rate, sequence number)
@@ -128,6 +133,9 @@ struct Prefix {
     key: PrefixKey,
     len: usize,
     bytes: [u8; PREFIX_MAX],
+    /// `key.time_received_ns` as varint bytes (goflow2's and v2's nanosecond receive time,
+    /// a 9-byte varint, is the same for the whole datagram too).
+    recv_ns: ([u8; 16], usize),
 }
 
 /// The fields a prefix is made of.
@@ -183,8 +191,9 @@ thread_local! {
     // than encoding it.
     static SCRATCH: std::cell::RefCell<PbWriter> = const {
         std::cell::RefCell::new(PbWriter {
-            b: [0; MAX_MESSAGE + 16],
+            b: [0; MAX_MESSAGE + 32],
             len: 0,
+            memo: (0, 0, 0),
             prefix: Prefix {
                 schema: 0,
                 key: PrefixKey {
@@ -195,6 +204,7 @@ thread_local! {
                 },
                 len: 0,
                 bytes: [0; PREFIX_MAX],
+                recv_ns: ([0; 16], 0),
             },
         })
     };
@@ -209,9 +219,24 @@ impl PbWriter {
         })
     }
 
-    #[inline(always)]
+    #[cfg(test)]
     fn as_slice(&self) -> &[u8] {
         &self.b[..self.len.min(MAX_MESSAGE)]
+    }
+
+    /// Appends the message to `buf` in fixed 32-byte pieces, then cuts `buf` back to the
+    /// message's end: a variable-length copy is a memcpy call, which cost as much as
+    /// encoding half the fields of a record.
+    #[inline(always)]
+    fn append_to(&self, buf: &mut Vec<u8>) {
+        let n = self.len.min(MAX_MESSAGE);
+        let end = buf.len() + n;
+        buf.reserve(n + 32);
+        for piece in self.b[..(n + 31) & !31].chunks_exact(32) {
+            let piece: &[u8; 32] = piece.try_into().expect("32-byte pieces");
+            buf.extend_from_slice(piece);
+        }
+        buf.truncate(end);
     }
 
     #[inline(always)]
@@ -320,6 +345,10 @@ impl PbWriter {
             self.prefix.bytes.copy_from_slice(&self.b[..PREFIX_MAX]);
             self.prefix.len = n;
             self.prefix.key = key;
+            let mut ns = [0u8; 10];
+            let k = varint_into(key.time_received_ns, &mut ns);
+            self.prefix.recv_ns.0[..10].copy_from_slice(&ns);
+            self.prefix.recv_ns.1 = k;
             // an over-long prefix (impossible by PREFIX_MAX's sum) would not be cached
             self.prefix.schema = if self.len <= PREFIX_MAX { id } else { 0 };
         }
@@ -342,6 +371,49 @@ mod pb {
     pub fn u64(w: &mut PbWriter, f: u32, v: u64) {
         if v != 0 {
             w.field_varint(key_bytes(f, 0), v);
+        }
+    }
+    /// `u64`, remembering where the value's bytes went for `u64_again`.
+    #[inline(always)]
+    pub fn u64_memo(w: &mut PbWriter, f: u32, v: u64) {
+        if v != 0 {
+            let k = key_bytes(f, 0);
+            let at = w.len + k.1;
+            w.field_varint(k, v);
+            w.memo = (v, at & (MAX_MESSAGE - 1), w.len - at);
+        } else {
+            // nothing to copy from in this message
+            w.memo.0 = 0;
+        }
+    }
+    /// `u64` of a value that is often the one `u64_memo` wrote last (the flow end time is
+    /// two fields of GoFlow's layouts): its bytes are copied rather than encoded again.
+    #[inline(always)]
+    pub fn u64_again(w: &mut PbWriter, f: u32, v: u64) {
+        let (mv, at, n) = w.memo;
+        if v != 0 && v == mv {
+            w.key(f, 0);
+            let to = w.len & (MAX_MESSAGE - 1);
+            let mut bytes = [0u8; 16];
+            bytes.copy_from_slice(&w.b[at..at + 16]);
+            w.b[to..to + 16].copy_from_slice(&bytes);
+            w.len += n;
+        } else {
+            u64(w, f, v)
+        }
+    }
+    /// The record's receive time in nanoseconds: from the prefix cache, which `prefix()`
+    /// filled for this record's receive time before any field of the body.
+    #[inline(always)]
+    pub fn recv_ns(w: &mut PbWriter, f: u32, v: u64) {
+        if v != 0 && v == w.prefix.key.time_received_ns {
+            w.key(f, 0);
+            let to = w.len & (MAX_MESSAGE - 1);
+            let (bytes, n) = w.prefix.recv_ns;
+            w.b[to..to + 16].copy_from_slice(&bytes);
+            w.len += n;
+        } else {
+            u64(w, f, v)
         }
     }
     #[inline(always)]
@@ -430,6 +502,15 @@ impl<'a> Json<'a> {
     }
     fn u32(&mut self, k: &str, v: u32) {
         self.u64(k, u64::from(v))
+    }
+    fn u64_memo(&mut self, k: &str, v: u64) {
+        self.u64(k, v)
+    }
+    fn u64_again(&mut self, k: &str, v: u64) {
+        self.u64(k, v)
+    }
+    fn recv_ns(&mut self, k: &str, v: u64) {
+        self.u64(k, v)
     }
     fn boolean(&mut self, k: &str, v: bool) {
         if v {
@@ -552,6 +633,23 @@ macro_rules! schema {
     };
 }
 
+/// Guard of ICMP, VLAN, fragment, flow label and VRF fields (31-39 of goflow-v2; 31-37
+/// of goflow2, whose 38 is not among them and is written regardless): mostly zero in
+/// NetFlow records.
+#[inline(always)]
+fn any_l2_misc(r: &FlowRecord) -> bool {
+    (r.icmp_type
+        | r.icmp_code
+        | r.src_vlan
+        | r.dst_vlan
+        | r.fragment_id
+        | r.fragment_offset
+        | r.ipv6_flow_label
+        | r.ingress_vrf_id
+        | r.egress_vrf_id)
+        != 0
+}
+
 /// Guard of the tunnel (encapsulated packet) fields.
 #[inline(always)]
 fn any_encap(r: &FlowRecord) -> bool {
@@ -624,7 +722,7 @@ schema!(goflow_v2_pb, goflow_v2_json, GoflowV2, |r| {
         3 "SamplingRate" u64(r.sampling_rate);
         4 "SequenceNum" u32(r.sequence_num);
     }
-    5 "TimeFlow" u64(r.time_flow_end_ns / NS);
+    5 "TimeFlow" u64_memo(r.time_flow_end_ns / NS);
     6 "SrcIP" addr(r.src_addr);
     7 "DstIP" addr(r.dst_addr);
     8 "IPversion" enumv(v2_ipversion(r));
@@ -650,17 +748,19 @@ schema!(goflow_v2_pb, goflow_v2_json, GoflowV2, |r| {
     28 "DstMac" mac(r.dst_mac);
     29 "VlanId" u32(r.vlan_id);
     30 "Etype" u32(r.etype);
-    31 "IcmpType" u32(r.icmp_type);
-    32 "IcmpCode" u32(r.icmp_code);
-    33 "SrcVlan" u32(r.src_vlan);
-    34 "DstVlan" u32(r.dst_vlan);
-    35 "FragmentId" u32(r.fragment_id);
-    36 "FragmentOffset" u32(r.fragment_offset);
-    37 "IPv6FlowLabel" u32(r.ipv6_flow_label);
-    38 "IngressVrfId" u32(r.ingress_vrf_id);
-    39 "EgressVrfId" u32(r.egress_vrf_id);
+    if (any_l2_misc(r)) {
+        31 "IcmpType" u32(r.icmp_type);
+        32 "IcmpCode" u32(r.icmp_code);
+        33 "SrcVlan" u32(r.src_vlan);
+        34 "DstVlan" u32(r.dst_vlan);
+        35 "FragmentId" u32(r.fragment_id);
+        36 "FragmentOffset" u32(r.fragment_offset);
+        37 "IPv6FlowLabel" u32(r.ipv6_flow_label);
+        38 "IngressVrfId" u32(r.ingress_vrf_id);
+        39 "EgressVrfId" u32(r.egress_vrf_id);
+    }
     40 "TimeFlowStart" u64(r.time_flow_start_ns / NS);
-    41 "TimeFlowEnd" u64(r.time_flow_end_ns / NS);
+    41 "TimeFlowEnd" u64_again(r.time_flow_end_ns / NS);
     42 "FlowDirection" u32(r.flow_direction);
     if (any_encap(r)) {
         43 "HasEncap" boolean(r.has_encap);
@@ -691,7 +791,7 @@ schema!(goflow_v2_pb, goflow_v2_json, GoflowV2, |r| {
     100 "BgpNextHop" addr(r.bgp_next_hop);
     101 "BgpCommunities" packed(r.communities());
     102 "AsPath" packed(r.as_path());
-    110 "TimeReceivedNs" u64(r.time_received_ns);
+    110 "TimeReceivedNs" recv_ns(r.time_received_ns);
     111 "TimeFlowStartNs" u64(r.time_flow_start_ns);
     112 "TimeFlowEndNs" u64(r.time_flow_end_ns);
     120 "BiFlowDirection" u32(r.bi_flow_direction);
@@ -800,13 +900,15 @@ schema!(goflow2_pb, goflow2_json, Goflow2, |r| {
     28 "dst_mac" mac(r.dst_mac);
     29 "vlan_id" u32(r.vlan_id);
     30 "etype" u32(r.etype);
-    31 "icmp_type" u32(r.icmp_type);
-    32 "icmp_code" u32(r.icmp_code);
-    33 "src_vlan" u32(r.src_vlan);
-    34 "dst_vlan" u32(r.dst_vlan);
-    35 "fragment_id" u32(r.fragment_id);
-    36 "fragment_offset" u32(r.fragment_offset);
-    37 "ipv6_flow_label" u32(r.ipv6_flow_label);
+    if (any_l2_misc(r)) {
+        31 "icmp_type" u32(r.icmp_type);
+        32 "icmp_code" u32(r.icmp_code);
+        33 "src_vlan" u32(r.src_vlan);
+        34 "dst_vlan" u32(r.dst_vlan);
+        35 "fragment_id" u32(r.fragment_id);
+        36 "fragment_offset" u32(r.fragment_offset);
+        37 "ipv6_flow_label" u32(r.ipv6_flow_label);
+    }
     38 "ip_flags" u32(r.ip_flags);
     70 "observation_domain_id" u32(r.observation_domain_id);
     71 "observation_point_id" u32(r.observation_point_id);
@@ -818,7 +920,7 @@ schema!(goflow2_pb, goflow2_json, Goflow2, |r| {
     102 "as_path" packed(r.as_path());
     103 "layer_stack" layers(r.layers().0);
     104 "layer_size" packed(r.layers().1);
-    110 "time_received_ns" u64(r.time_received_ns);
+    110 "time_received_ns" recv_ns(r.time_received_ns);
     111 "time_flow_start_ns" u64(r.time_flow_start_ns);
     112 "time_flow_end_ns" u64(r.time_flow_end_ns);
 });
@@ -994,6 +1096,70 @@ mod tests {
                     assert_eq!(m.sequence_num, r.sequence_num);
                     assert_eq!(m.sampling_rate, r.sampling_rate);
                 }
+            }
+        }
+    }
+
+    /// Random records (each field zero or not, small or large), encoded back to back so the
+    /// prefix cache and the end-time copy are in play: each message is what prost writes for
+    /// the same values (canonical field order and varints), in every schema.
+    #[test]
+    fn random_records_encode_canonically() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut pick = move || {
+            let x = next();
+            match x % 4 {
+                0 => 0,
+                1 => x >> 57,
+                2 => x >> 40,
+                _ => x >> (x % 64),
+            }
+        };
+        let base = sample();
+        for i in 0..2000 {
+            let mut r = base;
+            r.time_received_ns = if i % 3 == 0 { pick() } else { base.time_received_ns };
+            r.time_flow_end_ns = pick();
+            r.time_flow_start_ns = pick();
+            r.sampling_rate = if i % 5 == 0 { pick() } else { base.sampling_rate };
+            r.sequence_num = (i / 7) as u32;
+            r.bytes = pick();
+            r.packets = pick();
+            r.src_port = pick() as u32;
+            r.icmp_type = pick() as u32;
+            r.egress_vrf_id = pick() as u32;
+            r.ipv6_flow_label_encap = pick() as u32;
+            r.has_encap = pick() % 2 == 1;
+            r.mpls_count = (pick() % 3) as u8;
+            r.observation_domain_id = pick() as u32;
+            for schema in [Schema::GoflowV2, Schema::GoflowV3, Schema::Goflow2] {
+                let mut b = Vec::new();
+                schema.encode_pb(&r, &mut b);
+                let again = match schema {
+                    Schema::GoflowV2 => {
+                        let m = pb::goflow_v2::FlowMessage::decode(&b[..]).unwrap();
+                        assert_eq!(m.time_flow, r.time_flow_end_ns / NS);
+                        assert_eq!(m.time_flow_end, r.time_flow_end_ns / NS);
+                        assert_eq!(m.time_received_ns, r.time_received_ns);
+                        assert_eq!(m.egress_vrf_id, r.egress_vrf_id);
+                        m.encode_to_vec()
+                    }
+                    Schema::GoflowV3 => {
+                        pb::goflow_v3::FlowMessage::decode(&b[..]).unwrap().encode_to_vec()
+                    }
+                    Schema::Goflow2 => {
+                        let m = pb::goflow2::FlowMessage::decode(&b[..]).unwrap();
+                        assert_eq!(m.time_received_ns, r.time_received_ns);
+                        m.encode_to_vec()
+                    }
+                };
+                assert_eq!(b, again, "{schema:?} record {i}");
             }
         }
     }
