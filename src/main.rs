@@ -122,6 +122,8 @@ fn collect_main(args: &[String]) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // first, before the heap grows: with huge pages the limits would not bound resident memory
+    coreflow::net::disable_transparent_huge_pages();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("replay") => replay_main(&args[1..]),

@@ -9,15 +9,23 @@
 //!
 //! Everything is bounded by [`Limits`]: exporters (when the table is full, the least recently
 //! used sixteenth is evicted in one pass), templates per exporter (the exporter's least
-//! recently used template makes room), fields per template and the total wire size of all
-//! templates; templates idle for `template_idle_timeout_s` expire. Every limit hit is counted
-//! as `DecodeError::Limit`.
+//! recently used template makes room), fields per template and the heap the whole cache holds
+//! (`max_template_bytes`: least recently used exporters are evicted to make room); templates
+//! idle for `template_idle_timeout_s` expire. Every limit hit is counted as
+//! `DecodeError::Limit`.
+//!
+//! The heap is accounted as it is allocated, not as the wire sizes: each template's field list
+//! and compiled plan, every hash table's buckets and control bytes (tables only grow, so the
+//! largest bucket count seen is kept), each rounded up to the allocator's size class. A
+//! template of 40 fields takes about 0.6 KiB of heap against 164 bytes on the wire, so a cap on
+//! wire sizes let the real state grow to several times the configured number.
 
-use crate::decode::fields::{Plan, SamplerRates};
+use crate::decode::fields::{Op, Plan, SamplerRates};
 use crate::decode::{DatagramSummary, DecodeError, DecodeStats, LimitKind, Limits, TemplateSeen};
 use crate::flow::Addr;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::mem::size_of;
 use std::net::IpAddr;
 
 /// Template field length meaning "variable length" (RFC 7011 §7).
@@ -45,7 +53,59 @@ pub struct Template {
     /// Receive time of the last data set decoded with it (0: none yet).
     pub used_ns: u64,
     pub(crate) plan: Plan,
-    wire_bytes: usize,
+}
+
+impl Template {
+    /// Heap bytes the template holds outside its slot in the exporter's table.
+    fn heap(&self) -> usize {
+        alloc_size(size_of::<FieldSpec>() * self.fields.len())
+            + alloc_size(size_of::<Op>() * self.plan.ops.len())
+    }
+}
+
+/// What the allocator hands out for an `n`-byte request: mimalloc rounds requests up to 8
+/// bytes, and above 64 bytes to one of four size classes per power of two. An upper estimate
+/// (its classes are counted in words), so that the accounting does not undercount.
+pub(crate) fn alloc_size(n: usize) -> usize {
+    if n <= 64 {
+        return n.next_multiple_of(8);
+    }
+    let top = usize::BITS - 1 - n.leading_zeros();
+    let unit = 1usize << (top - 2);
+    n.div_ceil(unit) * unit
+}
+
+/// Buckets std's `HashMap` (hashbrown) allocates for `cap` entries: a power of two, at most
+/// 7/8 full (4 and 8 buckets hold 3 and 7).
+fn buckets_for(cap: usize) -> usize {
+    match cap {
+        0 => 0,
+        1..=3 => 4,
+        4..=7 => 8,
+        _ => cap.saturating_mul(8).div_ceil(7).next_power_of_two(),
+    }
+}
+
+/// Heap bytes of a hashbrown table of `buckets` entries of `T`: the entries, one control byte
+/// each and one trailing group of 16.
+fn table_bytes<T>(buckets: usize) -> usize {
+    if buckets == 0 {
+        return 0;
+    }
+    alloc_size((buckets * size_of::<T>()).next_multiple_of(16) + buckets + 16)
+}
+
+/// The buckets a map has allocated, as far as its `capacity()` tells. Removals leave
+/// tombstones that lower `capacity()` without freeing anything and std never shrinks a map
+/// by itself, so the largest count seen is the one allocated.
+#[derive(Clone, Copy, Debug, Default)]
+struct Buckets(usize);
+
+impl Buckets {
+    fn seen(&mut self, capacity: usize) -> usize {
+        self.0 = self.0.max(buckets_for(capacity));
+        self.0
+    }
 }
 
 /// A small fast hasher for the per-exporter maps (keys are integers and the maps are bounded
@@ -97,6 +157,36 @@ pub struct Exporter {
     last_used: u64,
     pub(crate) templates: HashMap<u64, Template, Fx>,
     pub(crate) rates: Rates,
+    /// Heap bytes accounted to it when it was last re-accounted ([`Exporter::footprint`]).
+    bytes: usize,
+    /// Sum of its templates' [`Template::heap`].
+    template_heap: usize,
+    /// Allocated buckets of `templates`, `rates.domains` and `rates.samplers`.
+    buckets: [Buckets; 3],
+}
+
+impl Exporter {
+    /// Heap bytes it holds outside its slot in the exporter table: its three maps' tables and
+    /// its templates' field lists and plans.
+    fn footprint(&mut self) -> usize {
+        let t = self.buckets[0].seen(self.templates.capacity());
+        let d = self.buckets[1].seen(self.rates.domains.capacity());
+        let s = self.buckets[2].seen(self.rates.samplers.capacity());
+        table_bytes::<(u64, Template)>(t)
+            + table_bytes::<(u64, DomainState)>(d)
+            + table_bytes::<((u64, u64), u64)>(s)
+            + self.template_heap
+    }
+
+    /// Table bytes that inserting one more template may add (a full table doubles).
+    fn template_growth(&self) -> usize {
+        if self.templates.len() < self.templates.capacity() {
+            return 0;
+        }
+        let now = self.buckets[0].0;
+        let next = if now == 0 { 4 } else { now * 2 };
+        table_bytes::<(u64, Template)>(next) - table_bytes::<(u64, Template)>(now)
+    }
 }
 
 /// Sampling rates and system init times of one exporter, by domain and by sampler id.
@@ -119,6 +209,9 @@ impl Rates {
 
     /// Stores a sampling rate (and/or system init time) learned for the domain and, when
     /// given, for the sampler id. Bounded: beyond `max` domains/samplers new ones are dropped.
+    /// Returns whether a domain or sampler entry was added (the cache then re-accounts the
+    /// exporter: [`TemplateCache::rates_grew`]).
+    #[must_use]
     pub(crate) fn store(
         &mut self,
         version: u8,
@@ -127,13 +220,17 @@ impl Rates {
         rate: Option<u64>,
         sys_init_ms: u64,
         max: usize,
-    ) {
+    ) -> bool {
         let dk = dkey(version, domain);
+        let mut added = false;
         if rate.is_some() || sys_init_ms != 0 {
             let n = self.domains.len();
             let d = match self.domains.get_mut(&dk) {
                 Some(d) => Some(d),
-                None if n < max => Some(self.domains.entry(dk).or_default()),
+                None if n < max => {
+                    added = true;
+                    Some(self.domains.entry(dk).or_default())
+                }
                 None => None,
             };
             if let Some(d) = d {
@@ -157,10 +254,12 @@ impl Rates {
                 None if n < max => {
                     self.samplers.insert((dk, sid), r);
                     self.dirty = true;
+                    added = true;
                 }
                 None => {}
             }
         }
+        added
     }
 }
 
@@ -194,7 +293,10 @@ impl DomainSamplers<'_> {
 pub struct TemplateCache {
     exporters: HashMap<Addr, Exporter>,
     clock: u64,
-    template_bytes: usize,
+    /// Allocated buckets of `exporters`.
+    buckets: Buckets,
+    /// Sum of the exporters' accounted `bytes`.
+    exporter_bytes: usize,
     /// Templates learned, replaced or removed since the state was last persisted.
     dirty: bool,
     /// Templates dropped after `Limits::template_idle_timeout_s` without use.
@@ -248,9 +350,44 @@ impl TemplateCache {
         self.exporters.values().map(|e| e.templates.len()).sum()
     }
 
-    /// Sum of the wire sizes of the templates held.
+    /// Heap bytes of the cache's state, as [`Limits::max_template_bytes`] bounds them: the
+    /// exporter table, each exporter's maps and its templates' field lists and plans.
     pub fn template_bytes(&self) -> usize {
-        self.template_bytes
+        self.exporter_bytes + table_bytes::<(Addr, Exporter)>(self.buckets.0)
+    }
+
+    /// Re-accounts one exporter after its maps or templates changed.
+    fn reaccount(&mut self, addr: &Addr) {
+        if let Some(e) = self.exporters.get_mut(addr) {
+            let now = e.footprint();
+            self.exporter_bytes = self.exporter_bytes - e.bytes + now;
+            e.bytes = now;
+        }
+    }
+
+    /// Evicts least recently used exporters other than `keep` until `need` more bytes fit
+    /// under `max` (a sixteenth of the table per pass, as for `max_exporters`). Returns
+    /// `None` if nothing had to go, else whether the bytes fit now.
+    fn make_room(&mut self, keep: &Addr, need: usize, max: usize) -> Option<bool> {
+        if self.template_bytes().saturating_add(need) <= max {
+            return None;
+        }
+        while self.template_bytes().saturating_add(need) > max {
+            if self.exporters.len() <= 1 {
+                return Some(false);
+            }
+            self.evict_lru((self.exporters.len() / 16).max(1), Some(keep));
+        }
+        Some(true)
+    }
+
+    /// After a data set added a sampling rate entry to the exporter: re-accounts it and, over
+    /// `max_template_bytes`, evicts other exporters (the hit counted).
+    pub(crate) fn rates_grew(&mut self, addr: &Addr, limits: &Limits, stats: &mut DecodeStats) {
+        self.reaccount(addr);
+        if self.make_room(addr, 0, limits.max_template_bytes).is_some() {
+            stats.count(DecodeError::Limit(LimitKind::TemplateBytes));
+        }
     }
 
     /// The exporter's state, if it has any (marks it used).
@@ -277,34 +414,40 @@ impl TemplateCache {
             }
             if self.exporters.len() >= limits.max_exporters {
                 stats.count(DecodeError::Limit(LimitKind::Exporters));
-                self.evict_lru(limits.max_exporters);
+                self.evict_lru((limits.max_exporters / 16).max(1), None);
             }
             self.exporters.insert(*addr, Exporter::default());
+            self.buckets.seen(self.exporters.capacity());
         }
         self.exporter_mut(addr)
     }
 
-    /// Evicts the least recently used exporters: 1/16 of the table in one pass over it, so
-    /// that a flood of new exporters costs amortized O(1) per exporter, not a scan each.
-    fn evict_lru(&mut self, max: usize) {
-        let n = (max / 16).max(1);
-        let mut stamps: Vec<u64> = self.exporters.values().map(|e| e.last_used).collect();
-        if stamps.is_empty() {
+    /// Evicts the `n` least recently used exporters (never `keep`) in one pass over the
+    /// table: callers evict a sixteenth of it at a time, so that a flood of new exporters
+    /// costs amortized O(1) per exporter, not a scan each.
+    fn evict_lru(&mut self, n: usize, keep: Option<&Addr>) {
+        let mut stamps: Vec<u64> = self
+            .exporters
+            .iter()
+            .filter(|(a, _)| Some(*a) != keep)
+            .map(|(_, e)| e.last_used)
+            .collect();
+        if stamps.is_empty() || n == 0 {
             return;
         }
         let k = n.min(stamps.len()) - 1;
         let (_, &mut cut, _) = stamps.select_nth_unstable(k);
         let mut freed = 0;
         let mut left = n;
-        self.exporters.retain(|_, e| {
-            let evict = left > 0 && e.last_used <= cut;
+        self.exporters.retain(|a, e| {
+            let evict = left > 0 && e.last_used <= cut && Some(a) != keep;
             if evict {
                 left -= 1;
-                freed += e.templates.values().map(|t| t.wire_bytes).sum::<usize>();
+                freed += e.bytes;
             }
             !evict
         });
-        self.template_bytes -= freed;
+        self.exporter_bytes -= freed;
         self.dirty = true;
     }
 
@@ -355,7 +498,7 @@ impl TemplateCache {
             let Some(old) = victim.and_then(|k| exp.templates.remove(&k)) else {
                 return;
             };
-            self.template_bytes -= old.wire_bytes;
+            exp.template_heap -= old.heap();
             self.dirty = true;
         }
         let plan = match Plan::build(
@@ -371,41 +514,43 @@ impl TemplateCache {
                 return;
             }
         };
-        let wire_bytes = 4
-            + if t.options { 2 } else { 0 }
-            + t.fields
-                .iter()
-                .map(|f| if f.pen != 0 { 8 } else { 4 })
-                .sum::<usize>();
-        let old_bytes = self
-            .exporters
-            .get(addr)
-            .and_then(|e| e.templates.get(&key))
-            .map_or(0, |o| o.wire_bytes);
-        if self.template_bytes - old_bytes + wire_bytes > limits.max_template_bytes {
-            stats.count(DecodeError::Limit(LimitKind::TemplateBytes));
-            return;
-        }
-        self.template_bytes = self.template_bytes - old_bytes + wire_bytes;
+        let new = Template {
+            version: t.version,
+            domain: t.domain,
+            id: t.id,
+            options: t.options,
+            scope_count: t.scope_count,
+            fields: t.fields.into(),
+            learned_ns: t.now_ns,
+            used_ns: 0,
+            plan,
+        };
         // `exporter_or_insert` above borrowed self; look the exporter up again
+        let Some(exp) = self.exporters.get(addr) else {
+            return;
+        };
+        let (old_heap, growth) = match exp.templates.get(&key) {
+            Some(old) => (old.heap(), 0),
+            None => (0, exp.template_growth()),
+        };
+        let need = (new.heap() + growth).saturating_sub(old_heap);
+        match self.make_room(addr, need, limits.max_template_bytes) {
+            None => {}
+            Some(fits) => {
+                stats.count(DecodeError::Limit(LimitKind::TemplateBytes));
+                if !fits {
+                    return;
+                }
+            }
+        }
         let Some(exp) = self.exporters.get_mut(addr) else {
             return;
         };
-        exp.templates.insert(
-            key,
-            Template {
-                version: t.version,
-                domain: t.domain,
-                id: t.id,
-                options: t.options,
-                scope_count: t.scope_count,
-                fields: t.fields.into(),
-                learned_ns: t.now_ns,
-                used_ns: 0,
-                plan,
-                wire_bytes,
-            },
-        );
+        exp.template_heap += new.heap();
+        if let Some(old) = exp.templates.insert(key, new) {
+            exp.template_heap -= old.heap();
+        }
+        self.reaccount(addr);
         self.dirty = true;
         stats.templates_learned += 1;
     }
@@ -414,7 +559,8 @@ impl TemplateCache {
     pub(crate) fn withdraw(&mut self, addr: &Addr, version: u8, domain: u32, id: u16) {
         if let Some(exp) = self.exporters.get_mut(addr) {
             if let Some(t) = exp.templates.remove(&tkey(version, domain, id)) {
-                self.template_bytes -= t.wire_bytes;
+                exp.template_heap -= t.heap();
+                self.reaccount(addr);
                 self.dirty = true;
             }
         }
@@ -423,16 +569,18 @@ impl TemplateCache {
     /// Removes every data (or options) template of a domain (IPFIX "withdraw all").
     pub(crate) fn withdraw_all(&mut self, addr: &Addr, version: u8, domain: u32, options: bool) {
         if let Some(exp) = self.exporters.get_mut(addr) {
+            let before = exp.templates.len();
             let mut freed = 0;
             exp.templates.retain(|_, t| {
                 let drop = t.version == version && t.domain == domain && t.options == options;
                 if drop {
-                    freed += t.wire_bytes;
+                    freed += t.heap();
                 }
                 !drop
             });
-            self.template_bytes -= freed;
-            self.dirty |= freed > 0;
+            exp.template_heap -= freed;
+            self.dirty |= exp.templates.len() < before;
+            self.reaccount(addr);
         }
     }
 
@@ -441,19 +589,28 @@ impl TemplateCache {
     /// calls it about once a second.
     pub(crate) fn expire(&mut self, cutoff_ns: u64) -> usize {
         let mut n = 0;
-        let mut freed = 0;
+        let mut bytes = 0;
         self.exporters.retain(|_, e| {
+            let mut freed = 0;
             e.templates.retain(|_, t| {
                 let keep = t.learned_ns.max(t.used_ns) >= cutoff_ns;
                 if !keep {
                     n += 1;
-                    freed += t.wire_bytes;
+                    freed += t.heap();
                 }
                 keep
             });
-            !e.templates.is_empty() || !e.rates.domains.is_empty() || !e.rates.samplers.is_empty()
+            e.template_heap -= freed;
+            let keep = !e.templates.is_empty()
+                || !e.rates.domains.is_empty()
+                || !e.rates.samplers.is_empty();
+            if keep {
+                e.bytes = e.footprint();
+                bytes += e.bytes;
+            }
+            keep
         });
-        self.template_bytes -= freed;
+        self.exporter_bytes = bytes;
         if n > 0 {
             self.dirty = true;
             self.expired += n as u64;
@@ -578,14 +735,17 @@ impl TemplateCache {
             let max = limits.max_templates_per_exporter;
             for d in &e.domains {
                 let rate = (d.sampling_rate != 0).then_some(d.sampling_rate);
-                x.rates
+                let _ = x
+                    .rates
                     .store(d.version, d.domain, None, rate, d.sys_init_ms, max);
             }
             for s in &e.samplers {
-                x.rates
+                let _ = x
+                    .rates
                     .store(s.version, s.domain, Some(s.sampler), Some(s.rate), 0, max);
             }
             x.rates.dirty = false;
+            self.rates_grew(&addr, limits, stats);
         }
         self.dirty = dirty;
         stats.last = DatagramSummary::default();
@@ -593,6 +753,14 @@ impl TemplateCache {
         // loaded, not learned from the wire
         stats.templates_learned = before;
         n as usize
+    }
+
+    /// The accounted bytes recomputed from scratch (for the tests: the running sum must
+    /// agree with it).
+    #[cfg(test)]
+    fn recount(&mut self) -> usize {
+        let exporters: usize = self.exporters.values_mut().map(|e| e.footprint()).sum();
+        exporters + table_bytes::<(Addr, Exporter)>(self.buckets.seen(self.exporters.capacity()))
     }
 
     /// Every template held, for the `/templates` endpoint.
@@ -698,10 +866,14 @@ mod tests {
         let mut c = TemplateCache::default();
         learn(&mut c, [1, 1, 1, 1], 256, 3, &lim);
         learn(&mut c, [2, 2, 2, 2], 257, 2, &lim);
-        c.exporter_mut(&Addr::v4([1, 1, 1, 1]))
+        let added = c
+            .exporter_mut(&Addr::v4([1, 1, 1, 1]))
             .unwrap()
             .rates
             .store(10, 1, Some(3), Some(100), 0, 10);
+        assert!(added);
+        c.rates_grew(&Addr::v4([1, 1, 1, 1]), &lim, &mut DecodeStats::default());
+        assert_eq!(c.template_bytes(), c.recount());
         assert!(c.take_dirty());
         assert!(!c.take_dirty());
         let snap = c.snapshot();
@@ -729,7 +901,7 @@ mod tests {
         assert_eq!(c.expire(6), 2);
         assert!(c.take_dirty());
         assert_eq!(c.template_count(), 0);
-        assert_eq!(c.template_bytes(), 0);
+        assert_eq!(c.template_bytes(), c.recount());
         assert_eq!(c.exporter_count(), 1);
         assert_eq!(c.expired, 2);
     }
@@ -740,7 +912,7 @@ mod tests {
             max_exporters: 2,
             max_templates_per_exporter: 2,
             max_fields_per_template: 4,
-            max_template_bytes: 1000,
+            max_template_bytes: 1 << 20,
             ..Limits::default()
         };
         let mut c = TemplateCache::default();
@@ -772,15 +944,87 @@ mod tests {
         assert_eq!(c.exporter_count(), 2);
         assert!(c.exporter_mut(&Addr::v4([2, 2, 2, 2])).is_none());
         assert_eq!(c.template_count(), 3);
-        assert_eq!(c.template_bytes(), 12 + 12 + 8);
+        assert_eq!(c.template_bytes(), c.recount());
+        let before = c.template_bytes();
         c.withdraw_all(&Addr::v4([1, 1, 1, 1]), 10, 1, false);
-        assert_eq!(c.template_bytes(), 8);
+        assert!(c.template_bytes() < before);
+        assert_eq!(c.template_bytes(), c.recount());
+        // a cap that even one exporter exceeds: the others are evicted, the template refused
         let lim2 = Limits {
             max_template_bytes: 10,
             ..lim
         };
         let st = learn(&mut c, [3, 3, 3, 3], 300, 1, &lim2);
         assert_eq!(st.limits[LimitKind::TemplateBytes as usize], 1);
+        assert_eq!(st.templates_learned, 0);
         assert_eq!(c.templates().len(), 1);
+        assert_eq!(c.exporter_count(), 1);
+        assert_eq!(c.template_bytes(), c.recount());
+    }
+
+    #[test]
+    fn accounts_heap_not_wire_bytes() {
+        assert_eq!(alloc_size(0), 0);
+        assert_eq!(alloc_size(20), 24);
+        assert_eq!(alloc_size(64), 64);
+        assert_eq!(alloc_size(65), 80);
+        assert_eq!(alloc_size(320), 320);
+        assert_eq!(alloc_size(321), 384);
+        assert_eq!(
+            (buckets_for(3), buckets_for(7), buckets_for(14)),
+            (4, 8, 16)
+        );
+        assert_eq!(
+            (buckets_for(15), buckets_for(28), buckets_for(29)),
+            (32, 32, 64)
+        );
+        let lim = Limits::default();
+        let mut c = TemplateCache::default();
+        learn(&mut c, [1, 1, 1, 1], 256, 40, &lim);
+        // 164 bytes on the wire; the field list alone is 320 bytes of heap
+        let one = c.template_bytes();
+        let fields = 40 * size_of::<FieldSpec>();
+        assert!(one > fields + table_bytes::<(Addr, Exporter)>(4), "{one}");
+        assert_eq!(one, c.recount());
+        // a second template: its field list and plan more, no table growth (4 buckets hold 3)
+        learn(&mut c, [1, 1, 1, 1], 257, 40, &lim);
+        let two = c.template_bytes();
+        assert!(two - one >= fields, "{one} {two}");
+        assert_eq!(two, c.recount());
+        // tables keep their buckets when entries go
+        c.withdraw(&Addr::v4([1, 1, 1, 1]), 10, 1, 257);
+        assert_eq!(c.template_bytes(), one);
+    }
+
+    #[test]
+    fn cap_evicts_least_recently_used_exporters() {
+        let lim = Limits::default();
+        let mut c = TemplateCache::default();
+        for i in 1..=4 {
+            learn(&mut c, [10, 0, 0, i], 256, 40, &lim);
+        }
+        let four = c.template_bytes();
+        // room for about three of them: learning a fifth evicts the least recently used
+        // (10.0.0.2 after 10.0.0.1 is touched), never the exporter learning
+        let cap = Limits {
+            max_template_bytes: four - 1,
+            ..lim
+        };
+        c.exporter_mut(&Addr::v4([10, 0, 0, 1]));
+        let st = learn(&mut c, [10, 0, 0, 5], 256, 40, &cap);
+        assert_eq!(st.limits[LimitKind::TemplateBytes as usize], 1);
+        assert_eq!(st.templates_learned, 1);
+        assert!(c.template_bytes() <= cap.max_template_bytes);
+        assert_eq!(c.template_bytes(), c.recount());
+        assert!(c.exporter_mut(&Addr::v4([10, 0, 0, 2])).is_none());
+        assert!(c.exporter_mut(&Addr::v4([10, 0, 0, 1])).is_some());
+        assert!(c.exporter_mut(&Addr::v4([10, 0, 0, 5])).is_some());
+        // a flood of new exporters never takes the state past the cap
+        for i in 0..2000u32 {
+            let [_, a, b, d] = (i + 100).to_be_bytes();
+            learn(&mut c, [11, a, b, d], 256 + (i % 7) as u16, 40, &cap);
+            assert!(c.template_bytes() <= cap.max_template_bytes, "after {i}");
+        }
+        assert_eq!(c.template_bytes(), c.recount());
     }
 }

@@ -248,7 +248,9 @@ pub struct Limits {
     pub max_exporters: usize,
     pub max_templates_per_exporter: usize,
     pub max_fields_per_template: usize,
-    /// Sum of the wire sizes of all templates one worker holds.
+    /// Heap bytes of one worker's template state: exporter table, each exporter's maps, each
+    /// template's field list and compiled plan (`TemplateCache::template_bytes`). Over it the
+    /// least recently used exporters are evicted.
     pub max_template_bytes: usize,
     pub max_records_per_datagram: usize,
     pub max_samples_per_datagram: usize,

@@ -105,6 +105,9 @@ pub(crate) fn data_passes<S: FlowSink>(
     };
     let max_rates = limits.max_templates_per_exporter;
     let mut budget = limits.max_records_per_datagram;
+    // a new rate entry grows the exporter's heap: re-accounted once the passes are done
+    let mut rates_grew = false;
+    let mut result = Ok(());
 
     // pass 2: options data (sampling rates, system init time)
     for (id, data) in data_sets() {
@@ -118,7 +121,7 @@ pub(crate) fn data_passes<S: FlowSink>(
         let rates = &mut exp.rates;
         let (n, limit, err) = decode_options(&t.plan, data, budget, |s| {
             let rate = s.rate();
-            rates.store(
+            rates_grew |= rates.store(
                 d.version,
                 d.domain,
                 s.sampler_id,
@@ -135,7 +138,8 @@ pub(crate) fn data_passes<S: FlowSink>(
             stats.count(e);
         }
         if limit {
-            return Err(DecodeError::Limit(LimitKind::RecordsPerDatagram));
+            result = Err(DecodeError::Limit(LimitKind::RecordsPerDatagram));
+            break;
         }
     }
 
@@ -148,8 +152,8 @@ pub(crate) fn data_passes<S: FlowSink>(
         ..d.ctx
     };
     let mut flows = 0u64;
-    let mut result = Ok(());
-    for (id, data) in data_sets() {
+    // the record limit hit in pass 2 ends the datagram: no data set is read
+    for (id, data) in data_sets().filter(|_| result.is_ok()) {
         let Some(t) = exp.templates.get_mut(&tkey(d, id)) else {
             stats.count(DecodeError::TemplateNotFound { template_id: id });
             stats.records_without_template += 1;
@@ -169,7 +173,8 @@ pub(crate) fn data_passes<S: FlowSink>(
             stats.count(e);
         }
         if let Some((sid, rate)) = out.seen_rate {
-            exp.rates
+            rates_grew |= exp
+                .rates
                 .store(d.version, d.domain, sid, Some(rate), 0, max_rates);
             base.sampling_rate = rate;
         }
@@ -179,6 +184,9 @@ pub(crate) fn data_passes<S: FlowSink>(
         }
     }
     stats.flows[proto_index(d.proto)] += flows;
+    if rates_grew {
+        templates.rates_grew(&d.addr, limits, stats);
+    }
     result
 }
 
