@@ -15,9 +15,8 @@
 # user+sys time from /proc/PID/stat over the run (the broker's is not counted), per record.
 # One line per run, then the median per rate:
 #   rate runs sent flows delivered lost ok cpu_s us_per_record p50_ms p99_ms
-# --coalesce sets receive.coalesce_us (default here 1000, coreflow's default is 200): with
-# Kafka the output latency is the batch flush plus linger anyway, and waiting 1 ms for
-# datagrams to accumulate halves the worker's wake-ups (its CPU per record at 200k/s).
+# --coalesce sets receive.coalesce_us (default 1000, coreflow's default too): waiting 1 ms
+# for datagrams to accumulate halves the worker's wake-ups (its CPU per record at 200k/s).
 # The broker is started on a free port unless --brokers is given (nisshi 0.8.1 from
 # NISSHI, default /opt/nisshi-0.8.1/bin/nisshi).
 set -u
