@@ -255,6 +255,7 @@ pub fn check_captures(proto_dir: &str, flow_type: FlowType) -> Option<Vec<CaseRe
         };
         crate::replay::decode_capture(&data, &mut dec, &mut sink).expect("pcap");
         mangle_capture(&data);
+        same_with_and_without_reuse(&data, &name);
         let manifest_n = case["nf_data_records"].as_u64().unwrap_or(0);
         let expected = EXPECTED_DIFFERENCES
             .iter()
@@ -272,6 +273,35 @@ pub fn check_captures(proto_dir: &str, flow_type: FlowType) -> Option<Vec<CaseRe
         });
     }
     Some(results)
+}
+
+/// Every record of a capture, and of its truncated and bit-flipped datagrams, is the same
+/// whether records are reused within a set (`Plan::reuse`) or each copied from the base.
+fn same_with_and_without_reuse(pcap: &[u8], name: &str) {
+    let (dgrams, _) = crate::pcap::read_udp(pcap).expect("pcap");
+    let decode_all = |no_reuse: bool| {
+        super::fields::NO_REUSE.with(|c| c.set(no_reuse));
+        let mut dec = Decoder::default();
+        let mut out: Vec<FlowRecord> = Vec::new();
+        for d in &dgrams {
+            let p = &d.payload;
+            let mut sink = |r: &FlowRecord| out.push(*r);
+            let _ = dec.decode(d.src, d.ts_ns, p, &mut sink);
+            let mut bad = p.clone();
+            for k in (0..p.len()).step_by((p.len() / 16).max(1)) {
+                bad[k] ^= 0xA5;
+                let _ = dec.decode(d.src, d.ts_ns, &bad, &mut sink);
+            }
+        }
+        super::fields::NO_REUSE.with(|c| c.set(false));
+        out
+    };
+    let plain = decode_all(true);
+    let reused = decode_all(false);
+    assert_eq!(plain.len(), reused.len(), "{name}");
+    for (i, (a, b)) in plain.iter().zip(&reused).enumerate() {
+        assert_eq!(a, b, "{name}: record {i} differs with reuse");
+    }
 }
 
 /// Every datagram of a capture cut at up to 64 lengths and with up to 64 bytes flipped, each
