@@ -35,6 +35,9 @@ RUN apt-get update \
        --shell /usr/sbin/nologin coreflow
 COPY --from=build /out/ /
 USER coreflow
+# as in systemd/coreflow.service: freed pages go back to the OS at once, not after mimalloc's
+# 1 s delay, so that the heap stays under [limits] max_template_bytes through a template flood
+ENV MIMALLOC_PURGE_DELAY=0
 WORKDIR /var/lib/coreflow
 # NetFlow/IPFIX, sFlow, metrics (/metrics, /templates, /healthz)
 EXPOSE 2055/udp 6343/udp 8080/tcp

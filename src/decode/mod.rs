@@ -248,9 +248,11 @@ pub struct Limits {
     pub max_exporters: usize,
     pub max_templates_per_exporter: usize,
     pub max_fields_per_template: usize,
-    /// Heap bytes of one worker's template state: exporter table, each exporter's maps, each
-    /// template's field list and compiled plan (`TemplateCache::template_bytes`). Over it the
-    /// least recently used exporters are evicted.
+    /// Heap bytes of one worker's template state, including the allocator's slack: exporter
+    /// table, each exporter's maps, each template's field list and compiled plan
+    /// (`TemplateCache::template_bytes`). The accounted bytes are kept under 13/16 of it
+    /// (`template::budget`), the rest being headroom for allocator pages left partly used by
+    /// evictions; over that the least recently used exporters are evicted.
     pub max_template_bytes: usize,
     pub max_records_per_datagram: usize,
     pub max_samples_per_datagram: usize,

@@ -3,9 +3,10 @@
 //! A [`RecvBatch`] owns `n` receive buffers of `max_datagram + 1` bytes (one more than the
 //! largest datagram accepted, so a larger one is seen as truncated), their source-address
 //! slots, their control-message buffers and the `mmsghdr` array pointing at all of them.
-//! Nothing is allocated after [`RecvBatch::new`]. Each received datagram is read back through
-//! [`RecvBatch::get`], which parses the source address and the control messages (receive
-//! timestamp, drop counter) from plain bytes.
+//! Nothing is allocated after [`RecvBatch::new`], which also makes every page of the buffers
+//! resident (fixed memory belongs in the start-up RSS). Each received datagram is read back
+//! through [`RecvBatch::get`], which parses the source address and the control messages
+//! (receive timestamp, drop counter) from plain bytes.
 
 use super::{retry_eintr, SO_RXQ_OVFL, SO_TIMESTAMPNS};
 use std::io;
@@ -32,6 +33,24 @@ pub struct Datagram<'a> {
     pub drops: Option<u32>,
 }
 
+/// `len` zero bytes, every page of them resident. A large zeroed allocation comes straight from
+/// the OS as untouched zero pages, which would be faulted in one by one as datagrams first land
+/// in them: a burst would then grow the process (and take page faults on the hot path) long
+/// after start. Touching each page here puts this fixed memory in the start-up RSS.
+fn prefaulted(len: usize) -> Vec<u8> {
+    const PAGE: usize = 4096;
+    let mut v = vec![0u8; len];
+    let p = v.as_mut_ptr();
+    for off in (0..len).step_by(PAGE) {
+        // Volatile: a plain store of 0 into memory known to be zeroed may be removed by the
+        // optimizer, which would leave the page untouched.
+        // SAFETY: `off < len`, so `p + off` is inside the allocation of `len` bytes `v` owns,
+        // and `v` is not otherwise borrowed while `p` is used.
+        unsafe { std::ptr::write_volatile(p.add(off), 0) };
+    }
+    v
+}
+
 /// Buffers and headers for one `recvmmsg` call of up to `n` datagrams.
 pub struct RecvBatch {
     bufs: Vec<u8>,
@@ -56,7 +75,7 @@ impl RecvBatch {
         // SAFETY: sockaddr_storage is a plain C struct for which all-zero bytes are valid.
         let zero_name: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
         let mut b = RecvBatch {
-            bufs: vec![0u8; n * stride],
+            bufs: prefaulted(n * stride),
             stride,
             buf_len,
             names: vec![zero_name; n],
