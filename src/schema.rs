@@ -219,11 +219,6 @@ impl PbWriter {
         })
     }
 
-    #[cfg(test)]
-    fn as_slice(&self) -> &[u8] {
-        &self.b[..self.len.min(MAX_MESSAGE)]
-    }
-
     /// Appends the message to `buf` in fixed 32-byte pieces, then cuts `buf` back to the
     /// message's end: a variable-length copy is a memcpy call, which cost as much as
     /// encoding half the fields of a record.
@@ -1124,10 +1119,18 @@ mod tests {
         let base = sample();
         for i in 0..2000 {
             let mut r = base;
-            r.time_received_ns = if i % 3 == 0 { pick() } else { base.time_received_ns };
+            r.time_received_ns = if i % 3 == 0 {
+                pick()
+            } else {
+                base.time_received_ns
+            };
             r.time_flow_end_ns = pick();
             r.time_flow_start_ns = pick();
-            r.sampling_rate = if i % 5 == 0 { pick() } else { base.sampling_rate };
+            r.sampling_rate = if i % 5 == 0 {
+                pick()
+            } else {
+                base.sampling_rate
+            };
             r.sequence_num = (i / 7) as u32;
             r.bytes = pick();
             r.packets = pick();
@@ -1150,9 +1153,9 @@ mod tests {
                         assert_eq!(m.egress_vrf_id, r.egress_vrf_id);
                         m.encode_to_vec()
                     }
-                    Schema::GoflowV3 => {
-                        pb::goflow_v3::FlowMessage::decode(&b[..]).unwrap().encode_to_vec()
-                    }
+                    Schema::GoflowV3 => pb::goflow_v3::FlowMessage::decode(&b[..])
+                        .unwrap()
+                        .encode_to_vec(),
                     Schema::Goflow2 => {
                         let m = pb::goflow2::FlowMessage::decode(&b[..]).unwrap();
                         assert_eq!(m.time_received_ns, r.time_received_ns);

@@ -323,7 +323,8 @@ pub(crate) struct Plan {
 /// held, or only touches fields `restore_volatile` puts back. The MPLS stack (counted
 /// across ops) and repeated elements (which read what earlier ones wrote) do neither.
 fn reusable(ops: &[Op]) -> bool {
-    ops.iter().all(|o| !matches!(o.kind, Kind::Mpls | Kind::Dup))
+    ops.iter()
+        .all(|o| !matches!(o.kind, Kind::Mpls | Kind::Dup))
 }
 
 /// Puts back from `base` every field that an op or `finish` reads, or writes only under a
