@@ -559,8 +559,11 @@ fn run_kafka(
         if shutdown.load(Ordering::Relaxed) {
             sink.begin_shutdown();
         }
+        // with messages in flight, delivery reports are polled at least every 5 ms (and
+        // after every batch): often enough to keep librdkafka's queue short, rarely enough
+        // that idle wake-ups cost little (1 ms cost ~5% more CPU per record at 200k/s)
         let wait = if sink.in_flight() > 0 {
-            Duration::from_millis(1)
+            Duration::from_millis(5)
         } else {
             Duration::from_millis(100)
         };
