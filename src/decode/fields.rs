@@ -904,6 +904,57 @@ fn varlen(data: &[u8], p: &mut usize) -> Option<usize> {
     Some(u16::from_be_bytes([b[0], b[1]]) as usize)
 }
 
+/// What a record needs after all its ops ran: times, sampling rate, ICMP from the port.
+/// A function rather than a closure so that it is inlined into both record loops.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn finish<R: SamplerRates>(
+    plan: &Plan,
+    ctx: &RecCtx,
+    samplers: &R,
+    last_sampler: &mut Option<(u64, Option<u64>)>,
+    rec: &mut FlowRecord,
+    aux: &Aux,
+    out: &mut SetOutcome,
+) {
+    if plan.start != TimeSrc::None as u8 || plan.end != TimeSrc::None as u8 {
+        let sys_init = if aux.samp.sys_init_ms != 0 {
+            aux.samp.sys_init_ms
+        } else {
+            ctx.sys_init_ms
+        };
+        if plan.start != TimeSrc::None as u8 {
+            rec.time_flow_start_ns = resolve_time(plan.start, aux.start, ctx, sys_init);
+        }
+        if plan.end != TimeSrc::None as u8 {
+            rec.time_flow_end_ns = resolve_time(plan.end, aux.end, ctx, sys_init);
+        }
+    }
+    if plan.flags & flag::SAMPLING != 0 {
+        if let Some(sid) = aux.samp.sampler_id {
+            let rate = match *last_sampler {
+                Some((id, r)) if id == sid => r,
+                _ => {
+                    let r = samplers.rate(sid);
+                    *last_sampler = Some((sid, r));
+                    r
+                }
+            };
+            if let Some(r) = rate {
+                rec.sampling_rate = r;
+            }
+        }
+        if let Some(r) = aux.samp.rate() {
+            rec.sampling_rate = r;
+            out.seen_rate = Some((aux.samp.sampler_id, r));
+        }
+    }
+    if plan.flags & flag::ICMP_FROM_PORT != 0 && (rec.proto == 1 || rec.proto == 58) {
+        rec.icmp_type = (rec.dst_port >> 8) & 0xFF;
+        rec.icmp_code = rec.dst_port & 0xFF;
+    }
+}
+
 /// Decodes every record of one data set and hands each flow to `sink`. `base` is the
 /// datagram's prefilled record (sampling rate of the domain already in it).
 #[inline]
@@ -919,44 +970,6 @@ pub(crate) fn decode_data<S: super::FlowSink, R: SamplerRates>(
     let mut out = SetOutcome::default();
     // one-entry cache of the sampler-id lookup: a set's records share their sampler
     let mut last_sampler: Option<(u64, Option<u64>)> = None;
-    let mut finish = |rec: &mut FlowRecord, aux: &Aux, out: &mut SetOutcome| {
-        if plan.start != TimeSrc::None as u8 || plan.end != TimeSrc::None as u8 {
-            let sys_init = if aux.samp.sys_init_ms != 0 {
-                aux.samp.sys_init_ms
-            } else {
-                ctx.sys_init_ms
-            };
-            if plan.start != TimeSrc::None as u8 {
-                rec.time_flow_start_ns = resolve_time(plan.start, aux.start, ctx, sys_init);
-            }
-            if plan.end != TimeSrc::None as u8 {
-                rec.time_flow_end_ns = resolve_time(plan.end, aux.end, ctx, sys_init);
-            }
-        }
-        if plan.flags & flag::SAMPLING != 0 {
-            if let Some(sid) = aux.samp.sampler_id {
-                let rate = match last_sampler {
-                    Some((id, r)) if id == sid => r,
-                    _ => {
-                        let r = samplers.rate(sid);
-                        last_sampler = Some((sid, r));
-                        r
-                    }
-                };
-                if let Some(r) = rate {
-                    rec.sampling_rate = r;
-                }
-            }
-            if let Some(r) = aux.samp.rate() {
-                rec.sampling_rate = r;
-                out.seen_rate = Some((aux.samp.sampler_id, r));
-            }
-        }
-        if plan.flags & flag::ICMP_FROM_PORT != 0 && (rec.proto == 1 || rec.proto == 58) {
-            rec.icmp_type = (rec.dst_port >> 8) & 0xFF;
-            rec.icmp_code = rec.dst_port & 0xFF;
-        }
-    };
     if plan.fixed {
         let n = data.len() / plan.min_len;
         let take = if n > budget {
@@ -983,7 +996,15 @@ pub(crate) fn decode_data<S: super::FlowSink, R: SamplerRates>(
                 };
                 apply(&mut rec, &mut aux, op.kind, op.arg, x);
             }
-            finish(&mut rec, &aux, &mut out);
+            finish(
+                plan,
+                ctx,
+                samplers,
+                &mut last_sampler,
+                &mut rec,
+                &aux,
+                &mut out,
+            );
             sink.flow(&rec);
         }
         out.records = take;
@@ -1033,7 +1054,15 @@ pub(crate) fn decode_data<S: super::FlowSink, R: SamplerRates>(
             });
             break;
         }
-        finish(&mut rec, &aux, &mut out);
+        finish(
+            plan,
+            ctx,
+            samplers,
+            &mut last_sampler,
+            &mut rec,
+            &aux,
+            &mut out,
+        );
         sink.flow(&rec);
         out.records += 1;
         pos = p;
