@@ -4,185 +4,17 @@
 //! The v9/IPFIX/sFlow cases need the decoders of the `nf` and `sflow` branches; they are
 //! `` until those are merged (run with `--include-ignored`).
 
+mod common;
+
+use common::harness::{
+    exit_summary, now_ns, report_field, run_flowgen, Collector, TempDir, COREFLOW,
+};
 use coreflow::flowgen::{Exporter, GenOptions, GenProtocol};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-const COREFLOW: &str = env!("CARGO_BIN_EXE_coreflow");
-const FLOWGEN: &str = env!("CARGO_BIN_EXE_flowgen");
-const WAIT: Duration = Duration::from_secs(20);
-
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "coreflow-test-{}-{}-{tag}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A running `coreflow` writing JSON lines to `out`.
-struct Collector {
-    child: Child,
-    out: PathBuf,
-    netflow: u16,
-    sflow: u16,
-    stderr: mpsc::Receiver<String>,
-    log: Vec<String>,
-    _dir: TempDir,
-}
-
-impl Collector {
-    /// Starts coreflow on free ports with `sockets` sockets per listener, plus `extra` flags.
-    fn start(sockets: usize, extra: &[&str]) -> Collector {
-        let dir = TempDir::new("run");
-        let out = dir.path("flows.json");
-        let s = sockets.to_string();
-        let mut args = vec![
-            "-fport",
-            "0",
-            "-sport",
-            "0",
-            "-fworkers",
-            &s,
-            "-sworkers",
-            &s,
-            // an ephemeral port: tests run in parallel (tests/metrics.rs checks the endpoint)
-            "-metrics.addr",
-            "127.0.0.1:0",
-            "--output",
-        ];
-        let out_s = out.to_str().unwrap().to_string();
-        args.push(&out_s);
-        args.extend_from_slice(extra);
-        let mut child = Command::new(COREFLOW)
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start coreflow");
-        let (tx, rx) = mpsc::channel();
-        let err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut c = Collector {
-            child,
-            out,
-            netflow: 0,
-            sflow: 0,
-            stderr: rx,
-            log: Vec::new(),
-            _dir: dir,
-        };
-        let deadline = Instant::now() + WAIT;
-        while c.netflow == 0 || c.sflow == 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = c
-                .stderr
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("coreflow did not start: {:?}", c.log));
-            for (name, port) in [("netflow", &mut c.netflow), ("sflow", &mut c.sflow)] {
-                if let Some(rest) = line.split(&format!("{name} listening on ")).nth(1) {
-                    let addr: SocketAddr = rest.split_whitespace().next().unwrap().parse().unwrap();
-                    *port = addr.port();
-                }
-            }
-            c.log.push(line);
-        }
-        c
-    }
-
-    fn netflow_addr(&self) -> String {
-        format!("127.0.0.1:{}", self.netflow)
-    }
-
-    fn sflow_addr(&self) -> String {
-        format!("127.0.0.1:{}", self.sflow)
-    }
-
-    /// Waits until the output holds at least `n` lines (or the deadline passes).
-    fn wait_lines(&self, n: usize) -> usize {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let got = std::fs::read(&self.out)
-                .map(|b| b.iter().filter(|&&c| c == b'\n').count())
-                .unwrap_or(0);
-            if got >= n || Instant::now() >= deadline {
-                return got;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// SIGTERM, then wait for the exit (bounded); returns the status and the whole log.
-    fn stop(mut self) -> (ExitStatus, Vec<String>, Vec<Value>) {
-        let st = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(st.success());
-        let deadline = Instant::now() + WAIT;
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                panic!("coreflow did not stop after SIGTERM: {:?}", self.log);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        while let Ok(l) = self.stderr.recv_timeout(Duration::from_secs(2)) {
-            self.log.push(l);
-        }
-        let flows = read_flows(&self.out);
-        (status, std::mem::take(&mut self.log), flows)
-    }
-}
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn read_flows(p: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(p).unwrap_or_default();
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
-        .collect()
-}
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What flowgen reported sending.
 #[derive(Debug, Default)]
@@ -195,29 +27,13 @@ struct Sent {
 }
 
 fn flowgen(args: &[&str]) -> Sent {
-    let out = Command::new(FLOWGEN)
-        .args(args)
-        .output()
-        .expect("run flowgen");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "flowgen {args:?}: {text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let field = |k: &str| -> u64 {
-        text.split_whitespace()
-            .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
-            .unwrap_or_else(|| panic!("no {k}= in {text:?}"))
-            .parse()
-            .unwrap()
-    };
+    let report = run_flowgen(args);
     Sent {
-        datagrams: field("datagrams"),
-        records: field("records"),
-        bytes: field("bytes"),
-        packets: field("packets"),
-        errors: field("errors"),
+        datagrams: report_field(&report, "datagrams"),
+        records: report_field(&report, "records"),
+        bytes: report_field(&report, "bytes"),
+        packets: report_field(&report, "packets"),
+        errors: report_field(&report, "errors"),
     }
 }
 
@@ -236,10 +52,7 @@ fn check_all_arrived(sent: &Sent, flows: &[Value], log: &[String]) {
     );
     assert_eq!(sum(flows, "Bytes"), sent.bytes, "byte sum");
     assert_eq!(sum(flows, "Packets"), sent.packets, "packet sum");
-    let summary = log
-        .iter()
-        .find(|l| l.contains("stopped after"))
-        .expect("exit summary");
+    let summary = exit_summary(log);
     for zero in [
         "kernel_drops=0",
         "truncated=0",
@@ -256,12 +69,13 @@ fn check_all_arrived(sent: &Sent, flows: &[Value], log: &[String]) {
 }
 
 fn run_protocol(protocol: &str, sockets: usize, exporters: usize, count: usize) {
-    let c = Collector::start(sockets, &[]);
+    let c = Collector::builder().sockets(sockets).start(&[]);
     let target = if protocol == "sflow" {
         c.sflow_addr()
     } else {
         c.netflow_addr()
-    };
+    }
+    .to_string();
     let (e, n) = (exporters.to_string(), count.to_string());
     let sent = flowgen(&[
         "--protocol",
@@ -334,10 +148,10 @@ fn sflow_every_sample_arrives() {
 /// each carried by 30 flows; times are the kernel's receive time.
 #[test]
 fn v5_sequences_and_receive_time() {
-    let c = Collector::start(2, &[]);
+    let c = Collector::builder().sockets(2).start(&[]);
     let sent = flowgen(&[
         "--target",
-        &c.netflow_addr(),
+        &c.netflow_addr().to_string(),
         "--exporters",
         "3",
         "--count",
@@ -372,8 +186,8 @@ fn v5_sequences_and_receive_time() {
 /// The dual-stack listener takes IPv6 exporters too.
 #[test]
 fn v5_over_ipv6() {
-    let c = Collector::start(2, &[]);
-    let target = format!("[::1]:{}", c.netflow);
+    let c = Collector::builder().sockets(2).start(&[]);
+    let target = format!("[::1]:{}", c.netflow_port);
     let sent = flowgen(&["--target", &target, "--exporters", "2", "--count", "20"]);
     c.wait_lines(sent.records as usize);
     let (status, log, flows) = c.stop();
@@ -385,14 +199,11 @@ fn v5_over_ipv6() {
 /// Templates from one source port, data from others: the CBPF program steers by address only,
 /// so the data reaches the worker that learned the templates.
 fn templates_follow_exporter(protocol: GenProtocol) {
-    let c = Collector::start(2, &[]);
-    let dst: SocketAddr = c.netflow_addr().parse().unwrap();
+    let c = Collector::builder().sockets(2).start(&[]);
+    let dst = c.netflow_addr();
     let mut expected = 0u64;
     let mut bytes = 0u64;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
+    let now = now_ns();
     let opts = GenOptions {
         template_every: 0,
         ..GenOptions::new(protocol)
@@ -442,17 +253,13 @@ fn ipfix_exporter_changing_source_port_keeps_its_templates() {
 /// exit status is 0.
 #[test]
 fn sigterm_after_burst_writes_everything() {
-    let dir = TempDir::new("cfg");
-    let cfg = dir.path("c.toml");
-    std::fs::write(
-        &cfg,
-        "[batch]\nflush_ms = 10000\nmessages = 100000\nbytes = 67108864\n",
-    )
-    .unwrap();
-    let c = Collector::start(2, &["--config", cfg.to_str().unwrap()]);
+    let c = Collector::builder()
+        .sockets(2)
+        .config("[batch]\nflush_ms = 10000\nmessages = 100000\nbytes = 67108864\n")
+        .start(&[]);
     let sent = flowgen(&[
         "--target",
-        &c.netflow_addr(),
+        &c.netflow_addr().to_string(),
         "--exporters",
         "8",
         "--count",
@@ -467,21 +274,21 @@ fn sigterm_after_burst_writes_everything() {
 /// Oversized and junk datagrams are counted, never fatal; good ones around them still decode.
 #[test]
 fn junk_and_oversized_datagrams_are_counted() {
-    let dir = TempDir::new("cfg");
-    let cfg = dir.path("c.toml");
-    std::fs::write(&cfg, "[receive]\nmax_datagram = 1500\n").unwrap();
-    let c = Collector::start(1, &["--config", cfg.to_str().unwrap()]);
-    let dst: SocketAddr = c.netflow_addr().parse().unwrap();
+    let c = Collector::builder()
+        .sockets(1)
+        .config("[receive]\nmax_datagram = 1500\n")
+        .start(&[]);
+    let dst = c.netflow_addr();
     let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
     tx.send_to(&[0u8; 3000], dst).unwrap(); // truncated
     tx.send_to(b"definitely not netflow", dst).unwrap(); // unknown protocol
     tx.send_to(&[0, 5, 0, 30, 1, 2], dst).unwrap(); // v5 header cut short
-    let sent = flowgen(&["--target", &c.netflow_addr(), "--count", "10"]);
+    let sent = flowgen(&["--target", &c.netflow_addr().to_string(), "--count", "10"]);
     c.wait_lines(sent.records as usize);
     let (status, log, flows) = c.stop();
     assert!(status.success(), "{log:?}");
     assert_eq!(flows.len() as u64, sent.records);
-    let summary = log.iter().find(|l| l.contains("stopped after")).unwrap();
+    let summary = exit_summary(&log);
     assert!(summary.contains("datagrams=13 "), "{summary}");
     assert!(summary.contains("truncated=1 "), "{summary}");
     assert!(summary.contains("decode_errors=2 "), "{summary}");
@@ -492,18 +299,14 @@ fn junk_and_oversized_datagrams_are_counted() {
 /// (exit summary) and keeps the other listener open to everyone; one that includes it decodes.
 #[test]
 fn allowlist_rejects_other_exporters() {
-    let dir = TempDir::new("cfg");
-    let cfg = dir.path("c.toml");
-    std::fs::write(
-        &cfg,
-        "[netflow]\nallow = [\"10.0.0.0/8\", \"2001:db8::/32\"]\n",
-    )
-    .unwrap();
-    let c = Collector::start(1, &["--config", cfg.to_str().unwrap()]);
-    flowgen(&["--target", &c.netflow_addr(), "--count", "10"]);
+    let c = Collector::builder()
+        .sockets(1)
+        .config("[netflow]\nallow = [\"10.0.0.0/8\", \"2001:db8::/32\"]\n")
+        .start(&[]);
+    flowgen(&["--target", &c.netflow_addr().to_string(), "--count", "10"]);
     let sent = flowgen(&[
         "--target",
-        &c.sflow_addr(),
+        &c.sflow_addr().to_string(),
         "--protocol",
         "sflow",
         "--count",
@@ -513,18 +316,20 @@ fn allowlist_rejects_other_exporters() {
     let (status, log, flows) = c.stop();
     assert!(status.success(), "{log:?}");
     assert_eq!(flows.len() as u64, sent.records, "only the sFlow samples");
-    let summary = log.iter().find(|l| l.contains("stopped after")).unwrap();
+    let summary = exit_summary(&log);
     assert!(summary.contains("rejected=10 "), "{summary}");
     assert!(summary.contains("decode_errors=0 "), "{summary}");
 
-    std::fs::write(&cfg, "[netflow]\nallow = [\"127.0.0.0/8\"]\n").unwrap();
-    let c = Collector::start(1, &["--config", cfg.to_str().unwrap()]);
-    let sent = flowgen(&["--target", &c.netflow_addr(), "--count", "10"]);
+    let c = Collector::builder()
+        .sockets(1)
+        .config("[netflow]\nallow = [\"127.0.0.0/8\"]\n")
+        .start(&[]);
+    let sent = flowgen(&["--target", &c.netflow_addr().to_string(), "--count", "10"]);
     c.wait_lines(sent.records as usize);
     let (status, log, flows) = c.stop();
     assert!(status.success(), "{log:?}");
     assert_eq!(flows.len() as u64, sent.records);
-    let summary = log.iter().find(|l| l.contains("stopped after")).unwrap();
+    let summary = exit_summary(&log);
     assert!(summary.contains("rejected=0 "), "{summary}");
 }
 

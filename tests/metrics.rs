@@ -5,144 +5,35 @@
 //! the exporter label limit folds the rest into `other`, and the logs are rate-limited and
 //! JSON when asked. Every wait is bounded.
 
+mod common;
+
+use common::harness::{now_ns, report_field, run_flowgen, Collector, TempDir, COREFLOW, WAIT};
 use coreflow::flowgen::{Exporter, GenOptions, GenProtocol};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-const COREFLOW: &str = env!("CARGO_BIN_EXE_coreflow");
-const FLOWGEN: &str = env!("CARGO_BIN_EXE_flowgen");
-const WAIT: Duration = Duration::from_secs(20);
-
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "coreflow-metrics-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
+/// coreflow on free ports (one socket per listener), JSON lines into a file (or `output`),
+/// metrics on an ephemeral port whose address is learned at start, a config file with `toml`,
+/// plus `extra` flags.
+fn start(extra: &[&str], output: Option<&Path>, toml: Option<&str>) -> Collector {
+    let mut builder = Collector::builder().metrics_endpoint();
+    if let Some(path) = output {
+        builder = builder.output(path);
     }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
+    if let Some(toml) = toml {
+        builder = builder.config(toml);
     }
+    builder.start(extra)
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-struct Collector {
-    child: Child,
-    netflow: u16,
-    sflow: u16,
-    http: SocketAddr,
-    stderr: mpsc::Receiver<String>,
-    log: Vec<String>,
-    _dir: TempDir,
-}
-
+/// The HTTP side of the collector: its metrics endpoint.
 impl Collector {
-    /// coreflow on free ports (one socket per listener), JSON lines into a file (or `output`),
-    /// metrics on an ephemeral port, plus `extra` flags.
-    fn start(extra: &[&str], output: Option<&str>, toml: Option<&str>) -> Collector {
-        let dir = TempDir::new();
-        let out = output
-            .map(String::from)
-            .unwrap_or_else(|| dir.path("flows.json").to_str().unwrap().to_string());
-        let mut args: Vec<String> = [
-            "-fport",
-            "0",
-            "-sport",
-            "0",
-            "-metrics.addr",
-            "127.0.0.1:0",
-            "--output",
-            &out,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        if let Some(t) = toml {
-            let p = dir.path("c.toml");
-            std::fs::write(&p, t).unwrap();
-            args.push("--config".into());
-            args.push(p.to_str().unwrap().into());
-        }
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let mut child = Command::new(COREFLOW)
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start coreflow");
-        let (tx, rx) = mpsc::channel();
-        let err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut c = Collector {
-            child,
-            netflow: 0,
-            sflow: 0,
-            http: "127.0.0.1:1".parse().unwrap(),
-            stderr: rx,
-            log: Vec::new(),
-            _dir: dir,
-        };
-        let deadline = Instant::now() + WAIT;
-        let mut http = None;
-        while c.netflow == 0 || c.sflow == 0 || http.is_none() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = c
-                .stderr
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("coreflow did not start: {:?}", c.log));
-            let addr_after = |what: &str| -> Option<SocketAddr> {
-                let rest = line.split(what).nth(1)?;
-                rest.split_whitespace().next()?.parse().ok()
-            };
-            if let Some(a) = addr_after("netflow listening on ") {
-                c.netflow = a.port();
-            }
-            if let Some(a) = addr_after("sflow listening on ") {
-                c.sflow = a.port();
-            }
-            if let Some(a) = addr_after("metrics listening on ") {
-                http = Some(a);
-            }
-            c.log.push(line);
-        }
-        c.http = http.unwrap();
-        c
-    }
-
-    fn drain_log(&mut self) -> &[String] {
-        while let Ok(l) = self.stderr.try_recv() {
-            self.log.push(l);
-        }
-        &self.log
-    }
-
     fn get(&self, path: &str) -> (u16, String) {
-        http_get(self.http, path)
+        http_get(self.metrics_addr(), path)
     }
 
     fn metrics(&self) -> Metrics {
@@ -164,13 +55,6 @@ impl Collector {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-    }
-}
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -256,22 +140,9 @@ impl Metrics {
     }
 }
 
+/// Runs flowgen to the end; the number of records it sent.
 fn flowgen(args: &[&str]) -> u64 {
-    let out = Command::new(FLOWGEN).args(args).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "flowgen {args:?}: {text}");
-    text.split_whitespace()
-        .find_map(|kv| kv.strip_prefix("records="))
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
-fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
+    report_field(&run_flowgen(args), "records")
 }
 
 /// Number of data sets (id >= 256) of a NetFlow v9 datagram.
@@ -313,9 +184,9 @@ const GOFLOW_NAMES: [&str; 16] = [
 
 #[test]
 fn loss_accounting_adds_up_from_metrics_alone() {
-    let mut c = Collector::start(&[], None, Some("[receive]\nmax_datagram = 2048\n"));
-    let nf = format!("127.0.0.1:{}", c.netflow);
-    let sf = format!("127.0.0.1:{}", c.sflow);
+    let mut c = start(&[], None, Some("[receive]\nmax_datagram = 2048\n"));
+    let nf = c.netflow_addr().to_string();
+    let sf = c.sflow_addr().to_string();
 
     // good flows: NetFlow v9 from 127.0.1.1-2, sFlow from 127.0.1.1
     let v9 = flowgen(&[
@@ -547,12 +418,12 @@ fn loss_accounting_adds_up_from_metrics_alone() {
 
 #[test]
 fn templates_health_and_paths() {
-    let c = Collector::start(
+    let c = start(
         &["-metrics.path", "/m", "-templates.path", "/t"],
         None,
         None,
     );
-    let nf = format!("127.0.0.1:{}", c.netflow);
+    let nf = c.netflow_addr().to_string();
     flowgen(&[
         "--protocol",
         "ipfix",
@@ -603,8 +474,8 @@ fn templates_health_and_paths() {
 
 #[test]
 fn exporters_beyond_the_limit_fold_into_other() {
-    let c = Collector::start(&["-metrics.maxexporters", "2"], None, None);
-    let nf = format!("127.0.0.1:{}", c.netflow);
+    let c = start(&["-metrics.maxexporters", "2"], None, None);
+    let nf = c.netflow_addr().to_string();
     flowgen(&[
         "--protocol",
         "v5",
@@ -636,8 +507,8 @@ fn exporters_beyond_the_limit_fold_into_other() {
 
 #[test]
 fn json_debug_logs_show_each_datagram() {
-    let mut c = Collector::start(&["-loglevel", "debug", "-logfmt", "json"], None, None);
-    let nf = format!("127.0.0.1:{}", c.netflow);
+    let mut c = start(&["-loglevel", "debug", "-logfmt", "json"], None, None);
+    let nf = c.netflow_addr().to_string();
     flowgen(&[
         "--protocol",
         "v5",
@@ -671,7 +542,7 @@ fn json_debug_logs_show_each_datagram() {
 #[test]
 fn healthz_reports_a_blocked_output() {
     // a FIFO nobody reads: the output thread blocks in write once the pipe is full
-    let dir = TempDir::new();
+    let dir = TempDir::new("fifo");
     let fifo = dir.path("fifo");
     let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
     assert!(st.success());
@@ -681,9 +552,9 @@ fn healthz_reports_a_blocked_output() {
         .custom_flags(libc::O_NONBLOCK)
         .open(&fifo)
         .unwrap();
-    let c = Collector::start(&[], Some(fifo.to_str().unwrap()), None);
+    let c = start(&[], Some(&fifo), None);
     assert_eq!(c.get("/healthz").0, 200);
-    let nf = format!("127.0.0.1:{}", c.netflow);
+    let nf = c.netflow_addr().to_string();
     flowgen(&[
         "--protocol",
         "v5",
@@ -712,7 +583,7 @@ fn healthz_reports_a_blocked_output() {
 
 #[test]
 fn metrics_can_be_turned_off_and_a_bad_address_is_refused() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("off");
     let out = dir.path("o.json");
     let mut child = Command::new(COREFLOW)
         .args([

@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests: where the captures are, how to list and read them.
+//! Helpers shared by the integration tests: where the captures are, how to list and read them;
+//! hand-built datagrams ([`builders`]); a running coreflow and flowgen ([`harness`]).
 //!
 //! The captures live in `../shared/captures` relative to the repository root (see the captures
 //! README). They are not part of the repository, so every test that needs them calls
@@ -7,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod builders;
+pub mod harness;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
