@@ -11,7 +11,7 @@
 //! used sixteenth is evicted in one pass), templates per exporter (the exporter's least
 //! recently used template makes room), fields per template and the heap the whole cache holds
 //! (`max_template_bytes`: least recently used exporters are evicted to make room, keeping
-//! headroom for the allocator's slack, see [`budget`]); templates idle for
+//! headroom for the allocator's slack, see `budget`); templates idle for
 //! `template_idle_timeout_s` expire. Every limit hit is counted as `DecodeError::Limit`.
 //!
 //! The heap is accounted as it is allocated, not as the wire sizes: each template's field list
