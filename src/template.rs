@@ -82,8 +82,10 @@ pub(crate) fn alloc_size(n: usize) -> usize {
 /// state runs above the sum of its allocations. Measured with the fault test's template flood
 /// (tests/faults.rs, 8 MiB cap, release, MIMALLOC_PURGE_DELAY=0): the process grew by 1.12 to
 /// 1.18 times the accounted budget (9.1 MiB at 16/16, 8.0 to 8.2 MiB at 14/16, 7.5 to 7.8 MiB
-/// at 13/16), so 13/16 is the largest share that keeps the heap under the cap.
-const BUDGET_SIXTEENTHS: usize = 13;
+/// at 13/16). 13/16 kept it under the cap in release builds on a quiet machine, but a debug
+/// build (what `cargo test` runs) with a fuzzer busy on the other core grew 8.2 MiB at 13/16,
+/// and 7.7 MiB at 12/16 on a quiet one: 11/16 keeps a margin of about a tenth of the cap.
+const BUDGET_SIXTEENTHS: usize = 11;
 
 /// The accounted bytes the state may reach under a cap of `max` bytes, so that its heap with
 /// the allocator's slack stays under `max`.
@@ -1023,8 +1025,8 @@ mod tests {
         let four = c.template_bytes();
         // the budget keeps headroom under the cap, and is exact for any cap
         assert!(budget(four) < four);
-        assert_eq!(budget(16 << 20), 13 << 20);
-        assert_eq!(budget(usize::MAX), usize::MAX / 16 * 13 + 15 * 13 / 16);
+        assert_eq!(budget(16 << 20), 11 << 20);
+        assert_eq!(budget(usize::MAX), usize::MAX / 16 * 11 + 15 * 11 / 16);
         // room for about three of them: learning a fifth evicts the least recently used
         // (10.0.0.2 after 10.0.0.1 is touched), never the exporter learning
         let cap = Limits {

@@ -250,7 +250,7 @@ pub struct Limits {
     pub max_fields_per_template: usize,
     /// Heap bytes of one worker's template state, including the allocator's slack: exporter
     /// table, each exporter's maps, each template's field list and compiled plan
-    /// (`TemplateCache::template_bytes`). The accounted bytes are kept under 13/16 of it
+    /// (`TemplateCache::template_bytes`). The accounted bytes are kept under 11/16 of it
     /// (`template::budget`), the rest being headroom for allocator pages left partly used by
     /// evictions; over that the least recently used exporters are evicted.
     pub max_template_bytes: usize,
