@@ -6,8 +6,15 @@
 //! `scripts/test` sets after starting nisshi on 127.0.0.1. The outage and late-broker tests
 //! start their own broker and also need `COREFLOW_TEST_NISSHI` (the nisshi binary); the SRV
 //! test needs `dnsmasq`. Without them those tests print why and pass, so `cargo test` alone
-//! stays green. Tests that need no broker (bad settings) always run.
+//! stays green. Tests that need no broker (bad settings) always run. coreflow runs under the
+//! shared harness ([`common::harness`]); the broker control and the consumer are here.
 
+mod common;
+
+use common::harness::{
+    exit_summary, report_field as field, run_flowgen, Collector, CollectorBuilder, TempDir,
+    COREFLOW,
+};
 use coreflow::pb::goflow_v2::FlowMessage;
 use prost::Message as _;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -17,17 +24,14 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-const COREFLOW: &str = env!("CARGO_BIN_EXE_coreflow");
-const FLOWGEN: &str = env!("CARGO_BIN_EXE_flowgen");
 const WAIT: Duration = Duration::from_secs(30);
 const PARTITIONS: i32 = 4;
 
@@ -80,23 +84,6 @@ fn free_udp_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// A temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("coreflow-{}", unique(tag)));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -192,109 +179,27 @@ impl Reader {
 // ---------------------------------------------------------------------------------------------
 // coreflow and flowgen
 
-struct Collector {
-    child: Child,
-    port: u16,
-    stderr: mpsc::Receiver<String>,
-    log: Vec<String>,
+/// coreflow with NetFlow on a free port (one socket), sFlow off, metrics on a free port and no
+/// output file: what a test adds says where the flows go. Bounded waits: 30 s to start, 60 s
+/// to stop (the Kafka flush on shutdown).
+fn collector() -> CollectorBuilder {
+    Collector::builder()
+        .listeners(&["-fport", "0", "-sflow=false", "-fworkers", "1"])
+        .no_output()
+        .wait(WAIT)
+        .stop_wait(Duration::from_secs(60))
 }
 
-impl Collector {
-    fn start(args: &[&str], env: &[(&str, &str)]) -> Collector {
-        // tests run in parallel: no fixed metrics port
-        let mut all = vec![
-            "-fport",
-            "0",
-            "-sflow=false",
-            "-fworkers",
-            "1",
-            "-metrics.addr",
-            "127.0.0.1:0",
-        ];
-        all.extend_from_slice(args);
-        let mut child = Command::new(COREFLOW)
-            .args(&all)
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start coreflow");
-        let (tx, rx) = mpsc::channel();
-        let err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut c = Collector {
-            child,
-            port: 0,
-            stderr: rx,
-            log: Vec::new(),
-        };
-        let deadline = Instant::now() + WAIT;
-        while c.port == 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = match c.stderr.recv_timeout(left) {
-                Ok(l) => l,
-                Err(_) => panic!("coreflow did not start: {:?}", c.log),
-            };
-            for name in ["netflow", "sflow"] {
-                if let Some(rest) = line.split(&format!("{name} listening on ")).nth(1) {
-                    let a: SocketAddr = rest.split_whitespace().next().unwrap().parse().unwrap();
-                    c.port = a.port();
-                }
-            }
-            c.log.push(line);
-        }
-        c
-    }
-
-    fn target(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn drain_log(&mut self) {
-        while let Ok(l) = self.stderr.try_recv() {
-            self.log.push(l);
-        }
-    }
-
-    /// SIGTERM and wait (bounded); returns the status, the log and the exit summary line.
-    fn stop(mut self) -> (ExitStatus, Vec<String>, String) {
-        signal(self.child.id(), "TERM");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                panic!("coreflow did not stop after SIGTERM: {:?}", self.log);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        while let Ok(l) = self.stderr.recv_timeout(Duration::from_secs(2)) {
-            self.log.push(l);
-        }
-        let log = std::mem::take(&mut self.log);
-        let summary = log
-            .iter()
-            .find(|l| l.contains("stopped after"))
-            .cloned()
-            .unwrap_or_else(|| panic!("no exit summary: {log:?}"));
-        (status, log, summary)
-    }
+/// Where flowgen sends: the collector's one listener.
+fn target(c: &Collector) -> String {
+    c.listener_addr().to_string()
 }
 
-impl Drop for Collector {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// SIGTERM and wait (bounded); returns the status, the log and the exit summary line.
+fn stop(c: Collector) -> (ExitStatus, Vec<String>, String) {
+    let (status, log, _) = c.stop();
+    let summary = exit_summary(&log);
+    (status, log, summary)
 }
 
 fn signal(pid: u32, sig: &str) {
@@ -305,16 +210,6 @@ fn signal(pid: u32, sig: &str) {
     assert!(st.success());
 }
 
-/// A `key=value` number from a log line.
-fn field(line: &str, key: &str) -> u64 {
-    line.split_whitespace()
-        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
-        .unwrap_or_else(|| panic!("no {key}= in {line:?}"))
-        .trim_matches('"')
-        .parse()
-        .unwrap()
-}
-
 #[derive(Debug, Default)]
 struct Sent {
     records: u64,
@@ -323,9 +218,7 @@ struct Sent {
 }
 
 fn flowgen(args: &[&str]) -> Sent {
-    let out = Command::new(FLOWGEN).args(args).output().expect("flowgen");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "flowgen {args:?}: {text}");
+    let text = run_flowgen(args);
     assert_eq!(field(&text, "errors"), 0, "{text}");
     Sent {
         records: field(&text, "records"),
@@ -371,15 +264,12 @@ fn every_flow_arrives_plain_goflow_v2() {
     };
     let topic = unique("plain");
     create_topic(&brokers, &topic);
-    let c = Collector::start(
-        &["-kafka.out.brokers", &brokers, "-kafka.out.topic", &topic],
-        &[],
-    );
+    let c = collector().start(&["-kafka.out.brokers", &brokers, "-kafka.out.topic", &topic]);
     let sent = flowgen(&[
         "--protocol",
         "v9",
         "--target",
-        &c.target(),
+        &target(&c),
         "--exporters",
         "4",
         "--count",
@@ -393,7 +283,7 @@ fn every_flow_arrives_plain_goflow_v2() {
     ]);
     let mut r = Reader::new(&brokers, &topic);
     r.until(sent.records as usize, WAIT);
-    let (status, log, summary) = c.stop();
+    let (status, log, summary) = stop(c);
     assert!(status.success(), "{status:?} {log:?}");
     // nothing more arrives later (no duplicates)
     r.until(sent.records as usize + 1, Duration::from_secs(1));
@@ -427,22 +317,17 @@ fn keyed_by_exporter_varint_in_order() {
     };
     let topic = unique("keyed");
     create_topic(&brokers, &topic);
-    let dir = TempDir::new("keyed");
-    let cfg = dir.0.join("k.toml");
-    std::fs::write(
-        &cfg,
-        format!(
+    let c = collector()
+        .config(&format!(
             "[kafka]\nbrokers = \"{brokers}\"\ntopic = \"{topic}\"\nkey = \"by-exporter\"\n\
              framing = \"varint\"\ncompression = \"lz4\"\n"
-        ),
-    )
-    .unwrap();
-    let c = Collector::start(&["--config", cfg.to_str().unwrap()], &[]);
+        ))
+        .start(&[]);
     let sent = flowgen(&[
         "--protocol",
         "v9",
         "--target",
-        &c.target(),
+        &target(&c),
         "--exporters",
         "8",
         "--count",
@@ -456,7 +341,7 @@ fn keyed_by_exporter_varint_in_order() {
     ]);
     let mut r = Reader::new(&brokers, &topic);
     r.until(sent.records as usize, WAIT);
-    let (status, log, _) = c.stop();
+    let (status, log, _) = stop(c);
     assert!(status.success(), "{status:?} {log:?}");
     let flows = decode(&r.got, true);
     check_sums(&sent, &flows);
@@ -487,20 +372,17 @@ fn goflow_hashing_key() {
     };
     let topic = unique("hash");
     create_topic(&brokers, &topic);
-    let c = Collector::start(
-        &[
-            "-kafka.brokers",
-            &brokers,
-            "-kafka.topic",
-            &topic,
-            "-kafka.hashing",
-        ],
-        &[],
-    );
-    let sent = flowgen(&["--protocol", "v5", "--target", &c.target(), "--count", "20"]);
+    let c = collector().start(&[
+        "-kafka.brokers",
+        &brokers,
+        "-kafka.topic",
+        &topic,
+        "-kafka.hashing",
+    ]);
+    let sent = flowgen(&["--protocol", "v5", "--target", &target(&c), "--count", "20"]);
     let mut r = Reader::new(&brokers, &topic);
     r.until(sent.records as usize, WAIT);
-    let (status, _, _) = c.stop();
+    let (status, _, _) = stop(c);
     assert!(status.success());
     let flows = decode(&r.got, false);
     check_sums(&sent, &flows);
@@ -521,39 +403,26 @@ fn sflow_counters_to_their_own_topic() {
     let (topic, ctopic) = (unique("flows"), unique("counters"));
     create_topic(&brokers, &topic);
     create_topic(&brokers, &ctopic);
-    let dir = TempDir::new("ctr");
-    let cfg = dir.0.join("c.toml");
-    std::fs::write(
-        &cfg,
-        format!(
+    let c = collector()
+        .config(&format!(
             "[netflow]\nenabled = false\n[sflow]\nport = 0\n[kafka]\nbrokers = \"{brokers}\"\n\
              topic = \"{topic}\"\ncounters_topic = \"{ctopic}\"\n"
-        ),
-    )
-    .unwrap();
-    let c = Collector::start(
-        &[
-            "--config",
-            cfg.to_str().unwrap(),
-            "-netflow=false",
-            "-sflow",
-        ],
-        &[],
-    );
+        ))
+        .start(&["-netflow=false", "-sflow"]);
     let mut body = vec![0u8; 88];
     body[..4].copy_from_slice(&7u32.to_be_bytes()); // ifIndex 7
     let counters = fixture::counter_sample(1, 7, &[fixture::framed(1, &body)]);
     let agent = std::net::IpAddr::from([192, 0, 2, 1]);
     let dgram = fixture::datagram(agent, 0, 1, &[counters]);
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.send_to(&dgram, c.target()).unwrap();
-    s.send_to(&fixture::bench_flow_datagram(), c.target())
+    s.send_to(&dgram, c.listener_addr()).unwrap();
+    s.send_to(&fixture::bench_flow_datagram(), c.listener_addr())
         .unwrap();
     let mut rc = Reader::new(&brokers, &ctopic);
     let mut rf = Reader::new(&brokers, &topic);
     rc.until(1, WAIT);
     rf.until(1, WAIT);
-    let (status, log, _) = c.stop();
+    let (status, log, _) = stop(c);
     assert!(status.success(), "{log:?}");
     assert_eq!(rc.got.len(), 1);
     assert_eq!(rf.got.len(), 1);
@@ -568,7 +437,7 @@ fn sflow_counters_to_their_own_topic() {
 fn bad_kafka_settings_exit_2() {
     let dir = TempDir::new("bad");
     let write = |name: &str, text: &str| {
-        let p = dir.0.join(name);
+        let p = dir.path(name);
         std::fs::write(&p, format!("[kafka]\nbrokers = \"127.0.0.1:1\"\n{text}")).unwrap();
         p.to_str().unwrap().to_string()
     };
@@ -669,7 +538,7 @@ impl Broker {
 
     fn start(&mut self) {
         let url = format!("tcp://{}", self.addr());
-        let log = std::fs::File::create(self._dir.0.join("broker.log")).unwrap();
+        let log = std::fs::File::create(self._dir.path("broker.log")).unwrap();
         let child = Command::new(&self.bin)
             .args([
                 "broker",
@@ -684,7 +553,7 @@ impl Broker {
                 "--group-initial-rebalance-delay",
                 "0s",
             ])
-            .current_dir(&self._dir.0)
+            .current_dir(self._dir.root())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -750,20 +619,15 @@ fn broker_outage_under_load() {
     b.start();
     let topic = unique("outage");
     create_topic(&b.addr(), &topic);
-    let dir = TempDir::new("outage");
-    let cfg = dir.0.join("o.toml");
-    std::fs::write(
-        &cfg,
-        format!(
+    let mut c = collector()
+        .config(&format!(
             "[kafka]\nbrokers = \"{}\"\ntopic = \"{topic}\"\nmessage_timeout_ms = 120000\n\
              shutdown_timeout_ms = 30000\n[kafka.librdkafka]\n\"reconnect.backoff.max.ms\" = 1000\n",
             b.addr()
-        ),
-    )
-    .unwrap();
-    let mut c = Collector::start(&["--config", cfg.to_str().unwrap()], &[]);
+        ))
+        .start(&[]);
     // 20 s of 500 datagrams/s x 10 records = 100,000 flows
-    let target = c.target();
+    let target = target(&c);
     let gen = std::thread::spawn(move || {
         flowgen(&[
             "--protocol",
@@ -785,16 +649,13 @@ fn broker_outage_under_load() {
     std::thread::sleep(Duration::from_secs(4));
     b.stop();
     std::thread::sleep(Duration::from_secs(10));
-    assert!(
-        c.child.try_wait().unwrap().is_none(),
-        "coreflow keeps running"
-    );
+    assert!(c.is_running(), "coreflow keeps running");
     b.start();
     let sent = gen.join().unwrap();
     c.drain_log();
     let mut r = Reader::new(&b.addr(), &topic);
     r.until(sent.records as usize, Duration::from_secs(60));
-    let (status, log, summary) = c.stop();
+    let (status, log, summary) = stop(c);
     eprintln!(
         "outage: flowgen sent {} records; coreflow: {summary}",
         sent.records
@@ -823,17 +684,14 @@ fn broker_appears_after_start() {
     };
     let mut b = Broker::new(bin, free_tcp_port(), false);
     let topic = unique("late");
-    let c = Collector::start(
-        &["-kafka.out.brokers", &b.addr(), "-kafka.out.topic", &topic],
-        &[],
-    );
-    let sent = flowgen(&["--protocol", "v5", "--target", &c.target(), "--count", "50"]);
+    let c = collector().start(&["-kafka.out.brokers", &b.addr(), "-kafka.out.topic", &topic]);
+    let sent = flowgen(&["--protocol", "v5", "--target", &target(&c), "--count", "50"]);
     std::thread::sleep(Duration::from_secs(2));
     b.start();
     // topic auto-creation (4 partitions) on the first produce
     let mut r = Reader::new(&b.addr(), &topic);
     r.until(sent.records as usize, WAIT);
-    let (status, log, summary) = c.stop();
+    let (status, log, summary) = stop(c);
     assert!(status.success(), "{log:?}");
     check_accounting(&summary);
     assert_eq!(
@@ -882,15 +740,14 @@ fn brokers_from_srv_record() {
     let topic = unique("srv");
     create_topic(&brokers, &topic);
     let resolver = format!("127.0.0.1:{dns_port}");
-    let c = Collector::start(
-        &["-kafka.out.srv", name, "-kafka.out.topic", &topic],
-        &[("COREFLOW_RESOLVER", &resolver)],
-    );
+    let c = collector()
+        .env(&[("COREFLOW_RESOLVER".to_string(), resolver)])
+        .start(&["-kafka.out.srv", name, "-kafka.out.topic", &topic]);
 
-    let sent = flowgen(&["--protocol", "v5", "--target", &c.target(), "--count", "10"]);
+    let sent = flowgen(&["--protocol", "v5", "--target", &target(&c), "--count", "10"]);
     let mut r = Reader::new(&brokers, &topic);
     r.until(sent.records as usize, WAIT);
-    let (status, log, _) = c.stop();
+    let (status, log, _) = stop(c);
     let _ = dns.kill();
     let _ = dns.wait();
     assert!(status.success(), "{log:?}");

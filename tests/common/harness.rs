@@ -2,6 +2,7 @@
 //! directory, a running `coreflow` on ephemeral ports (its stderr read on a thread, its ports
 //! learned from the "listening on" lines, stopped with SIGTERM), and the `flowgen` runner with
 //! the `key=value` parsing of its report and of coreflow's exit summary. Every wait is bounded.
+//! The Kafka tests use it too, with their own listeners and no output file.
 
 #![allow(dead_code)]
 
@@ -51,18 +52,28 @@ impl Drop for TempDir {
     }
 }
 
-/// How to start a [`Collector`]: always `-fport 0 -sport 0 -metrics.addr 127.0.0.1:0 --output
-/// <file>` (ephemeral ports: tests run in parallel), plus what the options below add.
+/// How to start a [`Collector`]: `-fport 0 -sport 0 -metrics.addr 127.0.0.1:0 --output <file>`
+/// (ephemeral ports: tests run in parallel), plus or instead of which the options below say.
 pub struct CollectorBuilder {
+    listeners: Option<Vec<String>>,
     sockets: Option<usize>,
     config: Option<String>,
     output: Option<PathBuf>,
+    no_output: bool,
     env: Vec<(String, String)>,
     wait_for_metrics_endpoint: bool,
     wait: Duration,
+    stop_wait: Option<Duration>,
 }
 
 impl CollectorBuilder {
+    /// These flags instead of `-fport 0 -sport 0` (e.g. NetFlow only); start is then done once
+    /// the first listener is bound ([`Collector::listener_addr`]) rather than both.
+    pub fn listeners(mut self, flags: &[&str]) -> Self {
+        self.listeners = Some(flags.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
     /// `-fworkers n -sworkers n`: `n` sockets per listener.
     pub fn sockets(mut self, n: usize) -> Self {
         self.sockets = Some(n);
@@ -78,6 +89,13 @@ impl CollectorBuilder {
     /// Writes to `path` instead of a file in the collector's own temporary directory.
     pub fn output(mut self, path: &Path) -> Self {
         self.output = Some(path.to_path_buf());
+        self
+    }
+
+    /// No `--output` flag: coreflow writes where its other flags say (e.g. Kafka), and
+    /// [`Collector::output`] names a file that never appears.
+    pub fn no_output(mut self) -> Self {
+        self.no_output = true;
         self
     }
 
@@ -100,17 +118,31 @@ impl CollectorBuilder {
         self
     }
 
-    /// Starts coreflow with `extra` flags last and waits until both listeners are bound.
+    /// The bound of the wait for the exit after SIGTERM, when it differs from
+    /// [`CollectorBuilder::wait`] (e.g. a Kafka flush on shutdown).
+    pub fn stop_wait(mut self, wait: Duration) -> Self {
+        self.stop_wait = Some(wait);
+        self
+    }
+
+    /// Starts coreflow with `extra` flags last and waits until both listeners are bound (the
+    /// first, with [`CollectorBuilder::listeners`]).
     pub fn start(self, extra: &[&str]) -> Collector {
         let dir = TempDir::new("run");
         let output = self.output.unwrap_or_else(|| dir.path("flows.json"));
-        let mut args: Vec<String> = ["-fport", "0", "-sport", "0"].map(String::from).to_vec();
+        let both = self.listeners.is_none();
+        let mut args: Vec<String> = self
+            .listeners
+            .unwrap_or_else(|| ["-fport", "0", "-sport", "0"].map(String::from).to_vec());
         if let Some(n) = self.sockets {
             let n = n.to_string();
             args.extend(["-fworkers".into(), n.clone(), "-sworkers".into(), n]);
         }
-        args.extend(["-metrics.addr", "127.0.0.1:0", "--output"].map(String::from));
-        args.push(output.to_str().unwrap().into());
+        args.extend(["-metrics.addr", "127.0.0.1:0"].map(String::from));
+        if !self.no_output {
+            args.push("--output".into());
+            args.push(output.to_str().unwrap().into());
+        }
         if let Some(toml) = &self.config {
             let p = dir.path("c.toml");
             std::fs::write(&p, toml).unwrap();
@@ -144,13 +176,18 @@ impl CollectorBuilder {
             stderr: rx,
             log: Vec::new(),
             wait: self.wait,
+            stop_wait: self.stop_wait.unwrap_or(self.wait),
             _dir: dir,
         };
         let deadline = Instant::now() + c.wait;
-        while c.netflow_port == 0
-            || c.sflow_port == 0
-            || (self.wait_for_metrics_endpoint && c.metrics_endpoint.is_none())
-        {
+        let bound = |c: &Collector| {
+            if both {
+                c.netflow_port != 0 && c.sflow_port != 0
+            } else {
+                c.netflow_port != 0 || c.sflow_port != 0
+            }
+        };
+        while !bound(&c) || (self.wait_for_metrics_endpoint && c.metrics_endpoint.is_none()) {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = c
                 .stderr
@@ -188,18 +225,22 @@ pub struct Collector {
     /// Its stderr lines so far (see [`Collector::drain_log`]).
     pub log: Vec<String>,
     wait: Duration,
+    stop_wait: Duration,
     _dir: TempDir,
 }
 
 impl Collector {
     pub fn builder() -> CollectorBuilder {
         CollectorBuilder {
+            listeners: None,
             sockets: None,
             config: None,
             output: None,
+            no_output: false,
             env: Vec::new(),
             wait_for_metrics_endpoint: false,
             wait: WAIT,
+            stop_wait: None,
         }
     }
 
@@ -218,6 +259,21 @@ impl Collector {
 
     pub fn sflow_addr(&self) -> SocketAddr {
         SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), self.sflow_port)
+    }
+
+    /// The listener of a collector with one ([`CollectorBuilder::listeners`]): NetFlow's when
+    /// bound, else sFlow's.
+    pub fn listener_addr(&self) -> SocketAddr {
+        if self.netflow_port != 0 {
+            self.netflow_addr()
+        } else {
+            self.sflow_addr()
+        }
+    }
+
+    /// Whether the process has not exited yet.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
     }
 
     /// The metrics endpoint, known when the builder asked for
@@ -262,7 +318,7 @@ impl Collector {
             .status()
             .unwrap();
         assert!(st.success());
-        let deadline = Instant::now() + self.wait;
+        let deadline = Instant::now() + self.stop_wait;
         let status = loop {
             if let Some(s) = self.child.try_wait().unwrap() {
                 break s;
@@ -327,7 +383,8 @@ pub fn summary_field(summary: &str, key: &str) -> u64 {
     field(summary, key).unwrap_or(0)
 }
 
-/// [`field`] of flowgen's report, which always has it.
+/// [`field`] of a line that must have it: flowgen's report, or an exit summary whose every
+/// counter is asserted on (the Kafka tests).
 pub fn report_field(report: &str, key: &str) -> u64 {
     field(report, key).unwrap_or_else(|| panic!("no {key}= in {report:?}"))
 }
