@@ -44,35 +44,43 @@ impl Schema {
     /// Appends the record as one protobuf message (no length prefix).
     #[inline]
     pub fn encode_pb(self, r: &FlowRecord, buf: &mut Vec<u8>) {
-        PbWriter::with(|w| {
-            self.write_pb(r, w);
-            w.append_to(buf);
+        with_scratch(|b, prefix| {
+            let n = self.encode_pb_at(r, b, prefix);
+            append_pieces(b, n, buf);
         })
     }
 
     /// Appends the record as a varint length prefix plus the message.
     #[inline]
     pub fn encode_pb_delimited(self, r: &FlowRecord, buf: &mut Vec<u8>) {
-        PbWriter::with(|w| {
-            self.write_pb(r, w);
+        with_scratch(|b, prefix| {
+            let n = self.encode_pb_at(r, b, prefix);
             // MAX_MESSAGE < 2^14: the length is a 1- or 2-byte varint
-            let n = w.len.min(MAX_MESSAGE);
             if n < 0x80 {
                 buf.push(n as u8);
             } else {
                 buf.extend_from_slice(&[(n as u8) | 0x80, (n >> 7) as u8]);
             }
-            w.append_to(buf);
+            append_pieces(b, n, buf);
         })
     }
 
+    /// Writes the record as one protobuf message at the start of `out` and returns its
+    /// length (at most [`MAX_MESSAGE`]); the bytes of `out` past it are scratch. What a batch
+    /// buffer is encoded into directly, without a copy.
     #[inline]
-    fn write_pb(self, r: &FlowRecord, w: &mut PbWriter) {
-        match self {
-            Schema::GoflowV2 => goflow_v2_pb(r, w),
-            Schema::GoflowV3 => goflow_v3_pb(r, w),
-            Schema::Goflow2 => goflow2_pb(r, w),
-        }
+    pub fn encode_pb_into(self, r: &FlowRecord, out: &mut [u8; PB_ROOM]) -> usize {
+        PREFIX.with_borrow_mut(|prefix| self.encode_pb_at(r, out, prefix))
+    }
+
+    #[inline(always)]
+    fn encode_pb_at(self, r: &FlowRecord, out: &mut [u8; PB_ROOM], prefix: &mut Prefix) -> usize {
+        let n = match self {
+            Schema::GoflowV2 => goflow_v2_pb(r, out, prefix),
+            Schema::GoflowV3 => goflow_v3_pb(r, out, prefix),
+            Schema::Goflow2 => goflow2_pb(r, out, prefix),
+        };
+        n.min(MAX_MESSAGE)
     }
 
     /// Appends the record as one JSON object (no newline).
@@ -103,24 +111,27 @@ fn varint_into(mut v: u64, out: &mut [u8; 10]) -> usize {
 /// Upper bound of one encoded message: every schema has < 80 scalar fields (<= 12 bytes
 /// each), < 10 addresses (<= 19 bytes each) and bounded lists (`flow::MAX_*`): < 1.5 KiB.
 /// A power of two, so a masked index needs no bounds check.
-const MAX_MESSAGE: usize = 2048;
+pub const MAX_MESSAGE: usize = 2048;
 
-/// A message is written into a per-thread scratch buffer with a local length, then appended
-/// to the caller's Vec with one copy. Byte writes through a `Vec` make the compiler reload
-/// its length after every byte (a `u8` store may alias it) and check capacity each time; a
-/// fixed array indexed with `len & (MAX_MESSAGE - 1)` needs neither check nor panic path.
-/// (MAX_MESSAGE bounds every schema, so the mask never wraps in practice; if it ever did,
-/// the message would come out garbled, never out of bounds.)
-pub(crate) struct PbWriter {
-    // Slack past MAX_MESSAGE so that 8- and 16-byte stores at a masked offset, and the
-    // 32-byte pieces `append_to` copies, are in bounds by construction.
-    b: [u8; MAX_MESSAGE + 32],
+/// A message is written into a fixed array (a batch buffer's free room, or a per-thread
+/// scratch array for callers with a `Vec`) with a local length. Byte writes through a `Vec`
+/// make the compiler reload its length after every byte (a `u8` store may alias it) and
+/// check capacity each time; a fixed array indexed with `len & (MAX_MESSAGE - 1)` needs
+/// neither check nor panic path. (MAX_MESSAGE bounds every schema, so the mask never wraps
+/// in practice; if it ever did, the message would come out garbled, never out of bounds.)
+pub(crate) struct PbWriter<'a> {
+    // PB_ROOM has slack past MAX_MESSAGE so that 8- and 16-byte stores at a masked offset,
+    // and the 32-byte pieces `append_pieces` copies, are in bounds by construction.
+    b: &'a mut [u8; PB_ROOM],
     len: usize,
-    /// The leading fields of the last message (see `Prefix`).
-    prefix: Prefix,
+    /// The leading fields of the last message (see `Prefix`), kept per thread.
+    prefix: &'a mut Prefix,
     /// The last varint written by `pb::u64_memo`: value, offset and length of its bytes.
     memo: (u64, usize, usize),
 }
+
+/// Room one message may need: [`MAX_MESSAGE`] plus slack for the fixed-size stores.
+pub const PB_ROOM: usize = MAX_MESSAGE + 32;
 
 /// The first fields of every schema (type, receive time, sampling rate, sequence number)
 /// are the same for every record of a datagram: their encoding is kept and copied while
@@ -186,54 +197,50 @@ fn spread7(v: u64) -> u64 {
         | ((v << 7) & 0x7f00_0000_0000_0000)
 }
 
+const NO_PREFIX: Prefix = Prefix {
+    schema: 0,
+    key: PrefixKey {
+        flow_type: FlowType::Unknown,
+        sequence_num: 0,
+        time_received_ns: 0,
+        sampling_rate: 0,
+    },
+    len: 0,
+    bytes: [0; PREFIX_MAX],
+    recv_ns: ([0; 16], 0),
+};
+
 thread_local! {
-    // One scratch buffer per thread, zeroed once: re-zeroing 2 KiB per message cost more
-    // than encoding it.
-    static SCRATCH: std::cell::RefCell<PbWriter> = const {
-        std::cell::RefCell::new(PbWriter {
-            b: [0; MAX_MESSAGE + 32],
-            len: 0,
-            memo: (0, 0, 0),
-            prefix: Prefix {
-                schema: 0,
-                key: PrefixKey {
-                    flow_type: FlowType::Unknown,
-                    sequence_num: 0,
-                    time_received_ns: 0,
-                    sampling_rate: 0,
-                },
-                len: 0,
-                bytes: [0; PREFIX_MAX],
-                recv_ns: ([0; 16], 0),
-            },
-        })
+    /// The prefix cache of this thread's messages (whichever buffer they go to).
+    static PREFIX: std::cell::RefCell<Prefix> = const { std::cell::RefCell::new(NO_PREFIX) };
+    // One scratch array per thread, zeroed once, for callers that encode into a `Vec`:
+    // re-zeroing 2 KiB per message cost more than encoding it.
+    static SCRATCH: std::cell::RefCell<[u8; PB_ROOM]> = const {
+        std::cell::RefCell::new([0; PB_ROOM])
     };
 }
 
-impl PbWriter {
-    #[inline]
-    fn with<R>(f: impl FnOnce(&mut PbWriter) -> R) -> R {
-        SCRATCH.with_borrow_mut(|w| {
-            w.len = 0;
-            f(w)
-        })
-    }
+#[inline(always)]
+fn with_scratch<R>(f: impl FnOnce(&mut [u8; PB_ROOM], &mut Prefix) -> R) -> R {
+    SCRATCH.with_borrow_mut(|b| PREFIX.with_borrow_mut(|p| f(b, p)))
+}
 
-    /// Appends the message to `buf` in fixed 32-byte pieces, then cuts `buf` back to the
-    /// message's end: a variable-length copy is a memcpy call, which cost as much as
-    /// encoding half the fields of a record.
-    #[inline(always)]
-    fn append_to(&self, buf: &mut Vec<u8>) {
-        let n = self.len.min(MAX_MESSAGE);
-        let end = buf.len() + n;
-        buf.reserve(n + 32);
-        for piece in self.b[..(n + 31) & !31].chunks_exact(32) {
-            let piece: &[u8; 32] = piece.try_into().expect("32-byte pieces");
-            buf.extend_from_slice(piece);
-        }
-        buf.truncate(end);
+/// Appends the first `n` bytes of `src` to `buf` in fixed 32-byte pieces, then cuts `buf`
+/// back to their end: a variable-length copy is a memcpy call, which cost as much as
+/// encoding half the fields of a record.
+#[inline(always)]
+fn append_pieces(src: &[u8; PB_ROOM], n: usize, buf: &mut Vec<u8>) {
+    let n = n.min(MAX_MESSAGE);
+    let end = buf.len() + n;
+    buf.reserve(n + 32);
+    for piece in src[..(n + 31) & !31].chunks_exact(32) {
+        let piece: &[u8; 32] = piece.try_into().expect("32-byte pieces");
+        buf.extend_from_slice(piece);
     }
+    buf.truncate(end);
+}
 
+impl PbWriter<'_> {
     #[inline(always)]
     fn byte(&mut self, v: u8) {
         self.b[self.len & (MAX_MESSAGE - 1)] = v;
@@ -300,37 +307,40 @@ impl PbWriter {
     }
 
     /// A varint field: the key and a value of up to 3 bytes (ports, counters of one flow,
-    /// interfaces, AS numbers) in one store, longer values after the key.
+    /// interfaces, AS numbers) in one store, longer values after the key. The 1-, 2- and
+    /// 3-byte cases share one branch-free path: which of them a value takes varies from
+    /// record to record (ports, byte and packet counts), and a branch per case cost a
+    /// mispredicted jump for most records.
     #[inline(always)]
     fn field_varint(&mut self, key: (u16, usize), v: u64) {
         let at = self.len & (MAX_MESSAGE - 1);
         let shift = 8 * key.1 as u32;
         let k = u64::from(key.0);
-        let (x, n) = if v < 0x80 {
-            (k | (v << shift), 1)
-        } else if v < 1 << 14 {
-            (k | (((v & 0x7f) | 0x80 | ((v >> 7) << 8)) << shift), 2)
+        if v < 0x80 {
+            self.b[at..at + 8].copy_from_slice(&(k | (v << shift)).to_le_bytes());
+            self.len += key.1 + 1;
         } else if v < 1 << 21 {
-            let x = (v & 0x7f) | ((v << 1) & 0x7f00) | ((v << 2) & 0x7f_0000) | 0x8080;
-            (k | (x << shift), 3)
+            let three = u64::from(v >= 1 << 14);
+            // continuation bit on the first byte, and on the second of a 3-byte value
+            let x =
+                (v & 0x7f) | ((v << 1) & 0x7f00) | ((v << 2) & 0x7f_0000) | 0x80 | (three << 15);
+            self.b[at..at + 8].copy_from_slice(&(k | (x << shift)).to_le_bytes());
+            self.len += key.1 + 2 + three as usize;
         } else {
             self.key_const(key);
             self.varint_multi(v);
-            return;
-        };
-        self.b[at..at + 8].copy_from_slice(&x.to_le_bytes());
-        self.len += key.1 + n;
+        }
     }
 
     /// Starts a message with the prefix fields written by `write` (1 to 4 of the schema's
     /// first fields, all taken from `PrefixKey`'s fields), from the cache when the record
     /// shares them with the previous one of the same schema.
     #[inline(always)]
-    fn prefix(&mut self, schema: Schema, r: &FlowRecord, write: impl FnOnce(&mut PbWriter)) {
+    fn prefix(&mut self, schema: Schema, r: &FlowRecord, write: impl FnOnce(&mut PbWriter<'_>)) {
         let key = PrefixKey::of(r);
         let id = schema as u8 + 1;
         if self.prefix.schema == id && self.prefix.key == key {
-            let p = &self.prefix;
+            let p = &*self.prefix;
             self.b[..PREFIX_MAX].copy_from_slice(&p.bytes);
             self.len = p.len;
         } else {
@@ -363,14 +373,14 @@ mod pb {
     use super::*;
 
     #[inline(always)]
-    pub fn u64(w: &mut PbWriter, f: u32, v: u64) {
+    pub fn u64(w: &mut PbWriter<'_>, f: u32, v: u64) {
         if v != 0 {
             w.field_varint(key_bytes(f, 0), v);
         }
     }
     /// `u64`, remembering where the value's bytes went for `u64_again`.
     #[inline(always)]
-    pub fn u64_memo(w: &mut PbWriter, f: u32, v: u64) {
+    pub fn u64_memo(w: &mut PbWriter<'_>, f: u32, v: u64) {
         if v != 0 {
             let k = key_bytes(f, 0);
             let at = w.len + k.1;
@@ -384,7 +394,7 @@ mod pb {
     /// `u64` of a value that is often the one `u64_memo` wrote last (the flow end time is
     /// two fields of GoFlow's layouts): its bytes are copied rather than encoded again.
     #[inline(always)]
-    pub fn u64_again(w: &mut PbWriter, f: u32, v: u64) {
+    pub fn u64_again(w: &mut PbWriter<'_>, f: u32, v: u64) {
         let (mv, at, n) = w.memo;
         if v != 0 && v == mv {
             w.key(f, 0);
@@ -400,7 +410,7 @@ mod pb {
     /// The record's receive time in nanoseconds: from the prefix cache, which `prefix()`
     /// filled for this record's receive time before any field of the body.
     #[inline(always)]
-    pub fn recv_ns(w: &mut PbWriter, f: u32, v: u64) {
+    pub fn recv_ns(w: &mut PbWriter<'_>, f: u32, v: u64) {
         if v != 0 && v == w.prefix.key.time_received_ns {
             w.key(f, 0);
             let to = w.len & (MAX_MESSAGE - 1);
@@ -412,23 +422,23 @@ mod pb {
         }
     }
     #[inline(always)]
-    pub fn u32(w: &mut PbWriter, f: u32, v: u32) {
+    pub fn u32(w: &mut PbWriter<'_>, f: u32, v: u32) {
         u64(w, f, u64::from(v))
     }
     #[inline(always)]
-    pub fn mac(w: &mut PbWriter, f: u32, v: u64) {
+    pub fn mac(w: &mut PbWriter<'_>, f: u32, v: u64) {
         u64(w, f, v)
     }
     #[inline(always)]
-    pub fn boolean(w: &mut PbWriter, f: u32, v: bool) {
+    pub fn boolean(w: &mut PbWriter<'_>, f: u32, v: bool) {
         u64(w, f, u64::from(v))
     }
     #[inline(always)]
-    pub fn enumv(w: &mut PbWriter, f: u32, v: (i32, &str)) {
+    pub fn enumv(w: &mut PbWriter<'_>, f: u32, v: (i32, &str)) {
         u64(w, f, v.0 as u64)
     }
     #[inline(always)]
-    pub fn addr(w: &mut PbWriter, f: u32, v: Addr) {
+    pub fn addr(w: &mut PbWriter<'_>, f: u32, v: Addr) {
         if !v.is_none() {
             w.key(f, 2);
             w.byte(v.as_slice().len() as u8);
@@ -437,12 +447,12 @@ mod pb {
     }
     /// `repeated bytes` with at most one element.
     #[inline]
-    pub fn addr_list(w: &mut PbWriter, f: u32, v: Addr) {
+    pub fn addr_list(w: &mut PbWriter<'_>, f: u32, v: Addr) {
         addr(w, f, v)
     }
     /// Packed `repeated uint32` (proto3's default encoding).
     #[inline]
-    pub fn packed<T: Copy + Into<u64>>(w: &mut PbWriter, f: u32, v: &[T]) {
+    pub fn packed<T: Copy + Into<u64>>(w: &mut PbWriter<'_>, f: u32, v: &[T]) {
         if v.is_empty() {
             return;
         }
@@ -455,7 +465,7 @@ mod pb {
         }
     }
     #[inline]
-    pub fn layers(w: &mut PbWriter, f: u32, v: &[u8]) {
+    pub fn layers(w: &mut PbWriter<'_>, f: u32, v: &[u8]) {
         packed(w, f, v)
     }
 }
@@ -611,12 +621,22 @@ macro_rules! schema {
         prefix { $($pre:tt)* }
         $($body:tt)*
     }) => {
+        /// Writes the message at the start of `b`; returns its length. The writer is a
+        /// local of this function, so its length and buffer stay in registers.
         #[inline]
-        fn $pb_fn($r: &FlowRecord, w: &mut PbWriter) {
+        fn $pb_fn($r: &FlowRecord, b: &mut [u8; PB_ROOM], prefix: &mut Prefix) -> usize {
+            let mut writer = PbWriter {
+                b,
+                len: 0,
+                prefix,
+                memo: (0, 0, 0),
+            };
+            let w = &mut writer;
             w.prefix(Schema::$schema, $r, |w| {
                 pb_fields!(w; $($pre)*);
             });
             pb_fields!(w; $($body)*);
+            writer.len
         }
 
         fn $json_fn($r: &FlowRecord, out: &mut Vec<u8>) {
@@ -1056,7 +1076,7 @@ mod tests {
     #[test]
     fn prefix_cache_matches_fresh_encoding() {
         fn fresh(schema: Schema, r: &FlowRecord) -> Vec<u8> {
-            SCRATCH.with_borrow_mut(|w| w.prefix.schema = 0);
+            PREFIX.with_borrow_mut(|p| p.schema = 0);
             let mut b = Vec::new();
             schema.encode_pb(r, &mut b);
             b

@@ -13,7 +13,7 @@ pub mod key;
 
 use crate::config::{OutputSettings, SinkSettings};
 use crate::replay::Format;
-use crate::schema::Schema;
+use crate::schema::{Schema, PB_ROOM};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -41,7 +41,17 @@ pub struct Batch {
     /// Kernel receive time of the first flow put in it (ns since the epoch; 0 unknown): the
     /// start of the receive -> output / delivery latencies.
     pub recv_ns: u64,
+    /// The messages, in `buf[..used]`. Every byte of `buf` is initialized (zeroed once, when
+    /// the batch grows): protobuf messages are encoded straight into its free room, which
+    /// must be initialized memory to be handed out as an array without `unsafe`.
     buf: Vec<u8>,
+    used: usize,
+    /// Messages that are not encoded in place (JSON, counter records) are written here
+    /// first, then copied in.
+    staging: Vec<u8>,
+    /// Whether the last delimited message was shorter than 128 bytes (a 1-byte length
+    /// prefix): where the next one is encoded before its length is known.
+    short: bool,
     ends: Vec<u32>,
     /// Keys, one per message when keyed (`key_ends` parallel to `ends`), else empty.
     keys: Vec<u8>,
@@ -68,7 +78,11 @@ impl Batch {
         Batch {
             worker,
             recv_ns: 0,
-            buf: Vec::with_capacity(bytes),
+            // zeroed pages from the allocator: resident only once written
+            buf: vec![0; bytes.max(PB_ROOM + 2)],
+            used: 0,
+            staging: Vec::new(),
+            short: false,
             ends: Vec::with_capacity(messages),
             keys: Vec::new(),
             key_ends: Vec::new(),
@@ -77,11 +91,81 @@ impl Batch {
         }
     }
 
-    /// Appends one message: `encode` writes it at the end of the buffer.
+    /// The free room at `at` as an array of `N` bytes, growing (and zeroing) the buffer
+    /// when it is short: at least doubling it, so a batch that grows is zeroed a few times
+    /// in its life, not once per message.
+    #[inline(always)]
+    fn room<const N: usize>(&mut self, at: usize) -> &mut [u8; N] {
+        if self.buf.len() < at + N {
+            self.grow(at + N);
+        }
+        (&mut self.buf[at..at + N])
+            .try_into()
+            .expect("the buffer holds `at + N` bytes")
+    }
+
+    #[cold]
+    fn grow(&mut self, need: usize) {
+        let len = need.max(self.buf.len() * 2);
+        self.buf.resize(len, 0);
+    }
+
+    #[inline(always)]
+    fn end_message(&mut self, end: usize) {
+        self.used = end;
+        self.ends.push(end as u32);
+    }
+
+    /// Appends one message: `encode` writes it into a staging buffer, which is copied in.
     #[inline]
     pub fn push_with(&mut self, encode: impl FnOnce(&mut Vec<u8>)) {
-        encode(&mut self.buf);
-        self.ends.push(self.buf.len() as u32);
+        let mut staging = std::mem::take(&mut self.staging);
+        staging.clear();
+        encode(&mut staging);
+        let at = self.used;
+        let end = at + staging.len();
+        if self.buf.len() < end {
+            self.grow(end);
+        }
+        self.buf[at..end].copy_from_slice(&staging);
+        self.staging = staging;
+        self.end_message(end);
+    }
+
+    /// Appends the record as one protobuf message, encoded in place.
+    #[inline]
+    pub fn push_pb(&mut self, schema: Schema, rec: &crate::flow::FlowRecord) {
+        let at = self.used;
+        let n = schema.encode_pb_into(rec, self.room::<PB_ROOM>(at));
+        self.end_message(at + n);
+    }
+
+    /// Appends the record as a varint length and one protobuf message, encoded in place.
+    /// The length prefix is 1 or 2 bytes (messages are < 2^14 bytes), known only after
+    /// encoding: the message is written after a prefix of the length the previous one had,
+    /// and moved by one byte in the rare case that guess was wrong.
+    #[inline]
+    pub fn push_pb_delimited(&mut self, schema: Schema, rec: &crate::flow::FlowRecord) {
+        let at = self.used;
+        let guess = if self.short { 1 } else { 2 };
+        let room = self.room::<{ PB_ROOM + 2 }>(at);
+        let body: &mut [u8; PB_ROOM] = (&mut room[guess..guess + PB_ROOM])
+            .try_into()
+            .expect("PB_ROOM bytes after the prefix");
+        let n = schema.encode_pb_into(rec, body);
+        let short = n < 0x80;
+        let prefix = if short { 1 } else { 2 };
+        if prefix != guess {
+            room.copy_within(guess..guess + n, prefix);
+        }
+        if short {
+            room[0] = n as u8;
+        } else {
+            room[0] = (n as u8) | 0x80;
+            room[1] = (n >> 7) as u8;
+        }
+        self.short = short;
+        self.end_message(at + prefix + n);
     }
 
     /// Appends one message and its key: `key` writes the key bytes. Use for every message of
@@ -93,6 +177,13 @@ impl Batch {
         key: impl FnOnce(&mut Vec<u8>),
     ) {
         self.push_with(encode);
+        self.push_key(key);
+    }
+
+    /// Adds the key of the message pushed last: `key` writes its bytes. Use for every
+    /// message of a batch or for none.
+    #[inline]
+    pub fn push_key(&mut self, key: impl FnOnce(&mut Vec<u8>)) {
         key(&mut self.keys);
         self.key_ends.push(self.keys.len() as u32);
     }
@@ -107,7 +198,7 @@ impl Batch {
 
     /// The whole buffer (all messages with their framing).
     pub fn bytes(&self) -> &[u8] {
-        &self.buf
+        &self.buf[..self.used]
     }
 
     /// The messages one by one (each with its framing, if any).
@@ -154,12 +245,13 @@ impl Batch {
     }
 
     pub fn byte_len(&self) -> usize {
-        self.buf.len()
+        self.used
     }
 
     pub fn clear(&mut self) {
         self.recv_ns = 0;
-        self.buf.clear();
+        // the bytes stay: they are initialized room for the next messages
+        self.used = 0;
         self.ends.clear();
         self.keys.clear();
         self.key_ends.clear();
@@ -210,10 +302,13 @@ impl Encoding {
     /// Appends one flow to `batch`, with its key when a key mode is set.
     #[inline]
     pub fn push(&self, rec: &crate::flow::FlowRecord, batch: &mut Batch) {
-        if self.key.is_none() {
-            batch.push_with(|buf| self.encode(rec, buf));
-        } else {
-            batch.push_keyed(|buf| self.encode(rec, buf), |k| self.key.write(rec, k));
+        match (self.format, self.framing) {
+            (Format::Pb, Framing::Stream) => batch.push_pb_delimited(self.schema, rec),
+            (Format::Pb, Framing::Bare) => batch.push_pb(self.schema, rec),
+            (Format::Json, _) => batch.push_with(|buf| self.encode(rec, buf)),
+        }
+        if !self.key.is_none() {
+            batch.push_key(|k| self.key.write(rec, k));
         }
     }
 
@@ -599,6 +694,75 @@ fn run_kafka(
 mod tests {
     use super::*;
     use crate::flow::{Addr, FlowRecord, FlowType};
+
+    /// Messages encoded in place (both framings) are byte for byte what the `Vec` encoders
+    /// write, whether the length prefix guessed from the previous message is right or not
+    /// (short and long messages alternating, in runs), across buffer growth and reuse.
+    #[test]
+    fn in_place_encoding_matches_vec_encoding() {
+        let short = FlowRecord {
+            flow_type: FlowType::NetflowV5,
+            bytes: 1,
+            ..FlowRecord::default()
+        };
+        let mut long = short;
+        long.src_addr = Addr::v6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        long.dst_addr = Addr::v6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        long.sampler_address = Addr::v4([192, 0, 2, 1]);
+        long.packets = u64::MAX;
+        long.time_flow_start_ns = 1_700_000_000_000_000_000;
+        long.time_flow_end_ns = 1_700_000_000_000_000_001;
+        long.in_if = 70000;
+        long.out_if = 3;
+        long.next_hop = long.src_addr;
+        long.bgp_next_hop = long.dst_addr;
+        long.src_as = 4_200_000_000;
+        long.dst_as = 4_200_000_001;
+        long.src_mac = 0x0200_5e00_5301;
+        long.dst_mac = 0x0200_5e00_5302;
+        long.src_port = 65000;
+        long.dst_port = 443;
+        long.src_vlan = 4000;
+        long.dst_vlan = 4001;
+        long.ipv6_flow_label = 0xfffff;
+        let pattern = [0, 0, 1, 0, 1, 1, 1, 0, 1, 0, 0, 0, 1];
+        for schema in [Schema::GoflowV2, Schema::GoflowV3, Schema::Goflow2] {
+            for framing in [Framing::Stream, Framing::Bare] {
+                let enc = Encoding {
+                    format: Format::Pb,
+                    schema,
+                    framing,
+                    key: key::KeyMode::None,
+                    counters: false,
+                };
+                // starts smaller than one message's room: the buffer grows while in use
+                let mut b = Batch::new(0, 16, 4);
+                for round in 0..3 {
+                    b.clear();
+                    let mut want = Vec::new();
+                    let mut sizes = Vec::new();
+                    for (i, &p) in pattern.iter().cycle().take(40 * (round + 1)).enumerate() {
+                        let mut r = if p == 1 { long } else { short };
+                        r.sequence_num = i as u32;
+                        enc.push(&r, &mut b);
+                        let before = want.len();
+                        enc.encode(&r, &mut want);
+                        sizes.push(want.len() - before);
+                    }
+                    assert_eq!(b.bytes(), &want[..], "{schema:?} {framing:?} round {round}");
+                    let got: Vec<usize> = b.messages().map(<[u8]>::len).collect();
+                    assert_eq!(got, sizes);
+                    // both prefix lengths were exercised
+                    if framing == Framing::Stream {
+                        assert!(
+                            sizes.iter().any(|&n| n < 0x80) && sizes.iter().any(|&n| n > 0x81),
+                            "{schema:?}: {sizes:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn batch_messages_and_framing() {
