@@ -31,6 +31,9 @@ pub enum Framing {
     Bare,
 }
 
+/// How much of a batch's buffer is zeroed at a time as it first fills.
+const GROW_STEP: usize = 64 << 10;
+
 /// Encoded messages: one buffer and the end offset of each message in it; for Kafka also a
 /// key per message (when a key mode is configured) and which messages are sFlow counter
 /// records (they may go to their own topic).
@@ -78,8 +81,9 @@ impl Batch {
         Batch {
             worker,
             recv_ns: 0,
-            // zeroed pages from the allocator: resident only once written
-            buf: vec![0; bytes.max(PB_ROOM + 2)],
+            // reserved, not zeroed: the buffer is zeroed as it fills (`grow`), so a batch
+            // makes resident only what its messages use
+            buf: Vec::with_capacity(bytes.max(PB_ROOM + 2)),
             used: 0,
             staging: Vec::new(),
             short: false,
@@ -92,8 +96,8 @@ impl Batch {
     }
 
     /// The free room at `at` as an array of `N` bytes, growing (and zeroing) the buffer
-    /// when it is short: at least doubling it, so a batch that grows is zeroed a few times
-    /// in its life, not once per message.
+    /// when it is short. The buffer keeps its length when the batch is cleared, so a batch
+    /// is zeroed once, as its first fill goes, and never again while it is reused.
     #[inline(always)]
     fn room<const N: usize>(&mut self, at: usize) -> &mut [u8; N] {
         if self.buf.len() < at + N {
@@ -104,9 +108,11 @@ impl Batch {
             .expect("the buffer holds `at + N` bytes")
     }
 
+    /// Zeroes the buffer up to at least `need` bytes, in steps of [`GROW_STEP`] (within the
+    /// reserved capacity, so without a reallocation while the batch stays under its size).
     #[cold]
     fn grow(&mut self, need: usize) {
-        let len = need.max(self.buf.len() * 2);
+        let len = need.max(self.buf.len() + GROW_STEP);
         self.buf.resize(len, 0);
     }
 
