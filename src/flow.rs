@@ -252,18 +252,22 @@ pub struct FlowRecord {
 }
 
 impl FlowRecord {
+    #[inline(always)]
     pub fn as_path(&self) -> &[u32] {
         &self.as_path[..(self.as_path_len as usize).min(MAX_AS_PATH)]
     }
 
+    #[inline(always)]
     pub fn communities(&self) -> &[u32] {
         &self.communities[..(self.communities_len as usize).min(MAX_COMMUNITIES)]
     }
 
+    #[inline(always)]
     pub fn mpls_labels(&self) -> &[u32] {
         &self.mpls_labels[..(self.mpls_count as usize).min(MAX_MPLS)]
     }
 
+    #[inline(always)]
     pub fn mpls_ttls(&self) -> &[u8] {
         &self.mpls_ttls[..(self.mpls_count as usize).min(MAX_MPLS)]
     }

@@ -67,10 +67,16 @@ impl Schema {
 
     /// Writes the record as one protobuf message at the start of `out` and returns its
     /// length (at most [`MAX_MESSAGE`]); the bytes of `out` past it are scratch. What a batch
-    /// buffer is encoded into directly, without a copy.
+    /// buffer is encoded into directly, without a copy. `cache` holds the leading fields of
+    /// the caller's last message (a batch keeps one: no thread-local lookup per message).
     #[inline]
-    pub fn encode_pb_into(self, r: &FlowRecord, out: &mut [u8; PB_ROOM]) -> usize {
-        PREFIX.with_borrow_mut(|prefix| self.encode_pb_at(r, out, prefix))
+    pub fn encode_pb_into(
+        self,
+        r: &FlowRecord,
+        out: &mut [u8; PB_ROOM],
+        cache: &mut PrefixCache,
+    ) -> usize {
+        self.encode_pb_at(r, out, &mut cache.0)
     }
 
     #[inline(always)]
@@ -195,6 +201,24 @@ fn spread7(v: u64) -> u64 {
         | ((v << 5) & 0x7f00_0000_0000)
         | ((v << 6) & 0x7f_0000_0000_0000)
         | ((v << 7) & 0x7f00_0000_0000_0000)
+}
+
+/// The encoding of the leading fields of a caller's last message, reused by the next one
+/// when they are the same (see `Prefix`). Any cache gives the same bytes; one per batch (or
+/// per thread) only saves encoding them again.
+#[derive(Clone, Copy)]
+pub struct PrefixCache(Prefix);
+
+impl Default for PrefixCache {
+    fn default() -> Self {
+        PrefixCache(NO_PREFIX)
+    }
+}
+
+impl std::fmt::Debug for PrefixCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrefixCache")
+    }
 }
 
 const NO_PREFIX: Prefix = Prefix {

@@ -14,7 +14,7 @@
 # kernel dropped none (SO_RXQ_OVFL/SO_MEMINFO), no batch was dropped at the output channel,
 # and every flow was written. Stops at the first lossy rate of each W. One line per run:
 #   workers rate sent received kernel_drops channel_drops written lossfree cpu_s
-#   us_per_record us_per_datagram peak_rss_kib
+#   us_per_record us_per_datagram peak_rss_kib user_s sys_s
 # CPU is the coreflow process's user+sys time from /proc over the run. VERBOSE=1 also prints
 # coreflow's start-up and warning lines on stderr.
 # --metrics: default writes no [metrics] section (what a build before the endpoint needs);
@@ -128,10 +128,11 @@ EOF
   [ "$RECV" = "$SENT_D" ] && [ "$KD" = 0 ] && [ "$CD" = 0 ] && [ "$WR" = "$SENT_R" ] && OK=yes
   local TICKS=$(( (U1 - U0) + (S1 - S0) ))
   awk -v w="$W" -v r="$R" -v sd="$SENT_D" -v rv="$RECV" -v kd="$KD" -v cd="$CD" -v wr="$WR" \
-      -v ok="$OK" -v t="$TICKS" -v hz="$HZ" -v sr="$SENT_R" -v rss="$RSS" 'BEGIN {
+      -v ok="$OK" -v t="$TICKS" -v hz="$HZ" -v sr="$SENT_R" -v rss="$RSS" \
+      -v ut=$((U1 - U0)) -v st=$((S1 - S0)) 'BEGIN {
     cpu = t / hz; rec = (sr > 0 ? sr : 1); dg = (sd > 0 ? sd : 1);
-    printf "workers=%d rate=%d sent=%d received=%d kernel_drops=%d channel_drops=%d written=%d lossfree=%s cpu_s=%.2f us_per_record=%.3f us_per_datagram=%.2f peak_rss_kib=%d\n",
-      w, r, sd, rv, kd, cd, wr, ok, cpu, cpu * 1e6 / rec, cpu * 1e6 / dg, rss }' | tr -d '\n'
+    printf "workers=%d rate=%d sent=%d received=%d kernel_drops=%d channel_drops=%d written=%d lossfree=%s cpu_s=%.2f us_per_record=%.3f us_per_datagram=%.2f peak_rss_kib=%d user_s=%.2f sys_s=%.2f\n",
+      w, r, sd, rv, kd, cd, wr, ok, cpu, cpu * 1e6 / rec, cpu * 1e6 / dg, rss, ut / hz, st / hz }' | tr -d '\n'
   echo "$SCRAPE"
   [ "$OK" = yes ]
 }

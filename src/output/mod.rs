@@ -13,7 +13,7 @@ pub mod key;
 
 use crate::config::{OutputSettings, SinkSettings};
 use crate::replay::Format;
-use crate::schema::{Schema, PB_ROOM};
+use crate::schema::{PrefixCache, Schema, PB_ROOM};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -55,6 +55,8 @@ pub struct Batch {
     /// Whether the last delimited message was shorter than 128 bytes (a 1-byte length
     /// prefix): where the next one is encoded before its length is known.
     short: bool,
+    /// The protobuf encoder's cache of the leading fields of the last message.
+    prefix: PrefixCache,
     ends: Vec<u32>,
     /// Keys, one per message when keyed (`key_ends` parallel to `ends`), else empty.
     keys: Vec<u8>,
@@ -87,6 +89,7 @@ impl Batch {
             used: 0,
             staging: Vec::new(),
             short: false,
+            prefix: PrefixCache::default(),
             ends: Vec::with_capacity(messages),
             keys: Vec::new(),
             key_ends: Vec::new(),
@@ -96,16 +99,18 @@ impl Batch {
     }
 
     /// The free room at `at` as an array of `N` bytes, growing (and zeroing) the buffer
-    /// when it is short. The buffer keeps its length when the batch is cleared, so a batch
-    /// is zeroed once, as its first fill goes, and never again while it is reused.
+    /// when it is short, with the batch's protobuf prefix cache. The buffer keeps its length
+    /// when the batch is cleared, so a batch is zeroed once, as its first fill goes, and
+    /// never again while it is reused.
     #[inline(always)]
-    fn room<const N: usize>(&mut self, at: usize) -> &mut [u8; N] {
+    fn room<const N: usize>(&mut self, at: usize) -> (&mut [u8; N], &mut PrefixCache) {
         if self.buf.len() < at + N {
             self.grow(at + N);
         }
-        (&mut self.buf[at..at + N])
+        let room = (&mut self.buf[at..at + N])
             .try_into()
-            .expect("the buffer holds `at + N` bytes")
+            .expect("the buffer holds `at + N` bytes");
+        (room, &mut self.prefix)
     }
 
     /// Zeroes the buffer up to at least `need` bytes, in steps of [`GROW_STEP`] (within the
@@ -142,7 +147,8 @@ impl Batch {
     #[inline]
     pub fn push_pb(&mut self, schema: Schema, rec: &crate::flow::FlowRecord) {
         let at = self.used;
-        let n = schema.encode_pb_into(rec, self.room::<PB_ROOM>(at));
+        let (room, cache) = self.room::<PB_ROOM>(at);
+        let n = schema.encode_pb_into(rec, room, cache);
         self.end_message(at + n);
     }
 
@@ -154,11 +160,11 @@ impl Batch {
     pub fn push_pb_delimited(&mut self, schema: Schema, rec: &crate::flow::FlowRecord) {
         let at = self.used;
         let guess = if self.short { 1 } else { 2 };
-        let room = self.room::<{ PB_ROOM + 2 }>(at);
+        let (room, cache) = self.room::<{ PB_ROOM + 2 }>(at);
         let body: &mut [u8; PB_ROOM] = (&mut room[guess..guess + PB_ROOM])
             .try_into()
             .expect("PB_ROOM bytes after the prefix");
-        let n = schema.encode_pb_into(rec, body);
+        let n = schema.encode_pb_into(rec, body, cache);
         let short = n < 0x80;
         let prefix = if short { 1 } else { 2 };
         if prefix != guess {

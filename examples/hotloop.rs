@@ -1,0 +1,78 @@
+//! Decodes and encodes flowgen datagrams in a loop (for callgrind / perf).
+//! `hotloop PROTO ROUNDS`
+use coreflow::decode::Decoder;
+use coreflow::flow::FlowRecord;
+use coreflow::flowgen::{Exporter, GenOptions, GenProtocol};
+use coreflow::output::{key::KeyMode, Batch, Encoding, Framing};
+use coreflow::replay::Format;
+use coreflow::schema::Schema;
+use std::net::IpAddr;
+
+const RECV_NS: u64 = 1_700_000_000_123_456_789;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let protocol = match args.get(1).map(String::as_str).unwrap_or("v5") {
+        "v9" => GenProtocol::V9,
+        "ipfix" => GenProtocol::Ipfix,
+        "sflow" => GenProtocol::Sflow,
+        _ => GenProtocol::V5,
+    };
+    let rounds: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100);
+    let schema = match args.get(3).map(String::as_str) {
+        Some("v3") => Schema::GoflowV3,
+        Some("goflow2") => Schema::Goflow2,
+        _ => Schema::GoflowV2,
+    };
+    let enc = Encoding {
+        format: Format::Pb,
+        schema,
+        framing: Framing::Stream,
+        key: KeyMode::None,
+        counters: false,
+    };
+    let opts = GenOptions::new(protocol);
+    let mut exporters: Vec<Exporter> = (0..16u8)
+        .map(|i| Exporter::new(u32::from(i), IpAddr::from([127, 0, 1, i + 1]), opts, RECV_NS))
+        .collect();
+    let mut data = Vec::new();
+    for round in 0..4u64 {
+        for e in exporters.iter_mut() {
+            let mut d = Vec::new();
+            e.datagram(RECV_NS + round * 1_000_000, &mut d);
+            data.push((e.ip, d));
+        }
+    }
+    let mut dec = Decoder::default();
+    for (ip, d) in &data[..16] {
+        let _ = dec.decode(*ip, RECV_NS, d, &mut |_: &FlowRecord| {});
+    }
+    let nb: usize = std::env::var("NB").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let mut batches: Vec<Batch> = (0..nb).map(|_| Batch::new(0, 320 << 10, 4096)).collect();
+    let mut bi = 0;
+    let mut total = 0usize;
+    let mut records = 0u64;
+    let sleep_us: u64 = std::env::var("SLEEP_US").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let burst: usize = std::env::var("BURST").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
+    let mut since = 0usize;
+    for _ in 0..rounds {
+        for (ip, d) in &data[16..] {
+            since += 1;
+            if sleep_us > 0 && since >= burst {
+                since = 0;
+                std::thread::sleep(std::time::Duration::from_micros(sleep_us));
+            }
+            if batches[bi].byte_len() > 250 << 10 {
+                total += batches[bi].byte_len();
+                batches[bi].clear();
+                bi = (bi + 1) % nb;
+            }
+            let batch = &mut batches[bi];
+            let _ = dec.decode(*ip, RECV_NS, std::hint::black_box(d), &mut |r: &FlowRecord| {
+                records += 1;
+                enc.push(r, batch)
+            });
+        }
+    }
+    println!("records={records} bytes={}", total + batches[bi].byte_len());
+}
