@@ -33,7 +33,14 @@ fn main() {
     };
     let opts = GenOptions::new(protocol);
     let mut exporters: Vec<Exporter> = (0..16u8)
-        .map(|i| Exporter::new(u32::from(i), IpAddr::from([127, 0, 1, i + 1]), opts, RECV_NS))
+        .map(|i| {
+            Exporter::new(
+                u32::from(i),
+                IpAddr::from([127, 0, 1, i + 1]),
+                opts,
+                RECV_NS,
+            )
+        })
         .collect();
     let mut data = Vec::new();
     for round in 0..4u64 {
@@ -47,13 +54,22 @@ fn main() {
     for (ip, d) in &data[..16] {
         let _ = dec.decode(*ip, RECV_NS, d, &mut |_: &FlowRecord| {});
     }
-    let nb: usize = std::env::var("NB").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let nb: usize = std::env::var("NB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
     let mut batches: Vec<Batch> = (0..nb).map(|_| Batch::new(0, 320 << 10, 4096)).collect();
     let mut bi = 0;
     let mut total = 0usize;
     let mut records = 0u64;
-    let sleep_us: u64 = std::env::var("SLEEP_US").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
-    let burst: usize = std::env::var("BURST").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
+    let sleep_us: u64 = std::env::var("SLEEP_US")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let burst: usize = std::env::var("BURST")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100);
     let mut since = 0usize;
     for _ in 0..rounds {
         for (ip, d) in &data[16..] {
@@ -68,10 +84,15 @@ fn main() {
                 bi = (bi + 1) % nb;
             }
             let batch = &mut batches[bi];
-            let _ = dec.decode(*ip, RECV_NS, std::hint::black_box(d), &mut |r: &FlowRecord| {
-                records += 1;
-                enc.push(r, batch)
-            });
+            let _ = dec.decode(
+                *ip,
+                RECV_NS,
+                std::hint::black_box(d),
+                &mut |r: &FlowRecord| {
+                    records += 1;
+                    enc.push(r, batch)
+                },
+            );
         }
     }
     println!("records={records} bytes={}", total + batches[bi].byte_len());

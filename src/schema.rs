@@ -190,17 +190,17 @@ const fn key_bytes(field: u32, wire: u32) -> (u16, usize) {
     }
 }
 
-/// The low 56 bits of `v` as eight 7-bit groups, group k in byte k (little-endian).
+/// The low 56 bits of `v` as eight 7-bit groups, group k in byte k (little-endian): the
+/// groups are split apart in three halving steps (28-, 14-, then 7-bit groups) instead of
+/// one shift and mask per group.
 #[inline(always)]
 fn spread7(v: u64) -> u64 {
-    (v & 0x7f)
-        | ((v << 1) & 0x7f00)
-        | ((v << 2) & 0x7f_0000)
-        | ((v << 3) & 0x7f00_0000)
-        | ((v << 4) & 0x7f_0000_0000)
-        | ((v << 5) & 0x7f00_0000_0000)
-        | ((v << 6) & 0x7f_0000_0000_0000)
-        | ((v << 7) & 0x7f00_0000_0000_0000)
+    // 28-bit halves into the two 32-bit lanes
+    let x = (v & 0x0FFF_FFFF) | ((v << 4) & 0x0FFF_FFFF_0000_0000);
+    // 14-bit quarters into the four 16-bit lanes
+    let x = (x & 0x0000_3FFF_0000_3FFF) | ((x << 2) & 0x3FFF_0000_3FFF_0000);
+    // 7-bit groups into the eight bytes
+    (x & 0x007F_007F_007F_007F) | ((x << 1) & 0x7F00_7F00_7F00_7F00)
 }
 
 /// The encoding of the leading fields of a caller's last message, reused by the next one
@@ -1069,6 +1069,13 @@ mod tests {
             16384,
             u64::from(u32::MAX),
             u64::MAX,
+            // bit patterns that catch a group moved to the wrong byte
+            0x5555_5555_5555_5555,
+            0xAAAA_AAAA_AAAA_AAAA,
+            0x0123_4567_89AB_CDEF,
+            0xFEDC_BA98_7654_3210,
+            0x00F0_F0F0_F0F0_F0F0,
+            1_700_000_000_123_456_789,
         ];
         for shift in 0..64 {
             vals.push(1u64 << shift);

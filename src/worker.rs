@@ -277,6 +277,29 @@ fn now_ns() -> u64 {
 }
 
 /// The worker loop; returns when shutdown is set and the socket is drained.
+/// The next coalescing pause, from how full the socket queue was after `pause`: (bytes
+/// queued, queue limit). Pausing must never cost a datagram: a queue more than a quarter
+/// full (a fast exporter, or a receive buffer capped by `net.core.rmem_max`) shortens the
+/// next pause to what fills an eighth of it, and a queue under a sixteenth full lets it grow
+/// back, doubling, up to `max` (`receive.coalesce_us`).
+fn next_pause(pause: Duration, max: Duration, queue: Option<(u32, u32)>) -> Duration {
+    let Some((queued, limit)) = queue else {
+        return pause;
+    };
+    let (queued, limit) = (u64::from(queued), u64::from(limit.max(1)));
+    if queued * 4 > limit {
+        let us = pause.as_micros() as u64 * limit / (8 * queued);
+        Duration::from_micros(us.max(MIN_PAUSE_US)).min(max)
+    } else if queued * 16 < limit {
+        (pause * 2).min(max)
+    } else {
+        pause
+    }
+}
+
+/// The shortest coalescing pause (a shorter sleep saves no wake-up worth having).
+const MIN_PAUSE_US: u64 = 50;
+
 pub fn run(cfg: WorkerConfig) {
     let name = format!("{} worker {}", cfg.listener, cfg.id);
     if let Some(core) = cfg.core {
@@ -332,6 +355,10 @@ pub fn run(cfg: WorkerConfig) {
         std::array::from_fn(|_| RateLimit::new(DECODE_LOG_INTERVAL));
     let c = cfg.counters;
     let mut probe = cfg.probe;
+    // starts short and doubles up to `coalesce` while the queue stays nearly empty
+    let mut pause = (cfg.coalesce / 16)
+        .max(Duration::from_micros(MIN_PAUSE_US))
+        .min(cfg.coalesce);
     loop {
         let stopping = cfg.shutdown.load(Ordering::Relaxed);
         sh.stopping = stopping;
@@ -384,9 +411,10 @@ pub fn run(cfg: WorkerConfig) {
                     if drain_calls >= MAX_DRAIN_CALLS {
                         break;
                     }
-                } else if !cfg.coalesce.is_zero() && n < rb.capacity() / 2 {
+                } else if !pause.is_zero() && n < rb.capacity() / 2 {
                     // let datagrams accumulate: one wake-up per several datagrams
-                    std::thread::sleep(cfg.coalesce);
+                    std::thread::sleep(pause);
+                    pause = next_pause(pause, cfg.coalesce, crate::net::socket_queue(fd));
                 }
             }
             Err(e)
@@ -504,4 +532,45 @@ fn log_datagram(
         "{name}: datagram from {src}: {p}, {} bytes, {flows} flows{detail}{errors}",
         data.len()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn pause_backs_off_when_the_queue_fills_and_grows_back() {
+        let max = 10 * MS;
+        // a quarter full or less, over a sixteenth: unchanged
+        assert_eq!(next_pause(max, max, Some((1 << 20, 4 << 20))), max);
+        // half full after 10 ms: the next pause fills an eighth (2.5 ms)
+        assert_eq!(
+            next_pause(max, max, Some((2 << 20, 4 << 20))),
+            Duration::from_micros(2500)
+        );
+        // overflowing: never below the floor, never above the maximum
+        assert_eq!(
+            next_pause(max, max, Some((u32::MAX, 1 << 10))),
+            Duration::from_micros(MIN_PAUSE_US)
+        );
+        assert_eq!(
+            next_pause(
+                Duration::from_micros(20),
+                Duration::from_micros(20),
+                Some((4, 8))
+            ),
+            Duration::from_micros(20)
+        );
+        // nearly empty: doubles back up to the maximum
+        assert_eq!(next_pause(2 * MS, max, Some((0, 4 << 20))), 4 * MS);
+        assert_eq!(next_pause(8 * MS, max, Some((1000, 4 << 20))), max);
+        // no SO_MEMINFO, or a zero limit: no division by zero, no change without data
+        assert_eq!(next_pause(3 * MS, max, None), 3 * MS);
+        assert_eq!(
+            next_pause(max, max, Some((100, 0))),
+            Duration::from_micros(MIN_PAUSE_US)
+        );
+    }
 }

@@ -15,13 +15,13 @@
 # user+sys time from /proc/PID/stat over the run (the broker's is not counted), per record.
 # One line per run, then the median per rate:
 #   rate runs sent flows delivered lost ok cpu_s us_per_record p50_ms p99_ms
-# --coalesce sets receive.coalesce_us (default 3000, coreflow's default too): waiting for
+# --coalesce sets receive.coalesce_us (default 10000, coreflow's default too): waiting for
 # datagrams to accumulate cuts the worker's wake-ups (its CPU per record at 200k/s).
 # The broker is started on a free port unless --brokers is given (nisshi 0.8.1 from
 # NISSHI, default /opt/nisshi-0.8.1/bin/nisshi).
 set -u
 BIN=target/release; RATES="200000"; SECONDS_RUN=30; RUNS=3; RECORDS=30; COMPRESSION=none
-LINGER=5; COALESCE=3000; BROKERS=""; NISSHI="${NISSHI:-/opt/nisshi-0.8.1/bin/nisshi}"
+LINGER=5; COALESCE=10000; BROKERS=""; NISSHI="${NISSHI:-/opt/nisshi-0.8.1/bin/nisshi}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) BIN=$2; shift 2;; --rates) RATES=$2; shift 2;; --seconds) SECONDS_RUN=$2; shift 2;;

@@ -23,7 +23,7 @@
 # scrape (ms) and the page size to the line. --exporters: per flowgen process (16).
 set -u
 BIN=target/release; PROTO=v5; RECORDS=30; WORKERS="1 2"; SENDERS=1; RATES="10000 20000 40000"
-SECONDS_RUN=5; FORMAT=pb; OUTPUT=/dev/null; COALESCE=3000; CHANNEL=; METRICS=default; EXPORTERS=16
+SECONDS_RUN=5; FORMAT=pb; OUTPUT=/dev/null; COALESCE=10000; CHANNEL=; METRICS=default; EXPORTERS=16
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) BIN=$2; shift 2;; --proto) PROTO=$2; shift 2;; --records) RECORDS=$2; shift 2;;

@@ -70,6 +70,20 @@ pub(crate) fn set_int_opt(fd: RawFd, opt: libc::c_int, value: libc::c_int) -> io
 /// The socket's drop counter (`sk_drops`: datagrams the kernel discarded because the receive
 /// queue was full), read with SO_MEMINFO. `None` where the kernel lacks the option.
 pub fn socket_drops(fd: RawFd) -> Option<u32> {
+    meminfo(fd).map(|m| m[SK_MEMINFO_DROPS])
+}
+
+/// How full the socket's receive queue is: (bytes queued, the queue's limit), both as the
+/// kernel accounts them (buffer sizes, not payload). `None` where SO_MEMINFO is missing.
+pub fn socket_queue(fd: RawFd) -> Option<(u32, u32)> {
+    meminfo(fd).map(|m| (m[SK_MEMINFO_RMEM_ALLOC], m[SK_MEMINFO_RCVBUF]))
+}
+
+/// Index of the queued bytes and of the queue limit in the SO_MEMINFO array.
+const SK_MEMINFO_RMEM_ALLOC: usize = 0;
+const SK_MEMINFO_RCVBUF: usize = 1;
+
+fn meminfo(fd: RawFd) -> Option<[u32; SK_MEMINFO_VARS]> {
     let mut info = [0u32; SK_MEMINFO_VARS];
     let mut len = std::mem::size_of_val(&info) as libc::socklen_t;
     // SAFETY: `info` is writable for `len` bytes and `len` is a valid in/out length.
@@ -83,7 +97,7 @@ pub fn socket_drops(fd: RawFd) -> Option<u32> {
         )
     };
     if r == 0 && len as usize > SK_MEMINFO_DROPS * 4 {
-        Some(info[SK_MEMINFO_DROPS])
+        Some(info)
     } else {
         None
     }
