@@ -3,7 +3,7 @@
 //! least any collector built on this kernel path can spend.
 //!
 //! ```text
-//! cargo run --release --example recv_floor -- PORT SECONDS [COALESCE_US, default 200]
+//! cargo run --release --example recv_floor -- PORT SECONDS [COALESCE_US, default 10000]
 //! flowgen --protocol v5 --records 30 --rate 33333 --duration 10 --target 127.0.0.1:PORT
 //! ```
 
@@ -26,7 +26,7 @@ fn main() {
     let port: u16 = args.first().and_then(|p| p.parse().ok()).unwrap_or(20555);
     let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
     // the same pause coreflow's workers take after a short batch (receive.coalesce_us)
-    let coalesce_us: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200);
+    let coalesce_us: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000);
     let spec = GroupSpec {
         addr: BindAddr::Any,
         port,

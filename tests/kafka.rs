@@ -78,6 +78,30 @@ fn free_tcp_port() -> u16 {
         .port()
 }
 
+/// Whether a DNS server on 127.0.0.1:`port` answers an SRV query for `name` within ~3 s.
+fn dns_answers(port: u16, name: &str) -> bool {
+    let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 33, 0, 1]); // root, type SRV, class IN
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut buf = [0u8; 512];
+    for _ in 0..30 {
+        let _ = sock.send_to(&q, ("127.0.0.1", port));
+        if let Ok((n, _)) = sock.recv_from(&mut buf) {
+            if n >= 12 && buf[..2] == q[..2] {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
 fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
         .unwrap()
@@ -716,27 +740,38 @@ fn brokers_from_srv_record() {
         return;
     };
     let (host, port) = brokers.rsplit_once(':').unwrap();
-    let dns_port = free_udp_port();
     let name = "_kafka._tcp.coreflow.test";
-    let mut dns = Command::new(dnsmasq)
-        .args([
-            "--keep-in-foreground",
-            "--no-resolv",
-            "--no-hosts",
-            "--conf-file=/dev/null",
-            "--pid-file=",
-            "--bind-interfaces",
-            "--listen-address=127.0.0.1",
-            "--user=root",
-            &format!("--port={dns_port}"),
-            &format!("--srv-host={name},{host},{port}"),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start dnsmasq");
-    std::thread::sleep(Duration::from_millis(300));
+    // dnsmasq on a free port, answering before coreflow asks: a port taken between
+    // free_udp_port() and dnsmasq's bind (tests run in parallel) makes it exit; retry
+    let mut started = None;
+    for _ in 0..5 {
+        let dns_port = free_udp_port();
+        let mut dns = Command::new(dnsmasq)
+            .args([
+                "--keep-in-foreground",
+                "--no-resolv",
+                "--no-hosts",
+                "--conf-file=/dev/null",
+                "--pid-file=",
+                "--bind-interfaces",
+                "--listen-address=127.0.0.1",
+                "--user=root",
+                &format!("--port={dns_port}"),
+                &format!("--srv-host={name},{host},{port}"),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dnsmasq");
+        if dns_answers(dns_port, name) {
+            started = Some((dns, dns_port));
+            break;
+        }
+        let _ = dns.kill();
+        let _ = dns.wait();
+    }
+    let (mut dns, dns_port) = started.expect("dnsmasq answers on some free port");
     let topic = unique("srv");
     create_topic(&brokers, &topic);
     let resolver = format!("127.0.0.1:{dns_port}");
