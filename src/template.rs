@@ -60,6 +60,7 @@ impl Template {
     fn heap(&self) -> usize {
         alloc_size(size_of::<FieldSpec>() * self.fields.len())
             + alloc_size(size_of::<Op>() * self.plan.ops.len())
+            + alloc_size(size_of::<Op>() * self.plan.rest.len())
     }
 }
 

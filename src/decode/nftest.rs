@@ -276,7 +276,9 @@ pub fn check_captures(proto_dir: &str, flow_type: FlowType) -> Option<Vec<CaseRe
 }
 
 /// Every record of a capture, and of its truncated and bit-flipped datagrams, is the same
-/// whether records are reused within a set (`Plan::reuse`) or each copied from the base.
+/// whether records are reused within a set (`Plan::reuse`) and their integer fields read
+/// through slots (`Plan::slots`), or each copied from the base with every op applied in
+/// template order.
 fn same_with_and_without_reuse(pcap: &[u8], name: &str) {
     let (dgrams, _) = crate::pcap::read_udp(pcap).expect("pcap");
     let decode_all = |no_reuse: bool| {
@@ -300,7 +302,7 @@ fn same_with_and_without_reuse(pcap: &[u8], name: &str) {
     let reused = decode_all(false);
     assert_eq!(plain.len(), reused.len(), "{name}");
     for (i, (a, b)) in plain.iter().zip(&reused).enumerate() {
-        assert_eq!(a, b, "{name}: record {i} differs with reuse");
+        assert_eq!(a, b, "{name}: record {i} differs with reuse and slots");
     }
 }
 
