@@ -566,37 +566,19 @@ fn give_back(returns: &[Sender<Batch>], mut b: Batch) {
     }
 }
 
-/// How often the output thread looks at the channel while batches keep coming: between
-/// these bounds, longer while few batches arrive per look.
-const POLL_MIN: Duration = Duration::from_millis(1);
-const POLL_MAX: Duration = Duration::from_millis(10);
+/// How often the output thread looks at the channel while batches keep coming.
+const POLL: Duration = Duration::from_millis(2);
 /// Empty polls in a row after which the output thread blocks on the channel again.
-const IDLE_POLLS: u32 = 4;
+const IDLE_POLLS: u32 = 10;
 
 /// Takes batches off the channel. While batches keep coming, the output thread polls the
-/// channel instead of blocking on it: a blocked receiver has to be woken by the worker's
-/// send, a futex call and a cross-core wake-up per batch that the worker pays for on its
-/// hot path; a polling one does not. Each poll takes every batch queued. The interval
-/// adapts: it doubles (up to [`POLL_MAX`], the batch flush age) while a poll finds under
-/// 1/32 of the channel's capacity, so that a steady flow costs few wake-ups (each one of an
-/// idle core costs CPU and a cold cache), and halves (down to [`POLL_MIN`]) when a poll finds
-/// over 1/8 of it, so that a burst never fills the channel. After [`IDLE_POLLS`] empty polls
-/// (an idle collector) it blocks again, so idle costs no wake-ups.
+/// channel every [`POLL`] instead of blocking on it: a blocked receiver has to be woken by
+/// the worker's send, a futex call and a cross-core wake-up per batch that the worker pays
+/// for on its hot path; a polling one does not. After [`IDLE_POLLS`] empty polls (an idle
+/// collector) it blocks again, so idle costs no wake-ups every few milliseconds.
+#[derive(Default)]
 struct Intake {
     empty_polls: u32,
-    poll: Duration,
-    /// Batches taken since the last sleep.
-    taken: usize,
-}
-
-impl Default for Intake {
-    fn default() -> Self {
-        Intake {
-            empty_polls: 0,
-            poll: POLL_MIN,
-            taken: 0,
-        }
-    }
 }
 
 impl Intake {
@@ -605,38 +587,21 @@ impl Intake {
             let got = rx.recv_timeout(block);
             if got.is_ok() {
                 self.empty_polls = 0;
-                self.taken = 1;
-                self.poll = POLL_MIN;
             }
             return got;
         }
         match rx.try_recv() {
             Ok(b) => {
                 self.empty_polls = 0;
-                self.taken += 1;
                 Ok(b)
             }
             Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
             Err(TryRecvError::Empty) => {
-                self.poll = next_poll(self.poll, self.taken, rx.capacity().unwrap_or(128));
-                self.taken = 0;
                 self.empty_polls += 1;
-                std::thread::sleep(self.poll);
+                std::thread::sleep(POLL);
                 Err(RecvTimeoutError::Timeout)
             }
         }
-    }
-}
-
-/// The next polling interval after a poll that took `taken` batches from a channel of
-/// `capacity` (see [`Intake`]).
-fn next_poll(poll: Duration, taken: usize, capacity: usize) -> Duration {
-    if taken * 8 > capacity {
-        (poll / 2).max(POLL_MIN)
-    } else if taken * 32 < capacity {
-        (poll * 2).min(POLL_MAX)
-    } else {
-        poll
     }
 }
 
@@ -780,21 +745,6 @@ fn run_kafka(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn poll_interval_lengthens_while_few_batches_come_and_shortens_for_bursts() {
-        let ms = Duration::from_millis;
-        // idle or a trickle: doubles up to the maximum
-        assert_eq!(next_poll(ms(1), 0, 128), ms(2));
-        assert_eq!(next_poll(ms(8), 3, 128), POLL_MAX);
-        // a steady few per poll: unchanged
-        assert_eq!(next_poll(ms(10), 6, 128), ms(10));
-        // a burst of over 1/8 of the channel: halves, not below the minimum
-        assert_eq!(next_poll(ms(10), 17, 128), ms(5));
-        assert_eq!(next_poll(ms(1), 128, 128), POLL_MIN);
-        // a tiny channel never stretches the interval
-        assert_eq!(next_poll(ms(4), 1, 4), ms(2));
-    }
     use crate::flow::{Addr, FlowRecord, FlowType};
 
     /// Messages encoded in place (both framings) are byte for byte what the `Vec` encoders
