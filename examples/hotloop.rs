@@ -43,7 +43,10 @@ fn main() {
         })
         .collect();
     let mut data = Vec::new();
-    let distinct: u64 = std::env::var("DISTINCT").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let distinct: u64 = std::env::var("DISTINCT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
     for round in 0..=distinct {
         for e in exporters.iter_mut() {
             let mut d = Vec::new();
