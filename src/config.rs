@@ -625,10 +625,10 @@ impl Settings {
                 r.coalesce_us,
                 // 10 ms, the batch flush age: each wake-up of an idle core costs tens of
                 // microseconds of CPU and a cold cache, so fewer of them is less CPU per record
-                // (~6% less at 3 ms than 1 ms, ~5-10% less again at 10 ms, 1M records/s;
+                // (~6% less at 3 ms than 1 ms, ~3-5% less again at 10 ms, 1M records/s;
                 // tuning/measure.sh). Flow records, seconds to minutes old when exported, do
                 // not notice the delay; the worker shortens the pause when the socket queue
-                // fills (worker::next_pause), so it never costs a datagram.
+                // fills (worker::next_pause), so a small receive buffer does not overflow.
                 10_000,
                 0,
                 10_000,

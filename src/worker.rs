@@ -278,7 +278,7 @@ fn now_ns() -> u64 {
 
 /// The worker loop; returns when shutdown is set and the socket is drained.
 /// The next coalescing pause, from how full the socket queue was after `pause`: (bytes
-/// queued, queue limit). Pausing must never cost a datagram: a queue more than a quarter
+/// queued, queue limit). Pausing must not overflow the queue: a queue more than a quarter
 /// full (a fast exporter, or a receive buffer capped by `net.core.rmem_max`) shortens the
 /// next pause to what fills an eighth of it, and a queue under a sixteenth full lets it grow
 /// back, doubling, up to `max` (`receive.coalesce_us`).
