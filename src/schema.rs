@@ -264,6 +264,22 @@ fn append_pieces(src: &[u8; PB_ROOM], n: usize, buf: &mut Vec<u8>) {
     buf.truncate(end);
 }
 
+/// `PbWriter::field_varint` of a value of 4 bytes or more, out of line: rare for the fields
+/// that take that path (ports, counters, interfaces, AS numbers), and inlining it into every
+/// field made the encoders several times larger than the instruction cache holds beside the
+/// kernel's receive path.
+#[cold]
+#[inline(never)]
+fn field_varint_long(b: &mut [u8; PB_ROOM], len: usize, key: (u16, usize), v: u64) -> usize {
+    let at = len & (MAX_MESSAGE - 1);
+    b[at..at + 2].copy_from_slice(&key.0.to_le_bytes());
+    let at = (len + key.1) & (MAX_MESSAGE - 1);
+    let mut bytes = [0u8; 10];
+    let n = varint_into(v, &mut bytes);
+    b[at..at + 10].copy_from_slice(&bytes);
+    len + key.1 + n
+}
+
 impl PbWriter<'_> {
     #[inline(always)]
     fn byte(&mut self, v: u8) {
@@ -351,7 +367,20 @@ impl PbWriter<'_> {
             self.b[at..at + 8].copy_from_slice(&(k | (x << shift)).to_le_bytes());
             self.len += key.1 + 2 + three as usize;
         } else {
-            self.key_const(key);
+            self.len = field_varint_long(self.b, self.len, key, v);
+        }
+    }
+
+    /// A varint field whose value is usually 4 bytes or more (times, MAC addresses), not 0:
+    /// the key, then the value's bytes in one store, without the small-value cases.
+    #[inline(always)]
+    fn field_varint_big(&mut self, key: (u16, usize), v: u64) {
+        self.key_const(key);
+        if v < 1 << 56 {
+            // 1..=8 bytes: `varint_2_to_8`'s arithmetic also holds for 1 byte (not for 0,
+            // which callers never write)
+            self.varint_2_to_8(v);
+        } else {
             self.varint_multi(v);
         }
     }
@@ -408,7 +437,7 @@ mod pb {
         if v != 0 {
             let k = key_bytes(f, 0);
             let at = w.len + k.1;
-            w.field_varint(k, v);
+            w.field_varint_big(k, v);
             w.memo = (v, at & (MAX_MESSAGE - 1), w.len - at);
         } else {
             // nothing to copy from in this message
@@ -428,7 +457,7 @@ mod pb {
             w.b[to..to + 16].copy_from_slice(&bytes);
             w.len += n;
         } else {
-            u64(w, f, v)
+            big(w, f, v)
         }
     }
     /// The record's receive time in nanoseconds: from the prefix cache, which `prefix()`
@@ -442,7 +471,7 @@ mod pb {
             w.b[to..to + 16].copy_from_slice(&bytes);
             w.len += n;
         } else {
-            u64(w, f, v)
+            big(w, f, v)
         }
     }
     #[inline(always)]
@@ -451,7 +480,14 @@ mod pb {
     }
     #[inline(always)]
     pub fn mac(w: &mut PbWriter<'_>, f: u32, v: u64) {
-        u64(w, f, v)
+        big(w, f, v)
+    }
+    /// `u64` of a value that is usually 4 bytes or more (times in seconds or nanoseconds).
+    #[inline(always)]
+    pub fn big(w: &mut PbWriter<'_>, f: u32, v: u64) {
+        if v != 0 {
+            w.field_varint_big(key_bytes(f, 0), v);
+        }
     }
     #[inline(always)]
     pub fn boolean(w: &mut PbWriter<'_>, f: u32, v: bool) {
@@ -531,6 +567,9 @@ impl<'a> Json<'a> {
     }
     fn u32(&mut self, k: &str, v: u32) {
         self.u64(k, u64::from(v))
+    }
+    fn big(&mut self, k: &str, v: u64) {
+        self.u64(k, v)
     }
     fn u64_memo(&mut self, k: &str, v: u64) {
         self.u64(k, v)
@@ -798,7 +837,7 @@ schema!(goflow_v2_pb, goflow_v2_json, GoflowV2, |r| {
         38 "IngressVrfId" u32(r.ingress_vrf_id);
         39 "EgressVrfId" u32(r.egress_vrf_id);
     }
-    40 "TimeFlowStart" u64(r.time_flow_start_ns / NS);
+    40 "TimeFlowStart" big(r.time_flow_start_ns / NS);
     41 "TimeFlowEnd" u64_again(r.time_flow_end_ns / NS);
     42 "FlowDirection" u32(r.flow_direction);
     if (any_encap(r)) {
@@ -831,8 +870,8 @@ schema!(goflow_v2_pb, goflow_v2_json, GoflowV2, |r| {
     101 "BgpCommunities" packed(r.communities());
     102 "AsPath" packed(r.as_path());
     110 "TimeReceivedNs" recv_ns(r.time_received_ns);
-    111 "TimeFlowStartNs" u64(r.time_flow_start_ns);
-    112 "TimeFlowEndNs" u64(r.time_flow_end_ns);
+    111 "TimeFlowStartNs" big(r.time_flow_start_ns);
+    112 "TimeFlowEndNs" big(r.time_flow_end_ns);
     120 "BiFlowDirection" u32(r.bi_flow_direction);
     121 "IPFlags" u32(r.ip_flags);
 });
@@ -844,7 +883,7 @@ schema!(goflow_v3_pb, goflow_v3_json, GoflowV3, |r| {
         3 "SamplingRate" u64(r.sampling_rate);
         4 "SequenceNum" u32(r.sequence_num);
     }
-    5 "TimeFlowEnd" u64(r.time_flow_end_ns / NS);
+    5 "TimeFlowEnd" big(r.time_flow_end_ns / NS);
     6 "SrcAddr" addr(r.src_addr);
     7 "DstAddr" addr(r.dst_addr);
     9 "Bytes" u64(r.bytes);
@@ -876,7 +915,7 @@ schema!(goflow_v3_pb, goflow_v3_json, GoflowV3, |r| {
     35 "FragmentId" u32(r.fragment_id);
     36 "FragmentOffset" u32(r.fragment_offset);
     37 "IPv6FlowLabel" u32(r.ipv6_flow_label);
-    38 "TimeFlowStart" u64(r.time_flow_start_ns / NS);
+    38 "TimeFlowStart" big(r.time_flow_start_ns / NS);
     39 "IngressVrfID" u32(r.ingress_vrf_id);
     40 "EgressVrfID" u32(r.egress_vrf_id);
     41 "BiFlowDirection" u32(r.bi_flow_direction);
@@ -960,8 +999,8 @@ schema!(goflow2_pb, goflow2_json, Goflow2, |r| {
     103 "layer_stack" layers(r.layers().0);
     104 "layer_size" packed(r.layers().1);
     110 "time_received_ns" recv_ns(r.time_received_ns);
-    111 "time_flow_start_ns" u64(r.time_flow_start_ns);
-    112 "time_flow_end_ns" u64(r.time_flow_end_ns);
+    111 "time_flow_start_ns" big(r.time_flow_start_ns);
+    112 "time_flow_end_ns" big(r.time_flow_end_ns);
 });
 
 #[cfg(test)]
