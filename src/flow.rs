@@ -249,9 +249,105 @@ pub struct FlowRecord {
     pub layer_count: u8,
     pub layer_stack: [u8; MAX_LAYERS],
     pub layer_size: [u32; MAX_LAYERS],
+
+    /// Which groups of seldom-carried fields may be non-zero (see [`FieldGroups`]).
+    pub groups: FieldGroups,
 }
 
+/// The groups of seldom-carried fields a record may hold non-zero: a hint from the decoder
+/// that lets the encoders skip a whole group of fields with one test instead of testing
+/// each for zero (most NetFlow templates carry none of them; v5 never does). A clear bit
+/// promises that every field of the group is zero ([`FlowRecord::groups_hold`]); the
+/// default, [`FieldGroups::ALL`], promises nothing. Not part of a record's value: records
+/// compare equal whatever their hints.
+#[derive(Clone, Copy, Debug)]
+pub struct FieldGroups(pub u8);
+
+impl FieldGroups {
+    /// `next_hop_as`, `bgp_next_hop`, the AS path and communities.
+    pub const BGP: u8 = 1;
+    /// MAC addresses, VLANs, PPP and the sampled header's layers.
+    pub const L2: u8 = 2;
+    /// Forwarding status, TTL, ICMP, fragment, flow label, VRFs, directions, IP flags and
+    /// the observation point.
+    pub const MISC: u8 = 4;
+    /// The tunnel (`*_encap`) fields and `has_encap`.
+    pub const ENCAP: u8 = 8;
+    /// The MPLS label stack and FEC address.
+    pub const MPLS: u8 = 16;
+    pub const ALL: FieldGroups = FieldGroups(0x1f);
+    pub const NONE: FieldGroups = FieldGroups(0);
+}
+
+impl Default for FieldGroups {
+    fn default() -> Self {
+        FieldGroups::ALL
+    }
+}
+
+impl PartialEq for FieldGroups {
+    fn eq(&self, _: &FieldGroups) -> bool {
+        true
+    }
+}
+
+impl Eq for FieldGroups {}
+
 impl FlowRecord {
+    /// Whether any field of `groups` (`FieldGroups` bits) may be non-zero.
+    #[inline(always)]
+    pub fn may_hold(&self, groups: u8) -> bool {
+        self.groups.0 & groups != 0
+    }
+
+    /// Whether the hint in `groups` is true: every field of each group it clears is zero.
+    pub fn groups_hold(&self) -> bool {
+        let r = self;
+        let zero = |g: u8, all_zero: bool| r.may_hold(g) || all_zero;
+        zero(
+            FieldGroups::BGP,
+            r.next_hop_as == 0
+                && r.bgp_next_hop.is_none()
+                && r.as_path_len == 0
+                && r.communities_len == 0,
+        ) && zero(
+            FieldGroups::L2,
+            (r.src_mac | r.dst_mac) == 0
+                && (r.vlan_id | r.src_vlan | r.dst_vlan | r.ppp_address_control) == 0
+                && !r.has_ppp
+                && r.layer_count == 0,
+        ) && zero(
+            FieldGroups::MISC,
+            (r.forwarding_status
+                | r.ip_ttl
+                | r.icmp_type
+                | r.icmp_code
+                | r.fragment_id
+                | r.fragment_offset
+                | r.ipv6_flow_label
+                | r.ingress_vrf_id
+                | r.egress_vrf_id
+                | r.flow_direction
+                | r.bi_flow_direction
+                | r.ip_flags
+                | r.observation_point_id)
+                == 0,
+        ) && zero(
+            FieldGroups::ENCAP,
+            !r.has_encap
+                && r.src_addr_encap.is_none()
+                && r.dst_addr_encap.is_none()
+                && (r.proto_encap
+                    | r.etype_encap
+                    | r.ip_tos_encap
+                    | r.ip_ttl_encap
+                    | r.ipv6_flow_label_encap
+                    | r.fragment_id_encap
+                    | r.fragment_offset_encap)
+                    == 0,
+        ) && zero(FieldGroups::MPLS, r.mpls_count == 0 && r.mpls_ip.is_none())
+    }
+
     #[inline(always)]
     pub fn as_path(&self) -> &[u32] {
         &self.as_path[..(self.as_path_len as usize).min(MAX_AS_PATH)]

@@ -6,7 +6,7 @@
 //! message struct, no allocation once the buffer has grown. The prost-generated types in
 //! `crate::pb` describe the same layouts and are what the tests decode the output with.
 
-use crate::flow::{layer, Addr, FlowRecord, FlowType};
+use crate::flow::{layer, Addr, FieldGroups, FlowRecord, FlowType};
 use std::io::Write;
 
 /// The selectable output layouts.
@@ -81,6 +81,10 @@ impl Schema {
 
     #[inline(always)]
     fn encode_pb_at(self, r: &FlowRecord, out: &mut [u8; PB_ROOM], prefix: &mut Prefix) -> usize {
+        debug_assert!(
+            r.groups_hold(),
+            "a field outside the record's groups: {r:?}"
+        );
         let n = match self {
             Schema::GoflowV2 => goflow_v2_pb(r, out, prefix),
             Schema::GoflowV3 => goflow_v3_pb(r, out, prefix),
@@ -91,6 +95,10 @@ impl Schema {
 
     /// Appends the record as one JSON object (no newline).
     pub fn encode_json(self, r: &FlowRecord, buf: &mut Vec<u8>) {
+        debug_assert!(
+            r.groups_hold(),
+            "a field outside the record's groups: {r:?}"
+        );
         match self {
             Schema::GoflowV2 => goflow_v2_json(r, buf),
             Schema::GoflowV3 => goflow_v3_json(r, buf),
@@ -808,7 +816,9 @@ schema!(goflow_v2_pb, goflow_v2_json, GoflowV2, |r| {
     10 "Packets" u64(r.packets);
     11 "RouterAddr" addr(r.sampler_address);
     12 "NextHop" addr(r.next_hop);
-    13 "NextHopAS" u32(r.next_hop_as);
+    if (r.may_hold(FieldGroups::BGP)) {
+        13 "NextHopAS" u32(r.next_hop_as);
+    }
     14 "SrcAS" u32(r.src_as);
     15 "DstAS" u32(r.dst_as);
     16 "SrcNet" u32(r.src_net);
@@ -819,14 +829,18 @@ schema!(goflow_v2_pb, goflow_v2_json, GoflowV2, |r| {
     21 "SrcPort" u32(r.src_port);
     22 "DstPort" u32(r.dst_port);
     23 "IPTos" u32(r.ip_tos);
-    24 "ForwardingStatus" u32(r.forwarding_status);
-    25 "IPTTL" u32(r.ip_ttl);
+    if (r.may_hold(FieldGroups::MISC)) {
+        24 "ForwardingStatus" u32(r.forwarding_status);
+        25 "IPTTL" u32(r.ip_ttl);
+    }
     26 "TCPFlags" u32(r.tcp_flags);
-    27 "SrcMac" mac(r.src_mac);
-    28 "DstMac" mac(r.dst_mac);
-    29 "VlanId" u32(r.vlan_id);
+    if (r.may_hold(FieldGroups::L2)) {
+        27 "SrcMac" mac(r.src_mac);
+        28 "DstMac" mac(r.dst_mac);
+        29 "VlanId" u32(r.vlan_id);
+    }
     30 "Etype" u32(r.etype);
-    if (any_l2_misc(r)) {
+    if (r.may_hold(FieldGroups::L2 | FieldGroups::MISC) && any_l2_misc(r)) {
         31 "IcmpType" u32(r.icmp_type);
         32 "IcmpCode" u32(r.icmp_code);
         33 "SrcVlan" u32(r.src_vlan);
@@ -839,8 +853,10 @@ schema!(goflow_v2_pb, goflow_v2_json, GoflowV2, |r| {
     }
     40 "TimeFlowStart" big(r.time_flow_start_ns / NS);
     41 "TimeFlowEnd" u64_again(r.time_flow_end_ns / NS);
-    42 "FlowDirection" u32(r.flow_direction);
-    if (any_encap(r)) {
+    if (r.may_hold(FieldGroups::MISC)) {
+        42 "FlowDirection" u32(r.flow_direction);
+    }
+    if (r.may_hold(FieldGroups::ENCAP) && any_encap(r)) {
         43 "HasEncap" boolean(r.has_encap);
         44 "SrcAddrEncap" addr(r.src_addr_encap);
         45 "DstAddrEncap" addr(r.dst_addr_encap);
@@ -865,15 +881,21 @@ schema!(goflow_v2_pb, goflow_v2_json, GoflowV2, |r| {
         62 "MPLSLastLabel" u32(mpls_last(r).0);
     }
     70 "ObservationDomainId" u32(r.observation_domain_id);
-    71 "ObservationPointId" u32(r.observation_point_id);
-    100 "BgpNextHop" addr(r.bgp_next_hop);
-    101 "BgpCommunities" packed(r.communities());
-    102 "AsPath" packed(r.as_path());
+    if (r.may_hold(FieldGroups::MISC)) {
+        71 "ObservationPointId" u32(r.observation_point_id);
+    }
+    if (r.may_hold(FieldGroups::BGP)) {
+        100 "BgpNextHop" addr(r.bgp_next_hop);
+        101 "BgpCommunities" packed(r.communities());
+        102 "AsPath" packed(r.as_path());
+    }
     110 "TimeReceivedNs" recv_ns(r.time_received_ns);
     111 "TimeFlowStartNs" big(r.time_flow_start_ns);
     112 "TimeFlowEndNs" big(r.time_flow_end_ns);
-    120 "BiFlowDirection" u32(r.bi_flow_direction);
-    121 "IPFlags" u32(r.ip_flags);
+    if (r.may_hold(FieldGroups::MISC)) {
+        120 "BiFlowDirection" u32(r.bi_flow_direction);
+        121 "IPFlags" u32(r.ip_flags);
+    }
 });
 
 schema!(goflow_v3_pb, goflow_v3_json, GoflowV3, |r| {
@@ -890,7 +912,9 @@ schema!(goflow_v3_pb, goflow_v3_json, GoflowV3, |r| {
     10 "Packets" u64(r.packets);
     11 "SamplerAddress" addr(r.sampler_address);
     12 "NextHop" addr(r.next_hop);
-    13 "NextHopAS" u32(r.next_hop_as);
+    if (r.may_hold(FieldGroups::BGP)) {
+        13 "NextHopAS" u32(r.next_hop_as);
+    }
     14 "SrcAS" u32(r.src_as);
     15 "DstAS" u32(r.dst_as);
     16 "SrcNet" u32(r.src_net);
@@ -901,26 +925,34 @@ schema!(goflow_v3_pb, goflow_v3_json, GoflowV3, |r| {
     21 "SrcPort" u32(r.src_port);
     22 "DstPort" u32(r.dst_port);
     23 "IPTos" u32(r.ip_tos);
-    24 "ForwardingStatus" u32(r.forwarding_status);
-    25 "IPTTL" u32(r.ip_ttl);
+    if (r.may_hold(FieldGroups::MISC)) {
+        24 "ForwardingStatus" u32(r.forwarding_status);
+        25 "IPTTL" u32(r.ip_ttl);
+    }
     26 "TCPFlags" u32(r.tcp_flags);
-    27 "SrcMac" mac(r.src_mac);
-    28 "DstMac" mac(r.dst_mac);
-    29 "VlanId" u32(r.vlan_id);
+    if (r.may_hold(FieldGroups::L2)) {
+        27 "SrcMac" mac(r.src_mac);
+        28 "DstMac" mac(r.dst_mac);
+        29 "VlanId" u32(r.vlan_id);
+    }
     30 "Etype" u32(r.etype);
-    31 "IcmpType" u32(r.icmp_type);
-    32 "IcmpCode" u32(r.icmp_code);
-    33 "SrcVlan" u32(r.src_vlan);
-    34 "DstVlan" u32(r.dst_vlan);
-    35 "FragmentId" u32(r.fragment_id);
-    36 "FragmentOffset" u32(r.fragment_offset);
-    37 "IPv6FlowLabel" u32(r.ipv6_flow_label);
+    if (r.may_hold(FieldGroups::L2 | FieldGroups::MISC)) {
+        31 "IcmpType" u32(r.icmp_type);
+        32 "IcmpCode" u32(r.icmp_code);
+        33 "SrcVlan" u32(r.src_vlan);
+        34 "DstVlan" u32(r.dst_vlan);
+        35 "FragmentId" u32(r.fragment_id);
+        36 "FragmentOffset" u32(r.fragment_offset);
+        37 "IPv6FlowLabel" u32(r.ipv6_flow_label);
+    }
     38 "TimeFlowStart" big(r.time_flow_start_ns / NS);
-    39 "IngressVrfID" u32(r.ingress_vrf_id);
-    40 "EgressVrfID" u32(r.egress_vrf_id);
-    41 "BiFlowDirection" u32(r.bi_flow_direction);
-    42 "FlowDirection" u32(r.flow_direction);
-    if (any_encap(r)) {
+    if (r.may_hold(FieldGroups::MISC)) {
+        39 "IngressVrfID" u32(r.ingress_vrf_id);
+        40 "EgressVrfID" u32(r.egress_vrf_id);
+        41 "BiFlowDirection" u32(r.bi_flow_direction);
+        42 "FlowDirection" u32(r.flow_direction);
+    }
+    if (r.may_hold(FieldGroups::ENCAP) && any_encap(r)) {
         43 "HasEncap" boolean(r.has_encap);
         44 "SrcAddrEncap" addr(r.src_addr_encap);
         45 "DstAddrEncap" addr(r.dst_addr_encap);
@@ -944,8 +976,10 @@ schema!(goflow_v3_pb, goflow_v3_json, GoflowV3, |r| {
         61 "MPLSLastTTL" u32(mpls_last(r).1);
         62 "MPLSLastLabel" u32(mpls_last(r).0);
     }
-    63 "HasPPP" boolean(r.has_ppp);
-    64 "PPPAddressControl" u32(r.ppp_address_control);
+    if (r.may_hold(FieldGroups::L2)) {
+        63 "HasPPP" boolean(r.has_ppp);
+        64 "PPPAddressControl" u32(r.ppp_address_control);
+    }
 });
 
 schema!(goflow2_pb, goflow2_json, Goflow2, |r| {
@@ -960,7 +994,9 @@ schema!(goflow2_pb, goflow2_json, Goflow2, |r| {
     10 "packets" u64(r.packets);
     11 "sampler_address" addr(r.sampler_address);
     12 "next_hop" addr(r.next_hop);
-    13 "next_hop_as" u32(r.next_hop_as);
+    if (r.may_hold(FieldGroups::BGP)) {
+        13 "next_hop_as" u32(r.next_hop_as);
+    }
     14 "src_as" u32(r.src_as);
     15 "dst_as" u32(r.dst_as);
     16 "src_net" u32(r.src_net);
@@ -971,14 +1007,18 @@ schema!(goflow2_pb, goflow2_json, Goflow2, |r| {
     21 "src_port" u32(r.src_port);
     22 "dst_port" u32(r.dst_port);
     23 "ip_tos" u32(r.ip_tos);
-    24 "forwarding_status" u32(r.forwarding_status);
-    25 "ip_ttl" u32(r.ip_ttl);
+    if (r.may_hold(FieldGroups::MISC)) {
+        24 "forwarding_status" u32(r.forwarding_status);
+        25 "ip_ttl" u32(r.ip_ttl);
+    }
     26 "tcp_flags" u32(r.tcp_flags);
-    27 "src_mac" mac(r.src_mac);
-    28 "dst_mac" mac(r.dst_mac);
-    29 "vlan_id" u32(r.vlan_id);
+    if (r.may_hold(FieldGroups::L2)) {
+        27 "src_mac" mac(r.src_mac);
+        28 "dst_mac" mac(r.dst_mac);
+        29 "vlan_id" u32(r.vlan_id);
+    }
     30 "etype" u32(r.etype);
-    if (any_l2_misc(r)) {
+    if (r.may_hold(FieldGroups::L2 | FieldGroups::MISC) && any_l2_misc(r)) {
         31 "icmp_type" u32(r.icmp_type);
         32 "icmp_code" u32(r.icmp_code);
         33 "src_vlan" u32(r.src_vlan);
@@ -987,17 +1027,27 @@ schema!(goflow2_pb, goflow2_json, Goflow2, |r| {
         36 "fragment_offset" u32(r.fragment_offset);
         37 "ipv6_flow_label" u32(r.ipv6_flow_label);
     }
-    38 "ip_flags" u32(r.ip_flags);
+    if (r.may_hold(FieldGroups::MISC)) {
+        38 "ip_flags" u32(r.ip_flags);
+    }
     70 "observation_domain_id" u32(r.observation_domain_id);
-    71 "observation_point_id" u32(r.observation_point_id);
-    80 "mpls_ttl" packed(r.mpls_ttls());
-    81 "mpls_label" packed(r.mpls_labels());
-    82 "mpls_ip" addr_list(r.mpls_ip);
-    100 "bgp_next_hop" addr(r.bgp_next_hop);
-    101 "bgp_communities" packed(r.communities());
-    102 "as_path" packed(r.as_path());
-    103 "layer_stack" layers(r.layers().0);
-    104 "layer_size" packed(r.layers().1);
+    if (r.may_hold(FieldGroups::MISC)) {
+        71 "observation_point_id" u32(r.observation_point_id);
+    }
+    if (r.may_hold(FieldGroups::MPLS)) {
+        80 "mpls_ttl" packed(r.mpls_ttls());
+        81 "mpls_label" packed(r.mpls_labels());
+        82 "mpls_ip" addr_list(r.mpls_ip);
+    }
+    if (r.may_hold(FieldGroups::BGP)) {
+        100 "bgp_next_hop" addr(r.bgp_next_hop);
+        101 "bgp_communities" packed(r.communities());
+        102 "as_path" packed(r.as_path());
+    }
+    if (r.may_hold(FieldGroups::L2)) {
+        103 "layer_stack" layers(r.layers().0);
+        104 "layer_size" packed(r.layers().1);
+    }
     110 "time_received_ns" recv_ns(r.time_received_ns);
     111 "time_flow_start_ns" big(r.time_flow_start_ns);
     112 "time_flow_end_ns" big(r.time_flow_end_ns);

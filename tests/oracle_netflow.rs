@@ -793,16 +793,27 @@ fn decode_by_frame(pcap: &[u8], dec: &mut Decoder) -> Result<Vec<Group>, String>
                 one.extend_from_slice(header);
                 one.extend_from_slice(rec);
                 let mut out = Vec::new();
-                coreflow::replay::decode_capture(&one, dec, &mut |r: &FlowRecord| out.push(*r))
-                    .map_err(|e| format!("frame {}: {e}", i + 1))?;
+                coreflow::replay::decode_capture(&one, dec, &mut |r: &FlowRecord| {
+                    // the encoders skip the field groups a record's hint clears
+                    assert!(
+                        r.groups_hold(),
+                        "frame {}: field outside groups {r:?}",
+                        i + 1
+                    );
+                    out.push(*r)
+                })
+                .map_err(|e| format!("frame {}: {e}", i + 1))?;
                 groups.push((vec![i as u32 + 1], out));
             }
         }
         None => {
             // not a classic pcap: one group for the whole file, matched in order
             let mut out = Vec::new();
-            coreflow::replay::decode_capture(pcap, dec, &mut |r: &FlowRecord| out.push(*r))
-                .map_err(|e| e.to_string())?;
+            coreflow::replay::decode_capture(pcap, dec, &mut |r: &FlowRecord| {
+                assert!(r.groups_hold(), "field outside groups {r:?}");
+                out.push(*r)
+            })
+            .map_err(|e| e.to_string())?;
             groups.push((Vec::new(), out));
         }
     }

@@ -17,7 +17,7 @@
 
 use super::{DecodeError, Section};
 use crate::cursor::be_uint;
-use crate::flow::{mac_from_bytes, Addr, FlowRecord, MAX_MPLS};
+use crate::flow::{mac_from_bytes, Addr, FieldGroups, FlowRecord, MAX_MPLS};
 use crate::template::{FieldSpec, VARLEN};
 
 /// What one op does with its bytes.
@@ -86,6 +86,55 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
+    /// The [`FieldGroups`] of the fields this kind may write (a `match` without a
+    /// catch-all, so that a new kind must be placed).
+    fn groups(self) -> u8 {
+        match self {
+            Kind::Skip
+            | Kind::Bytes
+            | Kind::Packets
+            | Kind::Proto
+            | Kind::Tos
+            | Kind::TcpFlags
+            | Kind::SrcPort
+            | Kind::DstPort
+            | Kind::SrcNet
+            | Kind::DstNet
+            | Kind::InIf
+            | Kind::OutIf
+            | Kind::NextHop
+            | Kind::SrcAs
+            | Kind::DstAs
+            | Kind::IpVersion
+            | Kind::Start
+            | Kind::End
+            | Kind::SysInit
+            | Kind::Sampling
+            | Kind::SamplerId => 0,
+            // a first address of each direction goes to the flow fields; a second is a
+            // repetition (`Dup`), which may fill the tunnel fields
+            Kind::SrcAddr | Kind::DstAddr => 0,
+            Kind::BgpNextHop | Kind::BgpNextHopBoth | Kind::NextHopAs => FieldGroups::BGP,
+            Kind::FlowLabel
+            | Kind::IcmpTypeCode
+            | Kind::IcmpType
+            | Kind::IcmpCode
+            | Kind::Ttl
+            | Kind::FragId
+            | Kind::FragOffset
+            | Kind::FragFlags
+            | Kind::IngressVrf
+            | Kind::EgressVrf
+            | Kind::Direction
+            | Kind::BiflowDirection
+            | Kind::FwdStatus
+            | Kind::ObsPoint => FieldGroups::MISC,
+            Kind::SrcMac | Kind::DstMac | Kind::Vlan | Kind::DstVlan => FieldGroups::L2,
+            Kind::Mpls | Kind::MplsIp => FieldGroups::MPLS,
+            Kind::Dup => FieldGroups::ALL.0,
+        }
+    }
+
     /// Every kind, in declaration order (`ALL[k as usize] == k`).
     const ALL: [Kind; 47] = [
         Kind::Skip,
@@ -320,6 +369,8 @@ pub(crate) struct Plan {
     /// (`rest`, in template order), which together do what `ops` does.
     pub slots: Slots,
     pub rest: Box<[Op]>,
+    /// The [`FieldGroups`] the template's records may hold (`Kind::groups` of every op).
+    pub groups: u8,
 }
 
 /// The kinds a fixed-length record's element can fill through a slot (see [`Slots`]): each
@@ -424,9 +475,9 @@ fn reusable(ops: &[Op]) -> bool {
 /// Puts back from `base` every field that an op or `finish` reads, or writes only under a
 /// condition: addresses (a second address goes to the encapsulation fields, a zero one
 /// does not replace a set one), the ether types and encapsulation flag they set, the
-/// sampling rate and ICMP type/code `finish` may set. Every other field an op writes is
-/// overwritten by the same op of the next record. This replaces a copy of the whole
-/// record (576 bytes, a memcpy call) per record with a few small moves.
+/// sampling rate, ICMP type/code and field groups `finish` may set. Every other field an
+/// op writes is overwritten by the same op of the next record. This replaces a copy of the
+/// whole record (576 bytes, a memcpy call) per record with a few small moves.
 #[inline(always)]
 fn restore_volatile(rec: &mut FlowRecord, base: &FlowRecord) {
     rec.src_addr = base.src_addr;
@@ -442,6 +493,7 @@ fn restore_volatile(rec: &mut FlowRecord, base: &FlowRecord) {
     rec.sampling_rate = base.sampling_rate;
     rec.icmp_type = base.icmp_type;
     rec.icmp_code = base.icmp_code;
+    rec.groups = base.groups;
 }
 
 #[cfg(test)]
@@ -710,6 +762,9 @@ impl Plan {
             }
             ops = merged;
         }
+        // (the ICMP type and code `finish` may take from the port add their group to the
+        // record that has them)
+        let groups = ops.iter().fold(0, |g, o| g | o.kind.groups());
         let (slots, rest) = if fixed {
             Slots::split(&ops)
         } else {
@@ -717,6 +772,7 @@ impl Plan {
         };
         Ok(Plan {
             reuse: reusable(&ops),
+            groups,
             slots,
             rest: rest.into_boxed_slice(),
             ops: ops.into_boxed_slice(),
@@ -1059,6 +1115,7 @@ fn finish<R: SamplerRates>(
     if plan.flags & flag::ICMP_FROM_PORT != 0 && (rec.proto == 1 || rec.proto == 58) {
         rec.icmp_type = (rec.dst_port >> 8) & 0xFF;
         rec.icmp_code = rec.dst_port & 0xFF;
+        rec.groups.0 |= FieldGroups::MISC;
     }
 }
 
@@ -1075,6 +1132,10 @@ pub(crate) fn decode_data<S: super::FlowSink, R: SamplerRates>(
     sink: &mut S,
 ) -> SetOutcome {
     let mut out = SetOutcome::default();
+    let base = &FlowRecord {
+        groups: FieldGroups(base.groups.0 | plan.groups),
+        ..*base
+    };
     // one-entry cache of the sampler-id lookup: a set's records share their sampler
     let mut last_sampler: Option<(u64, Option<u64>)> = None;
     if plan.fixed {

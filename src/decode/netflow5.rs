@@ -3,7 +3,7 @@
 //! `Header::new_checked` checks the length once; after that no accessor can panic.
 
 use super::{proto_index, DecodeError, Decoder, FlowSink, LimitKind, Section};
-use crate::flow::{Addr, FlowRecord, FlowType};
+use crate::flow::{Addr, FieldGroups, FlowRecord, FlowType};
 use std::net::IpAddr;
 
 pub const HEADER_LEN: usize = 24;
@@ -113,6 +113,8 @@ pub fn decode<S: FlowSink>(
         sampling_rate: u64::from(h.sampling_interval()),
         sampler_address: Addr::from_ip(exporter),
         etype: 0x0800,
+        // a v5 record has none of the seldom-carried fields
+        groups: FieldGroups::NONE,
         ..FlowRecord::default()
     };
     for chunk in body.chunks_exact(RECORD_LEN).take(count) {

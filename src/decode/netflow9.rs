@@ -22,7 +22,7 @@ use super::fields::RecCtx;
 use super::sets::{data_passes, is_padding, read_fields, Datagram, Sets};
 use super::{DatagramSummary, DecodeError, Decoder, FlowSink, Protocol, Section};
 use crate::cursor::Cursor;
-use crate::flow::{Addr, FlowRecord, FlowType};
+use crate::flow::{Addr, FieldGroups, FlowRecord, FlowType};
 use crate::template::Learn;
 use std::net::IpAddr;
 
@@ -131,6 +131,8 @@ pub fn decode<S: FlowSink>(
             observation_domain_id: domain,
             time_flow_start_ns: export_ns,
             time_flow_end_ns: export_ns,
+            // each data set adds its template's groups (`Plan::groups`)
+            groups: FieldGroups::NONE,
             ..FlowRecord::default()
         },
     };

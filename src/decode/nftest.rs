@@ -132,6 +132,10 @@ pub fn run_with(dec: &mut Decoder, dgrams: &[Vec<u8>]) -> Vec<FlowRecord> {
     let mut out = Vec::new();
     for d in dgrams {
         let _ = dec.decode(IpAddr::from(EXPORTER), RECV_NS, d, &mut |r: &FlowRecord| {
+            assert!(
+                r.groups_hold(),
+                "a field outside the record's groups: {r:?}"
+            );
             out.push(*r)
         });
     }
@@ -287,7 +291,11 @@ fn same_with_and_without_reuse(pcap: &[u8], name: &str) {
         let mut out: Vec<FlowRecord> = Vec::new();
         for d in &dgrams {
             let p = &d.payload;
-            let mut sink = |r: &FlowRecord| out.push(*r);
+            // (bit flips make templates of any shape: every record's group hint must hold)
+            let mut sink = |r: &FlowRecord| {
+                assert!(r.groups_hold(), "{name}: a field outside the groups: {r:?}");
+                out.push(*r)
+            };
             let _ = dec.decode(d.src, d.ts_ns, p, &mut sink);
             let mut bad = p.clone();
             for k in (0..p.len()).step_by((p.len() / 16).max(1)) {
