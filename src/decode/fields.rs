@@ -406,6 +406,17 @@ pub(crate) struct Slots {
     end: [u16; SLOT_KINDS.len()],
     /// [`window_shift`] of the field.
     shift: [u8; SLOT_KINDS.len()],
+    /// Source, destination and next-hop address elements: offset and length (4 or 16; 0:
+    /// none, or read by `apply`). Taken only from templates without repeated elements,
+    /// where each address op fills a field the base record leaves empty, so that it
+    /// depends on nothing another op does.
+    addr: [(u16, u8); 3],
+    /// The ether type the source and destination addresses set: the family of the last of
+    /// them in template order (0: neither is slotted).
+    addr_etype: u16,
+    /// Flow start and end times (the elements `Plan::start`/`end` chose): window end and
+    /// shift as in `end`/`shift` (end 0: none).
+    times: [(u16, u8); 2],
 }
 
 impl Slots {
@@ -413,13 +424,39 @@ impl Slots {
     fn split(ops: &[Op]) -> (Slots, Vec<Op>) {
         let mut slots = Slots::default();
         let mut rest = Vec::with_capacity(ops.len());
+        // a repeated element reads the address fields (a second address is the tunnel's)
+        let addr_slots = !ops.iter().any(|o| o.kind == Kind::Dup);
         for o in ops {
+            let addr = match o.kind {
+                Kind::SrcAddr => Some(0),
+                Kind::DstAddr => Some(1),
+                Kind::NextHop => Some(2),
+                _ => None,
+            };
+            let time = match o.kind {
+                Kind::Start => Some(0),
+                Kind::End => Some(1),
+                _ => None,
+            };
             match SLOT_KINDS.iter().position(|&k| k == o.kind) {
                 Some(i) if o.shift != NO_WINDOW && slots.end[i] == 0 => {
                     slots.end[i] = o.off + o.len;
                     slots.shift[i] = o.shift;
                 }
-                _ => rest.push(*o),
+                Some(_) => rest.push(*o),
+                None => match (addr, time) {
+                    (Some(i), _) if addr_slots && slots.addr[i].1 == 0 => {
+                        // `accepts` let only 4- and 16-byte addresses through
+                        slots.addr[i] = (o.off, o.len as u8);
+                        if i < 2 {
+                            slots.addr_etype = if o.len == 4 { 0x0800 } else { 0x86dd };
+                        }
+                    }
+                    (_, Some(i)) if o.shift != NO_WINDOW && slots.times[i].0 == 0 => {
+                        slots.times[i] = (o.off + o.len, o.shift);
+                    }
+                    _ => rest.push(*o),
+                },
             }
         }
         (slots, rest)
@@ -428,7 +465,7 @@ impl Slots {
 
 /// Reads the slotted fields of record `r` (`Slots::split`).
 #[inline(always)]
-fn apply_slots(rec: &mut FlowRecord, r: &[u8], s: &Slots) {
+fn apply_slots(rec: &mut FlowRecord, aux: &mut Aux, r: &[u8], s: &Slots) {
     #[inline(always)]
     fn read(r: &[u8], end: u16, shift: u8) -> u64 {
         // end >= 8 and end <= the record length, by construction (`window_shift`)
@@ -460,6 +497,34 @@ fn apply_slots(rec: &mut FlowRecord, r: &[u8], s: &Slots) {
         12 dst_as u32;
         13 next_hop_as u32;
         14 flow_direction u32;
+    }
+    #[inline(always)]
+    fn addr(r: &[u8], (off, len): (u16, u8)) -> Addr {
+        // off + len <= the record length, by construction (`Plan::build`)
+        let o = off as usize;
+        if len == 4 {
+            Addr::v4(r[o..o + 4].try_into().expect("4 bytes"))
+        } else {
+            Addr::v6(r[o..o + 16].try_into().expect("16 bytes"))
+        }
+    }
+    if s.addr[0].1 != 0 {
+        rec.src_addr = addr(r, s.addr[0]);
+    }
+    if s.addr[1].1 != 0 {
+        rec.dst_addr = addr(r, s.addr[1]);
+    }
+    if s.addr[2].1 != 0 {
+        rec.next_hop = addr(r, s.addr[2]);
+    }
+    if s.addr_etype != 0 {
+        rec.etype = u32::from(s.addr_etype);
+    }
+    if s.times[0].0 != 0 {
+        aux.start = read(r, s.times[0].0, s.times[0].1);
+    }
+    if s.times[1].0 != 0 {
+        aux.end = read(r, s.times[1].0, s.times[1].1);
     }
 }
 
@@ -1161,7 +1226,7 @@ pub(crate) fn decode_data<S: super::FlowSink, R: SamplerRates>(
                 rec = *base;
             }
             let mut aux = Aux::default();
-            apply_slots(&mut rec, r, slots);
+            apply_slots(&mut rec, &mut aux, r, slots);
             for op in ops.iter() {
                 let x = Val {
                     r,
@@ -1334,15 +1399,45 @@ mod tests {
         // the slot table follows the field list it is written with
         let mut rec = FlowRecord::default();
         let r = [0, 0, 0, 7, 10, 0, 0, 1, 0, 80, 1, 187, 0, 53, 0, 0, 0, 9];
-        apply_slots(&mut rec, &r, &p.slots);
+        apply_slots(&mut rec, &mut Aux::default(), &r, &p.slots);
         assert_eq!(
             (rec.src_port, rec.dst_port, rec.packets, rec.bytes),
             (80, 443, 9, 0)
         );
+        // a repetition keeps the addresses in template order, through `apply`
+        assert_eq!(p.slots.addr, [(0, 0); 3]);
         // a variable-length template has none: its fields move from record to record
         let var = Plan::build(&[f(7, 2), f(82, VARLEN)], false, 0, true, 257).unwrap();
         assert_eq!(var.slots, Slots::default());
         assert!(var.rest.is_empty());
+    }
+
+    #[test]
+    fn slots_take_addresses_and_times_without_repetitions() {
+        // IPV4_SRC_ADDR 0..4, IPV6_DST_ADDR 4..20, IPV4_NEXT_HOP 20..24, octets 24..32,
+        // flowStartMilliseconds 32..40, flowEndMilliseconds 40..48
+        let fields = [f(8, 4), f(28, 16), f(15, 4), f(1, 8), f(152, 8), f(153, 8)];
+        let p = Plan::build(&fields, false, 0, false, 256).unwrap();
+        assert!(p.rest.is_empty(), "{:?}", p.rest);
+        assert_eq!(p.slots.addr, [(0, 4), (4, 16), (20, 4)]);
+        assert_eq!(p.slots.addr_etype, 0x86dd);
+        assert_eq!(p.slots.times, [(40, 0), (48, 0)]);
+        let mut r = [0u8; 48];
+        r[..4].copy_from_slice(&[192, 0, 2, 1]);
+        r[4] = 0x20;
+        r[20..24].copy_from_slice(&[10, 0, 0, 1]);
+        r[31] = 100;
+        r[39] = 5;
+        r[47] = 6;
+        let (mut rec, mut aux) = (FlowRecord::default(), Aux::default());
+        apply_slots(&mut rec, &mut aux, &r, &p.slots);
+        assert_eq!(rec.src_addr, Addr::v4([192, 0, 2, 1]));
+        assert_eq!(rec.dst_addr.as_slice()[0], 0x20);
+        assert_eq!(rec.next_hop, Addr::v4([10, 0, 0, 1]));
+        assert_eq!(
+            (rec.etype, rec.bytes, aux.start, aux.end),
+            (0x86dd, 100, 5, 6)
+        );
     }
 
     #[test]
