@@ -288,6 +288,32 @@ fn field_varint_long(b: &mut [u8; PB_ROOM], len: usize, key: (u16, usize), v: u6
     len + key.1 + n
 }
 
+/// The body of `pb::packed`: the key, the byte length, then each value; returns the new
+/// length.
+#[inline(never)]
+fn packed_list<T: Copy + Into<u64>>(
+    b: &mut [u8; PB_ROOM],
+    len: usize,
+    key: (u16, usize),
+    v: &[T],
+) -> usize {
+    let mut prefix = NO_PREFIX;
+    let mut w = PbWriter {
+        b,
+        len,
+        prefix: &mut prefix,
+        memo: (0, 0, 0),
+    };
+    let mut tmp = [0u8; 10];
+    let n: usize = v.iter().map(|&x| varint_into(x.into(), &mut tmp)).sum();
+    w.key_const(key);
+    w.varint(n as u64);
+    for &x in v {
+        w.varint(x.into());
+    }
+    w.len
+}
+
 impl PbWriter<'_> {
     #[inline(always)]
     fn byte(&mut self, v: u8) {
@@ -518,18 +544,14 @@ mod pb {
     pub fn addr_list(w: &mut PbWriter<'_>, f: u32, v: Addr) {
         addr(w, f, v)
     }
-    /// Packed `repeated uint32` (proto3's default encoding).
-    #[inline]
+    /// Packed `repeated uint32` (proto3's default encoding). Lists are mostly empty: the
+    /// test is inline, the encoding out of line, with the writer's length passed by value
+    /// (a call that took the writer itself would keep its length in memory, stored after
+    /// every field of the message).
+    #[inline(always)]
     pub fn packed<T: Copy + Into<u64>>(w: &mut PbWriter<'_>, f: u32, v: &[T]) {
-        if v.is_empty() {
-            return;
-        }
-        let mut tmp = [0u8; 10];
-        let len: usize = v.iter().map(|&x| varint_into(x.into(), &mut tmp)).sum();
-        w.key(f, 2);
-        w.varint(len as u64);
-        for &x in v {
-            w.varint(x.into());
+        if !v.is_empty() {
+            w.len = packed_list(w.b, w.len, key_bytes(f, 2), v);
         }
     }
     #[inline]
