@@ -369,6 +369,9 @@ pub(crate) struct Plan {
     /// (`rest`, in template order), which together do what `ops` does.
     pub slots: Slots,
     pub rest: Box<[Op]>,
+    /// No op in `rest` writes an address field: a reused record's addresses are the
+    /// slots' (or the base's, untouched), so `restore_volatile` can leave them be.
+    pub rest_without_addrs: bool,
     /// The [`FieldGroups`] the template's records may hold (`Kind::groups` of every op).
     pub groups: u8,
 }
@@ -542,9 +545,19 @@ fn reusable(ops: &[Op]) -> bool {
 /// does not replace a set one), the ether types and encapsulation flag they set, the
 /// sampling rate, ICMP type/code and field groups `finish` may set. Every other field an
 /// op writes is overwritten by the same op of the next record. This replaces a copy of the
-/// whole record (576 bytes, a memcpy call) per record with a few small moves.
+/// whole record (576 bytes, a memcpy call) per record with a few small moves. The
+/// address fields only when `addrs` (`!Plan::rest_without_addrs`): otherwise the slots
+/// overwrite them for every record, or nothing writes them.
 #[inline(always)]
-fn restore_volatile(rec: &mut FlowRecord, base: &FlowRecord) {
+fn restore_volatile(rec: &mut FlowRecord, base: &FlowRecord, addrs: bool) {
+    rec.etype = base.etype;
+    rec.sampling_rate = base.sampling_rate;
+    rec.icmp_type = base.icmp_type;
+    rec.icmp_code = base.icmp_code;
+    rec.groups = base.groups;
+    if !addrs {
+        return;
+    }
     rec.src_addr = base.src_addr;
     rec.dst_addr = base.dst_addr;
     rec.src_addr_encap = base.src_addr_encap;
@@ -552,13 +565,8 @@ fn restore_volatile(rec: &mut FlowRecord, base: &FlowRecord) {
     rec.next_hop = base.next_hop;
     rec.bgp_next_hop = base.bgp_next_hop;
     rec.mpls_ip = base.mpls_ip;
-    rec.etype = base.etype;
     rec.etype_encap = base.etype_encap;
     rec.has_encap = base.has_encap;
-    rec.sampling_rate = base.sampling_rate;
-    rec.icmp_type = base.icmp_type;
-    rec.icmp_code = base.icmp_code;
-    rec.groups = base.groups;
 }
 
 #[cfg(test)]
@@ -835,8 +843,24 @@ impl Plan {
         } else {
             (Slots::default(), Vec::new())
         };
+        // the kinds that write an address field, or the encapsulation fields a second
+        // address sets (`Dup`)
+        let rest_without_addrs = fixed
+            && !rest.iter().any(|o| {
+                matches!(
+                    o.kind,
+                    Kind::SrcAddr
+                        | Kind::DstAddr
+                        | Kind::NextHop
+                        | Kind::BgpNextHop
+                        | Kind::BgpNextHopBoth
+                        | Kind::MplsIp
+                        | Kind::Dup
+                )
+            });
         Ok(Plan {
             reuse: reusable(&ops),
+            rest_without_addrs,
             groups,
             slots,
             rest: rest.into_boxed_slice(),
@@ -1221,7 +1245,7 @@ pub(crate) fn decode_data<S: super::FlowSink, R: SamplerRates>(
         let mut rec = *base;
         for r in data.chunks_exact(plan.min_len).take(take) {
             if reuse {
-                restore_volatile(&mut rec, base);
+                restore_volatile(&mut rec, base, !plan.rest_without_addrs);
             } else {
                 rec = *base;
             }
