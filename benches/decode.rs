@@ -23,7 +23,7 @@
 mod builders;
 
 use coreflow::decode::Decoder;
-use coreflow::flow::{Addr, FlowRecord};
+use coreflow::flow::{Addr, FieldGroups, FlowRecord};
 use coreflow::flowgen::{Exporter, GenOptions, GenProtocol};
 use coreflow::output::{key::KeyMode, Batch, Encoding, Framing};
 use coreflow::replay::Format;
@@ -184,6 +184,8 @@ fn typical_record() -> FlowRecord {
     r.bgp_next_hop = Addr::v4([198, 51, 100, 1]);
     r.ingress_vrf_id = 7;
     r.flow_direction = 1;
+    // fields a v5 record does not have: the groups a v9 template with them would give
+    r.groups = FieldGroups(FieldGroups::BGP | FieldGroups::MISC);
     r
 }
 
