@@ -25,7 +25,7 @@ mod builders;
 use coreflow::decode::Decoder;
 use coreflow::flow::{Addr, FieldGroups, FlowRecord};
 use coreflow::flowgen::{Exporter, GenOptions, GenProtocol};
-use coreflow::output::{key::KeyMode, Batch, Encoding, Framing};
+use coreflow::output::{key::KeyMode, Batch, BatchWriter, Encoding, Framing};
 use coreflow::replay::Format;
 use coreflow::schema::Schema;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -98,9 +98,12 @@ fn decode_encode(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 batch.clear();
-                let res = dec.decode(ip, RECV_NS, black_box(&data), &mut |r: &FlowRecord| {
-                    ENCODING.push(r, &mut batch)
-                });
+                let mut sink = BatchWriter {
+                    encoding: &ENCODING,
+                    batch: &mut batch,
+                    flows: 0,
+                };
+                let res = dec.decode(ip, RECV_NS, black_box(&data), &mut sink);
                 black_box((res.is_ok(), batch.byte_len()))
             })
         });
@@ -158,9 +161,12 @@ fn flowgen(c: &mut Criterion) {
             b.iter(|| {
                 batch.clear();
                 for (ip, d) in measured {
-                    let _ = dec.decode(*ip, RECV_NS, black_box(d), &mut |r: &FlowRecord| {
-                        ENCODING.push(r, &mut batch)
-                    });
+                    let mut sink = BatchWriter {
+                        encoding: &ENCODING,
+                        batch: &mut batch,
+                        flows: 0,
+                    };
+                    let _ = dec.decode(*ip, RECV_NS, black_box(d), &mut sink);
                 }
                 black_box(batch.byte_len())
             })

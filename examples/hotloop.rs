@@ -3,7 +3,7 @@
 use coreflow::decode::Decoder;
 use coreflow::flow::FlowRecord;
 use coreflow::flowgen::{Exporter, GenOptions, GenProtocol};
-use coreflow::output::{key::KeyMode, Batch, Encoding, Framing};
+use coreflow::output::{key::KeyMode, Batch, BatchWriter, Encoding, Framing};
 use coreflow::replay::Format;
 use coreflow::schema::Schema;
 use std::net::IpAddr;
@@ -87,16 +87,13 @@ fn main() {
                 batches[bi].clear();
                 bi = (bi + 1) % nb;
             }
-            let batch = &mut batches[bi];
-            let _ = dec.decode(
-                *ip,
-                RECV_NS,
-                std::hint::black_box(d),
-                &mut |r: &FlowRecord| {
-                    records += 1;
-                    enc.push(r, batch)
-                },
-            );
+            let mut sink = BatchWriter {
+                encoding: &enc,
+                batch: &mut batches[bi],
+                flows: 0,
+            };
+            let _ = dec.decode(*ip, RECV_NS, std::hint::black_box(d), &mut sink);
+            records += sink.flows;
         }
     }
     println!("records={records} bytes={}", total + batches[bi].byte_len());

@@ -418,6 +418,354 @@ impl FlowRecord {
     }
 }
 
+/// Read access to a flow's fields: what the protobuf encoders are written against.
+/// [`FlowRecord`] implements it from its fields. A decoder of a fixed record layout may
+/// implement it over the datagram's bytes (NetFlow v5: `netflow5::V5Flow`): the encoders,
+/// generic over it, then see at compile time which fields such a record never has and how
+/// wide the others are, and no record is filled in between.
+pub trait Flow {
+    fn flow_type(&self) -> FlowType;
+    fn sequence_num(&self) -> u32;
+    fn mpls_count(&self) -> u8;
+    fn time_received_ns(&self) -> u64;
+    fn sampling_rate(&self) -> u64;
+    fn time_flow_start_ns(&self) -> u64;
+    fn time_flow_end_ns(&self) -> u64;
+    fn bytes(&self) -> u64;
+    fn packets(&self) -> u64;
+    fn src_mac(&self) -> u64;
+    fn dst_mac(&self) -> u64;
+    fn sampler_address(&self) -> Addr;
+    fn src_addr(&self) -> Addr;
+    fn dst_addr(&self) -> Addr;
+    fn next_hop(&self) -> Addr;
+    fn bgp_next_hop(&self) -> Addr;
+    fn mpls_ip(&self) -> Addr;
+    fn src_addr_encap(&self) -> Addr;
+    fn dst_addr_encap(&self) -> Addr;
+    fn etype(&self) -> u32;
+    fn proto(&self) -> u32;
+    fn src_port(&self) -> u32;
+    fn dst_port(&self) -> u32;
+    fn in_if(&self) -> u32;
+    fn out_if(&self) -> u32;
+    fn src_vlan(&self) -> u32;
+    fn dst_vlan(&self) -> u32;
+    fn vlan_id(&self) -> u32;
+    fn ingress_vrf_id(&self) -> u32;
+    fn egress_vrf_id(&self) -> u32;
+    fn ip_tos(&self) -> u32;
+    fn forwarding_status(&self) -> u32;
+    fn ip_ttl(&self) -> u32;
+    fn ip_flags(&self) -> u32;
+    fn tcp_flags(&self) -> u32;
+    fn icmp_type(&self) -> u32;
+    fn icmp_code(&self) -> u32;
+    fn ipv6_flow_label(&self) -> u32;
+    fn fragment_id(&self) -> u32;
+    fn fragment_offset(&self) -> u32;
+    fn flow_direction(&self) -> u32;
+    fn bi_flow_direction(&self) -> u32;
+    fn src_as(&self) -> u32;
+    fn dst_as(&self) -> u32;
+    fn next_hop_as(&self) -> u32;
+    fn src_net(&self) -> u32;
+    fn dst_net(&self) -> u32;
+    fn observation_domain_id(&self) -> u32;
+    fn observation_point_id(&self) -> u32;
+    fn proto_encap(&self) -> u32;
+    fn etype_encap(&self) -> u32;
+    fn ip_tos_encap(&self) -> u32;
+    fn ip_ttl_encap(&self) -> u32;
+    fn ipv6_flow_label_encap(&self) -> u32;
+    fn fragment_id_encap(&self) -> u32;
+    fn fragment_offset_encap(&self) -> u32;
+    fn ppp_address_control(&self) -> u32;
+    fn has_encap(&self) -> bool;
+    fn has_ppp(&self) -> bool;
+    fn as_path(&self) -> &[u32];
+    fn communities(&self) -> &[u32];
+    fn mpls_labels(&self) -> &[u32];
+    fn mpls_ttls(&self) -> &[u8];
+    fn layers(&self) -> (&[u8], &[u32]);
+    /// Whether any field of `groups` (`FieldGroups` bits) may be non-zero.
+    fn may_hold(&self, groups: u8) -> bool;
+    /// Whether the record's field-group hint holds (see [`FlowRecord::groups_hold`]).
+    fn groups_hold(&self) -> bool;
+    /// The flow as a record (for the sinks that take one).
+    fn to_record(&self) -> FlowRecord;
+}
+
+impl Flow for FlowRecord {
+    #[inline(always)]
+    fn flow_type(&self) -> FlowType {
+        self.flow_type
+    }
+    #[inline(always)]
+    fn sequence_num(&self) -> u32 {
+        self.sequence_num
+    }
+    #[inline(always)]
+    fn mpls_count(&self) -> u8 {
+        self.mpls_count
+    }
+    #[inline(always)]
+    fn time_received_ns(&self) -> u64 {
+        self.time_received_ns
+    }
+    #[inline(always)]
+    fn sampling_rate(&self) -> u64 {
+        self.sampling_rate
+    }
+    #[inline(always)]
+    fn time_flow_start_ns(&self) -> u64 {
+        self.time_flow_start_ns
+    }
+    #[inline(always)]
+    fn time_flow_end_ns(&self) -> u64 {
+        self.time_flow_end_ns
+    }
+    #[inline(always)]
+    fn bytes(&self) -> u64 {
+        self.bytes
+    }
+    #[inline(always)]
+    fn packets(&self) -> u64 {
+        self.packets
+    }
+    #[inline(always)]
+    fn src_mac(&self) -> u64 {
+        self.src_mac
+    }
+    #[inline(always)]
+    fn dst_mac(&self) -> u64 {
+        self.dst_mac
+    }
+    #[inline(always)]
+    fn sampler_address(&self) -> Addr {
+        self.sampler_address
+    }
+    #[inline(always)]
+    fn src_addr(&self) -> Addr {
+        self.src_addr
+    }
+    #[inline(always)]
+    fn dst_addr(&self) -> Addr {
+        self.dst_addr
+    }
+    #[inline(always)]
+    fn next_hop(&self) -> Addr {
+        self.next_hop
+    }
+    #[inline(always)]
+    fn bgp_next_hop(&self) -> Addr {
+        self.bgp_next_hop
+    }
+    #[inline(always)]
+    fn mpls_ip(&self) -> Addr {
+        self.mpls_ip
+    }
+    #[inline(always)]
+    fn src_addr_encap(&self) -> Addr {
+        self.src_addr_encap
+    }
+    #[inline(always)]
+    fn dst_addr_encap(&self) -> Addr {
+        self.dst_addr_encap
+    }
+    #[inline(always)]
+    fn etype(&self) -> u32 {
+        self.etype
+    }
+    #[inline(always)]
+    fn proto(&self) -> u32 {
+        self.proto
+    }
+    #[inline(always)]
+    fn src_port(&self) -> u32 {
+        self.src_port
+    }
+    #[inline(always)]
+    fn dst_port(&self) -> u32 {
+        self.dst_port
+    }
+    #[inline(always)]
+    fn in_if(&self) -> u32 {
+        self.in_if
+    }
+    #[inline(always)]
+    fn out_if(&self) -> u32 {
+        self.out_if
+    }
+    #[inline(always)]
+    fn src_vlan(&self) -> u32 {
+        self.src_vlan
+    }
+    #[inline(always)]
+    fn dst_vlan(&self) -> u32 {
+        self.dst_vlan
+    }
+    #[inline(always)]
+    fn vlan_id(&self) -> u32 {
+        self.vlan_id
+    }
+    #[inline(always)]
+    fn ingress_vrf_id(&self) -> u32 {
+        self.ingress_vrf_id
+    }
+    #[inline(always)]
+    fn egress_vrf_id(&self) -> u32 {
+        self.egress_vrf_id
+    }
+    #[inline(always)]
+    fn ip_tos(&self) -> u32 {
+        self.ip_tos
+    }
+    #[inline(always)]
+    fn forwarding_status(&self) -> u32 {
+        self.forwarding_status
+    }
+    #[inline(always)]
+    fn ip_ttl(&self) -> u32 {
+        self.ip_ttl
+    }
+    #[inline(always)]
+    fn ip_flags(&self) -> u32 {
+        self.ip_flags
+    }
+    #[inline(always)]
+    fn tcp_flags(&self) -> u32 {
+        self.tcp_flags
+    }
+    #[inline(always)]
+    fn icmp_type(&self) -> u32 {
+        self.icmp_type
+    }
+    #[inline(always)]
+    fn icmp_code(&self) -> u32 {
+        self.icmp_code
+    }
+    #[inline(always)]
+    fn ipv6_flow_label(&self) -> u32 {
+        self.ipv6_flow_label
+    }
+    #[inline(always)]
+    fn fragment_id(&self) -> u32 {
+        self.fragment_id
+    }
+    #[inline(always)]
+    fn fragment_offset(&self) -> u32 {
+        self.fragment_offset
+    }
+    #[inline(always)]
+    fn flow_direction(&self) -> u32 {
+        self.flow_direction
+    }
+    #[inline(always)]
+    fn bi_flow_direction(&self) -> u32 {
+        self.bi_flow_direction
+    }
+    #[inline(always)]
+    fn src_as(&self) -> u32 {
+        self.src_as
+    }
+    #[inline(always)]
+    fn dst_as(&self) -> u32 {
+        self.dst_as
+    }
+    #[inline(always)]
+    fn next_hop_as(&self) -> u32 {
+        self.next_hop_as
+    }
+    #[inline(always)]
+    fn src_net(&self) -> u32 {
+        self.src_net
+    }
+    #[inline(always)]
+    fn dst_net(&self) -> u32 {
+        self.dst_net
+    }
+    #[inline(always)]
+    fn observation_domain_id(&self) -> u32 {
+        self.observation_domain_id
+    }
+    #[inline(always)]
+    fn observation_point_id(&self) -> u32 {
+        self.observation_point_id
+    }
+    #[inline(always)]
+    fn proto_encap(&self) -> u32 {
+        self.proto_encap
+    }
+    #[inline(always)]
+    fn etype_encap(&self) -> u32 {
+        self.etype_encap
+    }
+    #[inline(always)]
+    fn ip_tos_encap(&self) -> u32 {
+        self.ip_tos_encap
+    }
+    #[inline(always)]
+    fn ip_ttl_encap(&self) -> u32 {
+        self.ip_ttl_encap
+    }
+    #[inline(always)]
+    fn ipv6_flow_label_encap(&self) -> u32 {
+        self.ipv6_flow_label_encap
+    }
+    #[inline(always)]
+    fn fragment_id_encap(&self) -> u32 {
+        self.fragment_id_encap
+    }
+    #[inline(always)]
+    fn fragment_offset_encap(&self) -> u32 {
+        self.fragment_offset_encap
+    }
+    #[inline(always)]
+    fn ppp_address_control(&self) -> u32 {
+        self.ppp_address_control
+    }
+    #[inline(always)]
+    fn has_encap(&self) -> bool {
+        self.has_encap
+    }
+    #[inline(always)]
+    fn has_ppp(&self) -> bool {
+        self.has_ppp
+    }
+    #[inline(always)]
+    fn as_path(&self) -> &[u32] {
+        FlowRecord::as_path(self)
+    }
+    #[inline(always)]
+    fn communities(&self) -> &[u32] {
+        FlowRecord::communities(self)
+    }
+    #[inline(always)]
+    fn mpls_labels(&self) -> &[u32] {
+        FlowRecord::mpls_labels(self)
+    }
+    #[inline(always)]
+    fn mpls_ttls(&self) -> &[u8] {
+        FlowRecord::mpls_ttls(self)
+    }
+    #[inline(always)]
+    fn layers(&self) -> (&[u8], &[u32]) {
+        FlowRecord::layers(self)
+    }
+    #[inline(always)]
+    fn may_hold(&self, groups: u8) -> bool {
+        FlowRecord::may_hold(self, groups)
+    }
+    fn groups_hold(&self) -> bool {
+        FlowRecord::groups_hold(self)
+    }
+    #[inline(always)]
+    fn to_record(&self) -> FlowRecord {
+        *self
+    }
+}
+
 /// A MAC address in the low 48 bits of a u64, as GoFlow stores it.
 #[inline]
 pub fn mac_from_bytes(b: &[u8]) -> u64 {

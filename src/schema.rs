@@ -6,7 +6,7 @@
 //! message struct, no allocation once the buffer has grown. The prost-generated types in
 //! `crate::pb` describe the same layouts and are what the tests decode the output with.
 
-use crate::flow::{layer, Addr, FieldGroups, FlowRecord, FlowType};
+use crate::flow::{layer, Addr, FieldGroups, Flow, FlowRecord, FlowType};
 use std::io::Write;
 
 /// The selectable output layouts.
@@ -70,9 +70,9 @@ impl Schema {
     /// buffer is encoded into directly, without a copy. `cache` holds the leading fields of
     /// the caller's last message (a batch keeps one: no thread-local lookup per message).
     #[inline]
-    pub fn encode_pb_into(
+    pub fn encode_pb_into<R: Flow>(
         self,
-        r: &FlowRecord,
+        r: &R,
         out: &mut [u8; PB_ROOM],
         cache: &mut PrefixCache,
     ) -> usize {
@@ -80,10 +80,11 @@ impl Schema {
     }
 
     #[inline(always)]
-    fn encode_pb_at(self, r: &FlowRecord, out: &mut [u8; PB_ROOM], prefix: &mut Prefix) -> usize {
+    fn encode_pb_at<R: Flow>(self, r: &R, out: &mut [u8; PB_ROOM], prefix: &mut Prefix) -> usize {
         debug_assert!(
             r.groups_hold(),
-            "a field outside the record's groups: {r:?}"
+            "a field outside the record's groups: {:?}",
+            r.to_record()
         );
         let n = match self {
             Schema::GoflowV2 => goflow_v2_pb(r, out, prefix),
@@ -174,12 +175,12 @@ struct PrefixKey {
 
 impl PrefixKey {
     #[inline(always)]
-    fn of(r: &FlowRecord) -> PrefixKey {
+    fn of<R: Flow>(r: &R) -> PrefixKey {
         PrefixKey {
-            flow_type: r.flow_type,
-            sequence_num: r.sequence_num,
-            time_received_ns: r.time_received_ns,
-            sampling_rate: r.sampling_rate,
+            flow_type: r.flow_type(),
+            sequence_num: r.sequence_num(),
+            time_received_ns: r.time_received_ns(),
+            sampling_rate: r.sampling_rate(),
         }
     }
 }
@@ -423,7 +424,7 @@ impl PbWriter<'_> {
     /// first fields, all taken from `PrefixKey`'s fields), from the cache when the record
     /// shares them with the previous one of the same schema.
     #[inline(always)]
-    fn prefix(&mut self, schema: Schema, r: &FlowRecord, write: impl FnOnce(&mut PbWriter<'_>)) {
+    fn prefix<R: Flow>(&mut self, schema: Schema, r: &R, write: impl FnOnce(&mut PbWriter<'_>)) {
         let key = PrefixKey::of(r);
         let id = schema as u8 + 1;
         if self.prefix.schema == id && self.prefix.key == key {
@@ -717,7 +718,7 @@ macro_rules! schema {
         /// Writes the message at the start of `b`; returns its length. The writer is a
         /// local of this function, so its length and buffer stay in registers.
         #[inline]
-        fn $pb_fn($r: &FlowRecord, b: &mut [u8; PB_ROOM], prefix: &mut Prefix) -> usize {
+        fn $pb_fn<R: Flow>($r: &R, b: &mut [u8; PB_ROOM], prefix: &mut Prefix) -> usize {
             let mut writer = PbWriter {
                 b,
                 len: 0,
@@ -745,32 +746,32 @@ macro_rules! schema {
 /// of goflow2, whose 38 is not among them and is written regardless): mostly zero in
 /// NetFlow records.
 #[inline(always)]
-fn any_l2_misc(r: &FlowRecord) -> bool {
-    (r.icmp_type
-        | r.icmp_code
-        | r.src_vlan
-        | r.dst_vlan
-        | r.fragment_id
-        | r.fragment_offset
-        | r.ipv6_flow_label
-        | r.ingress_vrf_id
-        | r.egress_vrf_id)
+fn any_l2_misc<R: Flow>(r: &R) -> bool {
+    (r.icmp_type()
+        | r.icmp_code()
+        | r.src_vlan()
+        | r.dst_vlan()
+        | r.fragment_id()
+        | r.fragment_offset()
+        | r.ipv6_flow_label()
+        | r.ingress_vrf_id()
+        | r.egress_vrf_id())
         != 0
 }
 
 /// Guard of the tunnel (encapsulated packet) fields.
 #[inline(always)]
-fn any_encap(r: &FlowRecord) -> bool {
-    r.has_encap
-        || !r.src_addr_encap.is_none()
-        || !r.dst_addr_encap.is_none()
-        || (r.proto_encap
-            | r.etype_encap
-            | r.ip_tos_encap
-            | r.ip_ttl_encap
-            | r.ipv6_flow_label_encap
-            | r.fragment_id_encap
-            | r.fragment_offset_encap)
+fn any_encap<R: Flow>(r: &R) -> bool {
+    r.has_encap()
+        || !r.src_addr_encap().is_none()
+        || !r.dst_addr_encap().is_none()
+        || (r.proto_encap()
+            | r.etype_encap()
+            | r.ip_tos_encap()
+            | r.ip_ttl_encap()
+            | r.ipv6_flow_label_encap()
+            | r.fragment_id_encap()
+            | r.fragment_offset_encap())
             != 0
 }
 
@@ -797,10 +798,10 @@ fn v3_type(t: FlowType) -> (i32, &'static str) {
 }
 
 /// GoFlow v2's deprecated `IPversion`, from the source address family.
-fn v2_ipversion(r: &FlowRecord) -> (i32, &'static str) {
-    if r.src_addr.is_v4() {
+fn v2_ipversion<R: Flow>(r: &R) -> (i32, &'static str) {
+    if r.src_addr().is_v4() {
         (4, "IPv4")
-    } else if r.src_addr.is_v6() {
+    } else if r.src_addr().is_v6() {
         (6, "IPv6")
     } else {
         (0, "IPUNKNOWN")
@@ -808,16 +809,15 @@ fn v2_ipversion(r: &FlowRecord) -> (i32, &'static str) {
 }
 
 /// The n-th MPLS label/TTL (0-based), or 0.
-fn mpls_at(r: &FlowRecord, i: usize) -> (u32, u32) {
-    if i < r.mpls_count as usize {
-        (r.mpls_labels[i], u32::from(r.mpls_ttls[i]))
-    } else {
-        (0, 0)
+fn mpls_at<R: Flow>(r: &R, i: usize) -> (u32, u32) {
+    match (r.mpls_labels().get(i), r.mpls_ttls().get(i)) {
+        (Some(&label), Some(&ttl)) => (label, u32::from(ttl)),
+        _ => (0, 0),
     }
 }
 
-fn mpls_last(r: &FlowRecord) -> (u32, u32) {
-    match r.mpls_count {
+fn mpls_last<R: Flow>(r: &R) -> (u32, u32) {
+    match r.mpls_count() {
         0 => (0, 0),
         n => mpls_at(r, n as usize - 1),
     }
@@ -825,74 +825,74 @@ fn mpls_last(r: &FlowRecord) -> (u32, u32) {
 
 schema!(goflow_v2_pb, goflow_v2_json, GoflowV2, |r| {
     prefix {
-        1 "Type" enumv(v2_type(r.flow_type));
-        2 "TimeRecvd" u64(r.time_received_ns / NS);
-        3 "SamplingRate" u64(r.sampling_rate);
-        4 "SequenceNum" u32(r.sequence_num);
+        1 "Type" enumv(v2_type(r.flow_type()));
+        2 "TimeRecvd" u64(r.time_received_ns() / NS);
+        3 "SamplingRate" u64(r.sampling_rate());
+        4 "SequenceNum" u32(r.sequence_num());
     }
-    5 "TimeFlow" u64_memo(r.time_flow_end_ns / NS);
-    6 "SrcIP" addr(r.src_addr);
-    7 "DstIP" addr(r.dst_addr);
+    5 "TimeFlow" u64_memo(r.time_flow_end_ns() / NS);
+    6 "SrcIP" addr(r.src_addr());
+    7 "DstIP" addr(r.dst_addr());
     8 "IPversion" enumv(v2_ipversion(r));
-    9 "Bytes" u64(r.bytes);
-    10 "Packets" u64(r.packets);
-    11 "RouterAddr" addr(r.sampler_address);
-    12 "NextHop" addr(r.next_hop);
+    9 "Bytes" u64(r.bytes());
+    10 "Packets" u64(r.packets());
+    11 "RouterAddr" addr(r.sampler_address());
+    12 "NextHop" addr(r.next_hop());
     if (r.may_hold(FieldGroups::BGP)) {
-        13 "NextHopAS" u32(r.next_hop_as);
+        13 "NextHopAS" u32(r.next_hop_as());
     }
-    14 "SrcAS" u32(r.src_as);
-    15 "DstAS" u32(r.dst_as);
-    16 "SrcNet" u32(r.src_net);
-    17 "DstNet" u32(r.dst_net);
-    18 "SrcIf" u32(r.in_if);
-    19 "DstIf" u32(r.out_if);
-    20 "Proto" u32(r.proto);
-    21 "SrcPort" u32(r.src_port);
-    22 "DstPort" u32(r.dst_port);
-    23 "IPTos" u32(r.ip_tos);
+    14 "SrcAS" u32(r.src_as());
+    15 "DstAS" u32(r.dst_as());
+    16 "SrcNet" u32(r.src_net());
+    17 "DstNet" u32(r.dst_net());
+    18 "SrcIf" u32(r.in_if());
+    19 "DstIf" u32(r.out_if());
+    20 "Proto" u32(r.proto());
+    21 "SrcPort" u32(r.src_port());
+    22 "DstPort" u32(r.dst_port());
+    23 "IPTos" u32(r.ip_tos());
     if (r.may_hold(FieldGroups::MISC)) {
-        24 "ForwardingStatus" u32(r.forwarding_status);
-        25 "IPTTL" u32(r.ip_ttl);
+        24 "ForwardingStatus" u32(r.forwarding_status());
+        25 "IPTTL" u32(r.ip_ttl());
     }
-    26 "TCPFlags" u32(r.tcp_flags);
+    26 "TCPFlags" u32(r.tcp_flags());
     if (r.may_hold(FieldGroups::L2)) {
-        27 "SrcMac" mac(r.src_mac);
-        28 "DstMac" mac(r.dst_mac);
-        29 "VlanId" u32(r.vlan_id);
+        27 "SrcMac" mac(r.src_mac());
+        28 "DstMac" mac(r.dst_mac());
+        29 "VlanId" u32(r.vlan_id());
     }
-    30 "Etype" u32(r.etype);
+    30 "Etype" u32(r.etype());
     if (r.may_hold(FieldGroups::L2 | FieldGroups::MISC) && any_l2_misc(r)) {
-        31 "IcmpType" u32(r.icmp_type);
-        32 "IcmpCode" u32(r.icmp_code);
-        33 "SrcVlan" u32(r.src_vlan);
-        34 "DstVlan" u32(r.dst_vlan);
-        35 "FragmentId" u32(r.fragment_id);
-        36 "FragmentOffset" u32(r.fragment_offset);
-        37 "IPv6FlowLabel" u32(r.ipv6_flow_label);
-        38 "IngressVrfId" u32(r.ingress_vrf_id);
-        39 "EgressVrfId" u32(r.egress_vrf_id);
+        31 "IcmpType" u32(r.icmp_type());
+        32 "IcmpCode" u32(r.icmp_code());
+        33 "SrcVlan" u32(r.src_vlan());
+        34 "DstVlan" u32(r.dst_vlan());
+        35 "FragmentId" u32(r.fragment_id());
+        36 "FragmentOffset" u32(r.fragment_offset());
+        37 "IPv6FlowLabel" u32(r.ipv6_flow_label());
+        38 "IngressVrfId" u32(r.ingress_vrf_id());
+        39 "EgressVrfId" u32(r.egress_vrf_id());
     }
-    40 "TimeFlowStart" big(r.time_flow_start_ns / NS);
-    41 "TimeFlowEnd" u64_again(r.time_flow_end_ns / NS);
+    40 "TimeFlowStart" big(r.time_flow_start_ns() / NS);
+    41 "TimeFlowEnd" u64_again(r.time_flow_end_ns() / NS);
     if (r.may_hold(FieldGroups::MISC)) {
-        42 "FlowDirection" u32(r.flow_direction);
+        42 "FlowDirection" u32(r.flow_direction());
     }
     if (r.may_hold(FieldGroups::ENCAP) && any_encap(r)) {
-        43 "HasEncap" boolean(r.has_encap);
-        44 "SrcAddrEncap" addr(r.src_addr_encap);
-        45 "DstAddrEncap" addr(r.dst_addr_encap);
-        46 "ProtoEncap" u32(r.proto_encap);
-        47 "EtypeEncap" u32(r.etype_encap);
-        48 "IPTosEncap" u32(r.ip_tos_encap);
-        49 "IPTTLEncap" u32(r.ip_ttl_encap);
-        50 "IPv6FlowLabelEncap" u32(r.ipv6_flow_label_encap);
-        51 "FragmentIdEncap" u32(r.fragment_id_encap);
-        52 "FragmentOffsetEncap" u32(r.fragment_offset_encap);
+        43 "HasEncap" boolean(r.has_encap());
+        44 "SrcAddrEncap" addr(r.src_addr_encap());
+        45 "DstAddrEncap" addr(r.dst_addr_encap());
+        46 "ProtoEncap" u32(r.proto_encap());
+        47 "EtypeEncap" u32(r.etype_encap());
+        48 "IPTosEncap" u32(r.ip_tos_encap());
+        49 "IPTTLEncap" u32(r.ip_ttl_encap());
+        50 "IPv6FlowLabelEncap" u32(r.ipv6_flow_label_encap());
+        51 "FragmentIdEncap" u32(r.fragment_id_encap());
+        52 "FragmentOffsetEncap" u32(r.fragment_offset_encap());
     }
-    if (r.mpls_count > 0) {
-        53 "HasMPLS" boolean(r.mpls_count > 0);
-        54 "MPLSCount" u32(u32::from(r.mpls_count));
+    if (r.mpls_count() > 0) {
+        53 "HasMPLS" boolean(r.mpls_count() > 0);
+        54 "MPLSCount" u32(u32::from(r.mpls_count()));
         55 "MPLS1TTL" u32(mpls_at(r, 0).1);
         56 "MPLS1Label" u32(mpls_at(r, 0).0);
         57 "MPLS2TTL" u32(mpls_at(r, 1).1);
@@ -902,93 +902,93 @@ schema!(goflow_v2_pb, goflow_v2_json, GoflowV2, |r| {
         61 "MPLSLastTTL" u32(mpls_last(r).1);
         62 "MPLSLastLabel" u32(mpls_last(r).0);
     }
-    70 "ObservationDomainId" u32(r.observation_domain_id);
+    70 "ObservationDomainId" u32(r.observation_domain_id());
     if (r.may_hold(FieldGroups::MISC)) {
-        71 "ObservationPointId" u32(r.observation_point_id);
+        71 "ObservationPointId" u32(r.observation_point_id());
     }
     if (r.may_hold(FieldGroups::BGP)) {
-        100 "BgpNextHop" addr(r.bgp_next_hop);
+        100 "BgpNextHop" addr(r.bgp_next_hop());
         101 "BgpCommunities" packed(r.communities());
         102 "AsPath" packed(r.as_path());
     }
-    110 "TimeReceivedNs" recv_ns(r.time_received_ns);
-    111 "TimeFlowStartNs" big(r.time_flow_start_ns);
-    112 "TimeFlowEndNs" big(r.time_flow_end_ns);
+    110 "TimeReceivedNs" recv_ns(r.time_received_ns());
+    111 "TimeFlowStartNs" big(r.time_flow_start_ns());
+    112 "TimeFlowEndNs" big(r.time_flow_end_ns());
     if (r.may_hold(FieldGroups::MISC)) {
-        120 "BiFlowDirection" u32(r.bi_flow_direction);
-        121 "IPFlags" u32(r.ip_flags);
+        120 "BiFlowDirection" u32(r.bi_flow_direction());
+        121 "IPFlags" u32(r.ip_flags());
     }
 });
 
 schema!(goflow_v3_pb, goflow_v3_json, GoflowV3, |r| {
     prefix {
-        1 "Type" enumv(v3_type(r.flow_type));
-        2 "TimeReceived" u64(r.time_received_ns / NS);
-        3 "SamplingRate" u64(r.sampling_rate);
-        4 "SequenceNum" u32(r.sequence_num);
+        1 "Type" enumv(v3_type(r.flow_type()));
+        2 "TimeReceived" u64(r.time_received_ns() / NS);
+        3 "SamplingRate" u64(r.sampling_rate());
+        4 "SequenceNum" u32(r.sequence_num());
     }
-    5 "TimeFlowEnd" big(r.time_flow_end_ns / NS);
-    6 "SrcAddr" addr(r.src_addr);
-    7 "DstAddr" addr(r.dst_addr);
-    9 "Bytes" u64(r.bytes);
-    10 "Packets" u64(r.packets);
-    11 "SamplerAddress" addr(r.sampler_address);
-    12 "NextHop" addr(r.next_hop);
+    5 "TimeFlowEnd" big(r.time_flow_end_ns() / NS);
+    6 "SrcAddr" addr(r.src_addr());
+    7 "DstAddr" addr(r.dst_addr());
+    9 "Bytes" u64(r.bytes());
+    10 "Packets" u64(r.packets());
+    11 "SamplerAddress" addr(r.sampler_address());
+    12 "NextHop" addr(r.next_hop());
     if (r.may_hold(FieldGroups::BGP)) {
-        13 "NextHopAS" u32(r.next_hop_as);
+        13 "NextHopAS" u32(r.next_hop_as());
     }
-    14 "SrcAS" u32(r.src_as);
-    15 "DstAS" u32(r.dst_as);
-    16 "SrcNet" u32(r.src_net);
-    17 "DstNet" u32(r.dst_net);
-    18 "InIf" u32(r.in_if);
-    19 "OutIf" u32(r.out_if);
-    20 "Proto" u32(r.proto);
-    21 "SrcPort" u32(r.src_port);
-    22 "DstPort" u32(r.dst_port);
-    23 "IPTos" u32(r.ip_tos);
+    14 "SrcAS" u32(r.src_as());
+    15 "DstAS" u32(r.dst_as());
+    16 "SrcNet" u32(r.src_net());
+    17 "DstNet" u32(r.dst_net());
+    18 "InIf" u32(r.in_if());
+    19 "OutIf" u32(r.out_if());
+    20 "Proto" u32(r.proto());
+    21 "SrcPort" u32(r.src_port());
+    22 "DstPort" u32(r.dst_port());
+    23 "IPTos" u32(r.ip_tos());
     if (r.may_hold(FieldGroups::MISC)) {
-        24 "ForwardingStatus" u32(r.forwarding_status);
-        25 "IPTTL" u32(r.ip_ttl);
+        24 "ForwardingStatus" u32(r.forwarding_status());
+        25 "IPTTL" u32(r.ip_ttl());
     }
-    26 "TCPFlags" u32(r.tcp_flags);
+    26 "TCPFlags" u32(r.tcp_flags());
     if (r.may_hold(FieldGroups::L2)) {
-        27 "SrcMac" mac(r.src_mac);
-        28 "DstMac" mac(r.dst_mac);
-        29 "VlanId" u32(r.vlan_id);
+        27 "SrcMac" mac(r.src_mac());
+        28 "DstMac" mac(r.dst_mac());
+        29 "VlanId" u32(r.vlan_id());
     }
-    30 "Etype" u32(r.etype);
+    30 "Etype" u32(r.etype());
     if (r.may_hold(FieldGroups::L2 | FieldGroups::MISC)) {
-        31 "IcmpType" u32(r.icmp_type);
-        32 "IcmpCode" u32(r.icmp_code);
-        33 "SrcVlan" u32(r.src_vlan);
-        34 "DstVlan" u32(r.dst_vlan);
-        35 "FragmentId" u32(r.fragment_id);
-        36 "FragmentOffset" u32(r.fragment_offset);
-        37 "IPv6FlowLabel" u32(r.ipv6_flow_label);
+        31 "IcmpType" u32(r.icmp_type());
+        32 "IcmpCode" u32(r.icmp_code());
+        33 "SrcVlan" u32(r.src_vlan());
+        34 "DstVlan" u32(r.dst_vlan());
+        35 "FragmentId" u32(r.fragment_id());
+        36 "FragmentOffset" u32(r.fragment_offset());
+        37 "IPv6FlowLabel" u32(r.ipv6_flow_label());
     }
-    38 "TimeFlowStart" big(r.time_flow_start_ns / NS);
+    38 "TimeFlowStart" big(r.time_flow_start_ns() / NS);
     if (r.may_hold(FieldGroups::MISC)) {
-        39 "IngressVrfID" u32(r.ingress_vrf_id);
-        40 "EgressVrfID" u32(r.egress_vrf_id);
-        41 "BiFlowDirection" u32(r.bi_flow_direction);
-        42 "FlowDirection" u32(r.flow_direction);
+        39 "IngressVrfID" u32(r.ingress_vrf_id());
+        40 "EgressVrfID" u32(r.egress_vrf_id());
+        41 "BiFlowDirection" u32(r.bi_flow_direction());
+        42 "FlowDirection" u32(r.flow_direction());
     }
     if (r.may_hold(FieldGroups::ENCAP) && any_encap(r)) {
-        43 "HasEncap" boolean(r.has_encap);
-        44 "SrcAddrEncap" addr(r.src_addr_encap);
-        45 "DstAddrEncap" addr(r.dst_addr_encap);
-        46 "ProtoEncap" u32(r.proto_encap);
-        47 "EtypeEncap" u32(r.etype_encap);
-        48 "IPTosEncap" u32(r.ip_tos_encap);
-        49 "IPTTLEncap" u32(r.ip_ttl_encap);
-        50 "IPv6FlowLabelEncap" u32(r.ipv6_flow_label_encap);
-        51 "FragmentIdEncap" u32(r.fragment_id_encap);
-        52 "FragmentOffsetEncap" u32(r.fragment_offset_encap);
+        43 "HasEncap" boolean(r.has_encap());
+        44 "SrcAddrEncap" addr(r.src_addr_encap());
+        45 "DstAddrEncap" addr(r.dst_addr_encap());
+        46 "ProtoEncap" u32(r.proto_encap());
+        47 "EtypeEncap" u32(r.etype_encap());
+        48 "IPTosEncap" u32(r.ip_tos_encap());
+        49 "IPTTLEncap" u32(r.ip_ttl_encap());
+        50 "IPv6FlowLabelEncap" u32(r.ipv6_flow_label_encap());
+        51 "FragmentIdEncap" u32(r.fragment_id_encap());
+        52 "FragmentOffsetEncap" u32(r.fragment_offset_encap());
     }
-    if (r.mpls_count > 0) {
-        53 "HasMPLS" boolean(r.mpls_count > 0);
-        54 "MPLSCount" u32(u32::from(r.mpls_count));
+    if (r.mpls_count() > 0) {
+        53 "HasMPLS" boolean(r.mpls_count() > 0);
+        54 "MPLSCount" u32(u32::from(r.mpls_count()));
         55 "MPLS1TTL" u32(mpls_at(r, 0).1);
         56 "MPLS1Label" u32(mpls_at(r, 0).0);
         57 "MPLS2TTL" u32(mpls_at(r, 1).1);
@@ -999,70 +999,70 @@ schema!(goflow_v3_pb, goflow_v3_json, GoflowV3, |r| {
         62 "MPLSLastLabel" u32(mpls_last(r).0);
     }
     if (r.may_hold(FieldGroups::L2)) {
-        63 "HasPPP" boolean(r.has_ppp);
-        64 "PPPAddressControl" u32(r.ppp_address_control);
+        63 "HasPPP" boolean(r.has_ppp());
+        64 "PPPAddressControl" u32(r.ppp_address_control());
     }
 });
 
 schema!(goflow2_pb, goflow2_json, Goflow2, |r| {
     prefix {
-        1 "type" enumv(v3_type(r.flow_type));
-        3 "sampling_rate" u64(r.sampling_rate);
-        4 "sequence_num" u32(r.sequence_num);
+        1 "type" enumv(v3_type(r.flow_type()));
+        3 "sampling_rate" u64(r.sampling_rate());
+        4 "sequence_num" u32(r.sequence_num());
     }
-    6 "src_addr" addr(r.src_addr);
-    7 "dst_addr" addr(r.dst_addr);
-    9 "bytes" u64(r.bytes);
-    10 "packets" u64(r.packets);
-    11 "sampler_address" addr(r.sampler_address);
-    12 "next_hop" addr(r.next_hop);
+    6 "src_addr" addr(r.src_addr());
+    7 "dst_addr" addr(r.dst_addr());
+    9 "bytes" u64(r.bytes());
+    10 "packets" u64(r.packets());
+    11 "sampler_address" addr(r.sampler_address());
+    12 "next_hop" addr(r.next_hop());
     if (r.may_hold(FieldGroups::BGP)) {
-        13 "next_hop_as" u32(r.next_hop_as);
+        13 "next_hop_as" u32(r.next_hop_as());
     }
-    14 "src_as" u32(r.src_as);
-    15 "dst_as" u32(r.dst_as);
-    16 "src_net" u32(r.src_net);
-    17 "dst_net" u32(r.dst_net);
-    18 "in_if" u32(r.in_if);
-    19 "out_if" u32(r.out_if);
-    20 "proto" u32(r.proto);
-    21 "src_port" u32(r.src_port);
-    22 "dst_port" u32(r.dst_port);
-    23 "ip_tos" u32(r.ip_tos);
+    14 "src_as" u32(r.src_as());
+    15 "dst_as" u32(r.dst_as());
+    16 "src_net" u32(r.src_net());
+    17 "dst_net" u32(r.dst_net());
+    18 "in_if" u32(r.in_if());
+    19 "out_if" u32(r.out_if());
+    20 "proto" u32(r.proto());
+    21 "src_port" u32(r.src_port());
+    22 "dst_port" u32(r.dst_port());
+    23 "ip_tos" u32(r.ip_tos());
     if (r.may_hold(FieldGroups::MISC)) {
-        24 "forwarding_status" u32(r.forwarding_status);
-        25 "ip_ttl" u32(r.ip_ttl);
+        24 "forwarding_status" u32(r.forwarding_status());
+        25 "ip_ttl" u32(r.ip_ttl());
     }
-    26 "tcp_flags" u32(r.tcp_flags);
+    26 "tcp_flags" u32(r.tcp_flags());
     if (r.may_hold(FieldGroups::L2)) {
-        27 "src_mac" mac(r.src_mac);
-        28 "dst_mac" mac(r.dst_mac);
-        29 "vlan_id" u32(r.vlan_id);
+        27 "src_mac" mac(r.src_mac());
+        28 "dst_mac" mac(r.dst_mac());
+        29 "vlan_id" u32(r.vlan_id());
     }
-    30 "etype" u32(r.etype);
+    30 "etype" u32(r.etype());
     if (r.may_hold(FieldGroups::L2 | FieldGroups::MISC) && any_l2_misc(r)) {
-        31 "icmp_type" u32(r.icmp_type);
-        32 "icmp_code" u32(r.icmp_code);
-        33 "src_vlan" u32(r.src_vlan);
-        34 "dst_vlan" u32(r.dst_vlan);
-        35 "fragment_id" u32(r.fragment_id);
-        36 "fragment_offset" u32(r.fragment_offset);
-        37 "ipv6_flow_label" u32(r.ipv6_flow_label);
+        31 "icmp_type" u32(r.icmp_type());
+        32 "icmp_code" u32(r.icmp_code());
+        33 "src_vlan" u32(r.src_vlan());
+        34 "dst_vlan" u32(r.dst_vlan());
+        35 "fragment_id" u32(r.fragment_id());
+        36 "fragment_offset" u32(r.fragment_offset());
+        37 "ipv6_flow_label" u32(r.ipv6_flow_label());
     }
     if (r.may_hold(FieldGroups::MISC)) {
-        38 "ip_flags" u32(r.ip_flags);
+        38 "ip_flags" u32(r.ip_flags());
     }
-    70 "observation_domain_id" u32(r.observation_domain_id);
+    70 "observation_domain_id" u32(r.observation_domain_id());
     if (r.may_hold(FieldGroups::MISC)) {
-        71 "observation_point_id" u32(r.observation_point_id);
+        71 "observation_point_id" u32(r.observation_point_id());
     }
     if (r.may_hold(FieldGroups::MPLS)) {
         80 "mpls_ttl" packed(r.mpls_ttls());
         81 "mpls_label" packed(r.mpls_labels());
-        82 "mpls_ip" addr_list(r.mpls_ip);
+        82 "mpls_ip" addr_list(r.mpls_ip());
     }
     if (r.may_hold(FieldGroups::BGP)) {
-        100 "bgp_next_hop" addr(r.bgp_next_hop);
+        100 "bgp_next_hop" addr(r.bgp_next_hop());
         101 "bgp_communities" packed(r.communities());
         102 "as_path" packed(r.as_path());
     }
@@ -1070,9 +1070,9 @@ schema!(goflow2_pb, goflow2_json, Goflow2, |r| {
         103 "layer_stack" layers(r.layers().0);
         104 "layer_size" packed(r.layers().1);
     }
-    110 "time_received_ns" recv_ns(r.time_received_ns);
-    111 "time_flow_start_ns" big(r.time_flow_start_ns);
-    112 "time_flow_end_ns" big(r.time_flow_end_ns);
+    110 "time_received_ns" recv_ns(r.time_received_ns());
+    111 "time_flow_start_ns" big(r.time_flow_start_ns());
+    112 "time_flow_end_ns" big(r.time_flow_end_ns());
 });
 
 #[cfg(test)]

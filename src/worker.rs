@@ -211,6 +211,14 @@ impl FlowSink for Shipper {
         self.end();
     }
 
+    #[inline]
+    fn flow_of<F: crate::flow::Flow>(&mut self, flow: &F) {
+        self.begin(flow.time_received_ns());
+        let enc = self.enc;
+        enc.push_flow(flow, &mut self.cur);
+        self.end();
+    }
+
     /// Counter records are encoded only when the sink exports them (a Kafka counters topic).
     fn counters(&mut self, rec: &crate::decode::sflow::CounterRecord) {
         if !self.enc.counters {

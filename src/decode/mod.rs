@@ -417,6 +417,12 @@ pub(crate) fn proto_index(p: Protocol) -> usize {
 pub trait FlowSink {
     fn flow(&mut self, rec: &FlowRecord);
     fn counters(&mut self, _rec: &sflow::CounterRecord) {}
+    /// A flow a decoder reads in place ([`crate::flow::Flow`], e.g. a NetFlow v5 record):
+    /// by default handed to `flow` as a record; a sink that encodes may read it directly.
+    #[inline]
+    fn flow_of<F: crate::flow::Flow>(&mut self, flow: &F) {
+        self.flow(&flow.to_record())
+    }
 }
 
 impl<F: FnMut(&FlowRecord)> FlowSink for F {

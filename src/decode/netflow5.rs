@@ -3,7 +3,7 @@
 //! `Header::new_checked` checks the length once; after that no accessor can panic.
 
 use super::{proto_index, DecodeError, Decoder, FlowSink, LimitKind, Section};
-use crate::flow::{Addr, FieldGroups, FlowRecord, FlowType};
+use crate::flow::{Addr, FieldGroups, Flow, FlowRecord, FlowType};
 use std::net::IpAddr;
 
 pub const HEADER_LEN: usize = 24;
@@ -78,6 +78,231 @@ pub(crate) fn uptime_to_ns(export_ns: u64, uptime_ms: u32, t_ms: u32) -> u64 {
     export_ns.saturating_sub(u64::from(ago_ms) * 1_000_000)
 }
 
+/// What the records of one v5 datagram share.
+#[derive(Clone, Copy, Debug)]
+pub struct V5Datagram {
+    time_received_ns: u64,
+    sequence_num: u32,
+    sampling_rate: u64,
+    sampler_address: Addr,
+    export_ns: u64,
+    uptime_ms: u32,
+}
+
+/// One v5 record read in place, as a [`Flow`]: each field is read from the record's 48
+/// bytes when asked for, the fields v5 does not carry are constants (zero), so an encoder
+/// generic over `Flow` drops them at compile time, and no [`FlowRecord`] is filled for a
+/// sink that encodes it directly.
+#[derive(Clone, Copy)]
+pub struct V5Flow<'a> {
+    d: &'a V5Datagram,
+    r: &'a [u8; RECORD_LEN],
+}
+
+impl V5Flow<'_> {
+    #[inline(always)]
+    fn u16at(&self, i: usize) -> u32 {
+        u32::from(u16::from_be_bytes([self.r[i], self.r[i + 1]]))
+    }
+    #[inline(always)]
+    fn u32at(&self, i: usize) -> u32 {
+        u32::from_be_bytes([self.r[i], self.r[i + 1], self.r[i + 2], self.r[i + 3]])
+    }
+    #[inline(always)]
+    fn v4at(&self, i: usize) -> Addr {
+        Addr::v4([self.r[i], self.r[i + 1], self.r[i + 2], self.r[i + 3]])
+    }
+}
+
+/// The accessors of the fields v5 does not carry.
+macro_rules! absent {
+    ($($name:ident: $ty:ty = $v:expr;)*) => {$(
+        #[inline(always)]
+        fn $name(&self) -> $ty {
+            $v
+        }
+    )*};
+}
+
+impl Flow for V5Flow<'_> {
+    #[inline(always)]
+    fn flow_type(&self) -> FlowType {
+        FlowType::NetflowV5
+    }
+    #[inline(always)]
+    fn time_received_ns(&self) -> u64 {
+        self.d.time_received_ns
+    }
+    #[inline(always)]
+    fn sequence_num(&self) -> u32 {
+        self.d.sequence_num
+    }
+    #[inline(always)]
+    fn sampling_rate(&self) -> u64 {
+        self.d.sampling_rate
+    }
+    #[inline(always)]
+    fn sampler_address(&self) -> Addr {
+        self.d.sampler_address
+    }
+    #[inline(always)]
+    fn time_flow_start_ns(&self) -> u64 {
+        uptime_to_ns(self.d.export_ns, self.d.uptime_ms, self.u32at(24))
+    }
+    #[inline(always)]
+    fn time_flow_end_ns(&self) -> u64 {
+        uptime_to_ns(self.d.export_ns, self.d.uptime_ms, self.u32at(28))
+    }
+    #[inline(always)]
+    fn src_addr(&self) -> Addr {
+        self.v4at(0)
+    }
+    #[inline(always)]
+    fn dst_addr(&self) -> Addr {
+        self.v4at(4)
+    }
+    #[inline(always)]
+    fn next_hop(&self) -> Addr {
+        self.v4at(8)
+    }
+    #[inline(always)]
+    fn in_if(&self) -> u32 {
+        self.u16at(12)
+    }
+    #[inline(always)]
+    fn out_if(&self) -> u32 {
+        self.u16at(14)
+    }
+    #[inline(always)]
+    fn packets(&self) -> u64 {
+        u64::from(self.u32at(16))
+    }
+    #[inline(always)]
+    fn bytes(&self) -> u64 {
+        u64::from(self.u32at(20))
+    }
+    #[inline(always)]
+    fn src_port(&self) -> u32 {
+        self.u16at(32)
+    }
+    #[inline(always)]
+    fn dst_port(&self) -> u32 {
+        self.u16at(34)
+    }
+    #[inline(always)]
+    fn tcp_flags(&self) -> u32 {
+        u32::from(self.r[37])
+    }
+    #[inline(always)]
+    fn proto(&self) -> u32 {
+        u32::from(self.r[38])
+    }
+    #[inline(always)]
+    fn ip_tos(&self) -> u32 {
+        u32::from(self.r[39])
+    }
+    #[inline(always)]
+    fn src_as(&self) -> u32 {
+        self.u16at(40)
+    }
+    #[inline(always)]
+    fn dst_as(&self) -> u32 {
+        self.u16at(42)
+    }
+    #[inline(always)]
+    fn src_net(&self) -> u32 {
+        u32::from(self.r[44])
+    }
+    #[inline(always)]
+    fn dst_net(&self) -> u32 {
+        u32::from(self.r[45])
+    }
+    #[inline(always)]
+    fn etype(&self) -> u32 {
+        0x0800
+    }
+    absent! {
+        mpls_count: u8 = 0;
+        src_mac: u64 = 0;
+        dst_mac: u64 = 0;
+        bgp_next_hop: Addr = Addr::NONE;
+        mpls_ip: Addr = Addr::NONE;
+        src_addr_encap: Addr = Addr::NONE;
+        dst_addr_encap: Addr = Addr::NONE;
+        src_vlan: u32 = 0;
+        dst_vlan: u32 = 0;
+        vlan_id: u32 = 0;
+        ingress_vrf_id: u32 = 0;
+        egress_vrf_id: u32 = 0;
+        forwarding_status: u32 = 0;
+        ip_ttl: u32 = 0;
+        ip_flags: u32 = 0;
+        icmp_type: u32 = 0;
+        icmp_code: u32 = 0;
+        ipv6_flow_label: u32 = 0;
+        fragment_id: u32 = 0;
+        fragment_offset: u32 = 0;
+        flow_direction: u32 = 0;
+        bi_flow_direction: u32 = 0;
+        next_hop_as: u32 = 0;
+        observation_domain_id: u32 = 0;
+        observation_point_id: u32 = 0;
+        proto_encap: u32 = 0;
+        etype_encap: u32 = 0;
+        ip_tos_encap: u32 = 0;
+        ip_ttl_encap: u32 = 0;
+        ipv6_flow_label_encap: u32 = 0;
+        fragment_id_encap: u32 = 0;
+        fragment_offset_encap: u32 = 0;
+        ppp_address_control: u32 = 0;
+        has_encap: bool = false;
+        has_ppp: bool = false;
+        as_path: &[u32] = &[];
+        communities: &[u32] = &[];
+        mpls_labels: &[u32] = &[];
+        mpls_ttls: &[u8] = &[];
+        layers: (&[u8], &[u32]) = (&[], &[]);
+    }
+    #[inline(always)]
+    fn may_hold(&self, _groups: u8) -> bool {
+        // a v5 record has none of the seldom-carried fields
+        false
+    }
+    fn groups_hold(&self) -> bool {
+        true
+    }
+    fn to_record(&self) -> FlowRecord {
+        FlowRecord {
+            flow_type: FlowType::NetflowV5,
+            time_received_ns: self.d.time_received_ns,
+            sequence_num: self.d.sequence_num,
+            sampling_rate: self.d.sampling_rate,
+            sampler_address: self.d.sampler_address,
+            time_flow_start_ns: self.time_flow_start_ns(),
+            time_flow_end_ns: self.time_flow_end_ns(),
+            bytes: self.bytes(),
+            packets: self.packets(),
+            src_addr: self.src_addr(),
+            dst_addr: self.dst_addr(),
+            next_hop: self.next_hop(),
+            etype: 0x0800,
+            proto: self.proto(),
+            src_port: self.src_port(),
+            dst_port: self.dst_port(),
+            in_if: self.in_if(),
+            out_if: self.out_if(),
+            ip_tos: self.ip_tos(),
+            tcp_flags: self.tcp_flags(),
+            src_as: self.src_as(),
+            dst_as: self.dst_as(),
+            src_net: self.src_net(),
+            dst_net: self.dst_net(),
+            groups: FieldGroups::NONE,
+            ..FlowRecord::default()
+        }
+    }
+}
+
 pub fn decode<S: FlowSink>(
     dec: &mut Decoder,
     exporter: IpAddr,
@@ -105,41 +330,17 @@ pub fn decode<S: FlowSink>(
     dec.stats.last.export_secs = h.unix_secs();
     let export_ns =
         u64::from(h.unix_secs()) * 1_000_000_000 + u64::from(h.unix_nsecs().min(999_999_999));
-    let uptime = h.sys_uptime_ms();
-    let mut rec = FlowRecord {
-        flow_type: FlowType::NetflowV5,
+    let d = V5Datagram {
         time_received_ns: recv_ns,
         sequence_num: h.flow_sequence(),
         sampling_rate: u64::from(h.sampling_interval()),
         sampler_address: Addr::from_ip(exporter),
-        etype: 0x0800,
-        // a v5 record has none of the seldom-carried fields
-        groups: FieldGroups::NONE,
-        ..FlowRecord::default()
+        export_ns,
+        uptime_ms: h.sys_uptime_ms(),
     };
     for chunk in body.chunks_exact(RECORD_LEN).take(count) {
         let r: &[u8; RECORD_LEN] = chunk.try_into().expect("chunks_exact");
-        let u16at = |i: usize| u32::from(u16::from_be_bytes([r[i], r[i + 1]]));
-        let u32at = |i: usize| u32::from_be_bytes([r[i], r[i + 1], r[i + 2], r[i + 3]]);
-        rec.src_addr = Addr::v4([r[0], r[1], r[2], r[3]]);
-        rec.dst_addr = Addr::v4([r[4], r[5], r[6], r[7]]);
-        rec.next_hop = Addr::v4([r[8], r[9], r[10], r[11]]);
-        rec.in_if = u16at(12);
-        rec.out_if = u16at(14);
-        rec.packets = u64::from(u32at(16));
-        rec.bytes = u64::from(u32at(20));
-        rec.time_flow_start_ns = uptime_to_ns(export_ns, uptime, u32at(24));
-        rec.time_flow_end_ns = uptime_to_ns(export_ns, uptime, u32at(28));
-        rec.src_port = u16at(32);
-        rec.dst_port = u16at(34);
-        rec.tcp_flags = u32::from(r[37]);
-        rec.proto = u32::from(r[38]);
-        rec.ip_tos = u32::from(r[39]);
-        rec.src_as = u16at(40);
-        rec.dst_as = u16at(42);
-        rec.src_net = u32::from(r[44]);
-        rec.dst_net = u32::from(r[45]);
-        sink.flow(&rec);
+        sink.flow_of(&V5Flow { d: &d, r });
     }
     dec.stats.flows[proto_index(super::Protocol::NetflowV5)] += count as u64;
     Ok(())
@@ -196,6 +397,67 @@ pub(crate) mod tests {
         assert_eq!(r.time_flow_end_ns, 1_699_999_999_000_000_000);
         assert_eq!(r.time_flow_start_ns, 1_699_999_990_000_000_000);
         assert_eq!(r.sampler_address, Addr::v4([192, 0, 2, 1]));
+    }
+
+    /// Encodes every record twice: straight from the in-place view, and from the record the
+    /// view makes (what every other sink gets).
+    struct BothWays {
+        schema: crate::schema::Schema,
+        cache: crate::schema::PrefixCache,
+        records: Vec<FlowRecord>,
+        mismatches: usize,
+    }
+
+    impl FlowSink for BothWays {
+        fn flow(&mut self, rec: &FlowRecord) {
+            self.records.push(*rec);
+        }
+        fn flow_of<F: Flow>(&mut self, flow: &F) {
+            use crate::schema::PB_ROOM;
+            let mut a = [0u8; PB_ROOM];
+            let mut b = [0u8; PB_ROOM];
+            let rec = flow.to_record();
+            let n = self.schema.encode_pb_into(flow, &mut a, &mut self.cache);
+            let m = self.schema.encode_pb_into(&rec, &mut b, &mut self.cache);
+            if a[..n] != b[..m] {
+                self.mismatches += 1;
+            }
+            self.records.push(rec);
+        }
+    }
+
+    #[test]
+    fn view_encodes_as_the_record() {
+        // random records (a quarter of their bytes zero, so fields are often 0 and
+        // varints of every length), random headers (uptime wraps included), each schema
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        use crate::schema::Schema;
+        for schema in [Schema::GoflowV2, Schema::GoflowV3, Schema::Goflow2] {
+            let mut sink = BothWays {
+                schema,
+                cache: Default::default(),
+                records: Vec::new(),
+                mismatches: 0,
+            };
+            let mut dec = Decoder::default();
+            for _ in 0..200 {
+                let mut d = datagram(30);
+                for b in d[4..].iter_mut() {
+                    let v = next();
+                    *b = if v & 3 == 0 { 0 } else { (v >> 8) as u8 };
+                }
+                let ip = IpAddr::from([10, 1, (next() & 1) as u8, 1]);
+                dec.decode(ip, next() >> 4, &d, &mut sink).unwrap();
+            }
+            assert_eq!(sink.records.len(), 200 * 30);
+            assert_eq!(sink.mismatches, 0, "{}", schema.name());
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod kafka;
 pub mod key;
 
 use crate::config::{OutputSettings, SinkSettings};
+use crate::flow::Flow;
 use crate::replay::Format;
 use crate::schema::{PrefixCache, Schema, PB_ROOM};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
@@ -145,7 +146,7 @@ impl Batch {
 
     /// Appends the record as one protobuf message, encoded in place.
     #[inline]
-    pub fn push_pb(&mut self, schema: Schema, rec: &crate::flow::FlowRecord) {
+    pub fn push_pb<R: Flow>(&mut self, schema: Schema, rec: &R) {
         let at = self.used;
         let (room, cache) = self.room::<PB_ROOM>(at);
         let n = schema.encode_pb_into(rec, room, cache);
@@ -157,7 +158,7 @@ impl Batch {
     /// encoding: the message is written after a prefix of the length the previous one had,
     /// and moved by one byte in the rare case that guess was wrong.
     #[inline]
-    pub fn push_pb_delimited(&mut self, schema: Schema, rec: &crate::flow::FlowRecord) {
+    pub fn push_pb_delimited<R: Flow>(&mut self, schema: Schema, rec: &R) {
         let at = self.used;
         let guess = if self.short { 1 } else { 2 };
         let (room, cache) = self.room::<{ PB_ROOM + 2 }>(at);
@@ -324,6 +325,18 @@ impl Encoding {
         }
     }
 
+    /// Appends one flow read through [`Flow`] (a decoder's in-place view) to `batch`:
+    /// protobuf without keys is encoded straight from it; anything else from the record it
+    /// makes.
+    #[inline]
+    pub fn push_flow<R: Flow>(&self, flow: &R, batch: &mut Batch) {
+        match (self.format, self.framing, self.key.is_none()) {
+            (Format::Pb, Framing::Stream, true) => batch.push_pb_delimited(self.schema, flow),
+            (Format::Pb, Framing::Bare, true) => batch.push_pb(self.schema, flow),
+            _ => self.push(&flow.to_record(), batch),
+        }
+    }
+
     /// Appends one counter record to `batch` (keyed by the agent address when keys are on).
     pub fn push_counters(&self, rec: &crate::decode::sflow::CounterRecord, batch: &mut Batch) {
         if self.key.is_none() {
@@ -335,6 +348,27 @@ impl Encoding {
             );
         }
         batch.mark_counter();
+    }
+}
+
+/// A [`FlowSink`](crate::decode::FlowSink) that encodes every flow into a batch, as a
+/// worker does (flows a decoder reads in place included): for benchmarks and tools.
+pub struct BatchWriter<'a> {
+    pub encoding: &'a Encoding,
+    pub batch: &'a mut Batch,
+    pub flows: u64,
+}
+
+impl crate::decode::FlowSink for BatchWriter<'_> {
+    #[inline]
+    fn flow(&mut self, rec: &crate::flow::FlowRecord) {
+        self.flows += 1;
+        self.encoding.push(rec, self.batch);
+    }
+    #[inline]
+    fn flow_of<F: Flow>(&mut self, flow: &F) {
+        self.flows += 1;
+        self.encoding.push_flow(flow, self.batch);
     }
 }
 
