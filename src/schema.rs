@@ -411,7 +411,12 @@ impl PbWriter<'_> {
     #[inline(always)]
     fn field_varint_big(&mut self, key: (u16, usize), v: u64) {
         self.key_const(key);
-        if v < 1 << 56 {
+        if v.wrapping_sub(1 << 28) < (1 << 35) - (1 << 28) {
+            // 5 bytes, Unix seconds from 1978 to 3058: no length to work out
+            let at = self.len & (MAX_MESSAGE - 1);
+            self.b[at..at + 8].copy_from_slice(&(spread7(v) | 0x8080_8080).to_le_bytes());
+            self.len += 5;
+        } else if v < 1 << 56 {
             // 1..=8 bytes: `varint_2_to_8`'s arithmetic also holds for 1 byte (not for 0,
             // which callers never write)
             self.varint_2_to_8(v);
@@ -447,13 +452,18 @@ impl PbWriter<'_> {
         }
     }
 
-    /// Writes an address's bytes: a fixed 16-byte copy (no memcpy call for a variable
-    /// length), of which only the address's own length is kept.
+    /// An address field: key, length and the address's bytes, at offsets from one masked
+    /// index (the slack of `PB_ROOM` holds the 16-byte copy of a field that starts at the
+    /// last masked offset).
     #[inline(always)]
-    fn addr(&mut self, a: &Addr) {
+    fn field_addr(&mut self, key: (u16, usize), a: &Addr) {
         let at = self.len & (MAX_MESSAGE - 1);
-        self.b[at..at + 16].copy_from_slice(a.octets16());
-        self.len += a.as_slice().len();
+        let n = a.as_slice().len();
+        let k = u32::from(key.0) | ((n as u32) << (8 * key.1));
+        self.b[at..at + 4].copy_from_slice(&k.to_le_bytes());
+        let o = at + key.1 + 1;
+        self.b[o..o + 16].copy_from_slice(a.octets16());
+        self.len += key.1 + 1 + n;
     }
 }
 
@@ -535,9 +545,7 @@ mod pb {
     #[inline(always)]
     pub fn addr(w: &mut PbWriter<'_>, f: u32, v: Addr) {
         if !v.is_none() {
-            w.key(f, 2);
-            w.byte(v.as_slice().len() as u8);
-            w.addr(&v);
+            w.field_addr(key_bytes(f, 2), &v);
         }
     }
     /// `repeated bytes` with at most one element.
