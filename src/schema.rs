@@ -376,11 +376,6 @@ impl PbWriter<'_> {
         self.len += n;
     }
 
-    #[inline(always)]
-    fn key(&mut self, field: u32, wire: u32) {
-        self.key_const(key_bytes(field, wire));
-    }
-
     /// A varint field: the key and a value of up to 3 bytes (ports, counters of one flow,
     /// interfaces, AS numbers) in one store, longer values after the key. The 1-, 2- and
     /// 3-byte cases share one branch-free path: which of them a value takes varies from
@@ -410,18 +405,28 @@ impl PbWriter<'_> {
     /// the key, then the value's bytes in one store, without the small-value cases.
     #[inline(always)]
     fn field_varint_big(&mut self, key: (u16, usize), v: u64) {
-        self.key_const(key);
+        // key and value at offsets from one masked index (`PB_ROOM`'s slack holds them)
+        let at = self.len & (MAX_MESSAGE - 1);
+        self.b[at..at + 2].copy_from_slice(&key.0.to_le_bytes());
+        let o = at + key.1;
         if v.wrapping_sub(1 << 28) < (1 << 35) - (1 << 28) {
             // 5 bytes, Unix seconds from 1978 to 3058: no length to work out
-            let at = self.len & (MAX_MESSAGE - 1);
-            self.b[at..at + 8].copy_from_slice(&(spread7(v) | 0x8080_8080).to_le_bytes());
-            self.len += 5;
-        } else if v < 1 << 56 {
+            self.b[o..o + 8].copy_from_slice(&(spread7(v) | 0x8080_8080).to_le_bytes());
+            self.len += key.1 + 5;
+        } else if v >= 1 << 56 {
+            // 9 or 10 bytes, Unix nanoseconds: the low 56 bits with continuation bits, then
+            // the top 8 bits (one byte until 2262)
+            self.b[o..o + 8].copy_from_slice(&(spread7(v) | 0x8080_8080_8080_8080).to_le_bytes());
+            let hi = v >> 56;
+            let two = u64::from(hi >= 0x80);
+            let tail = (hi & 0x7f) | (two << 7) | ((hi >> 7) << 8);
+            self.b[o + 8..o + 10].copy_from_slice(&(tail as u16).to_le_bytes());
+            self.len += key.1 + 9 + two as usize;
+        } else {
             // 1..=8 bytes: `varint_2_to_8`'s arithmetic also holds for 1 byte (not for 0,
             // which callers never write)
+            self.len += key.1;
             self.varint_2_to_8(v);
-        } else {
-            self.varint_multi(v);
         }
     }
 
@@ -495,12 +500,13 @@ mod pb {
     pub fn u64_again(w: &mut PbWriter<'_>, f: u32, v: u64) {
         let (mv, at, n) = w.memo;
         if v != 0 && v == mv {
-            w.key(f, 0);
+            let key = key_bytes(f, 0);
             let to = w.len & (MAX_MESSAGE - 1);
             let mut bytes = [0u8; 16];
             bytes.copy_from_slice(&w.b[at..at + 16]);
-            w.b[to..to + 16].copy_from_slice(&bytes);
-            w.len += n;
+            w.b[to..to + 2].copy_from_slice(&key.0.to_le_bytes());
+            w.b[to + key.1..to + key.1 + 16].copy_from_slice(&bytes);
+            w.len += key.1 + n;
         } else {
             big(w, f, v)
         }
@@ -510,11 +516,12 @@ mod pb {
     #[inline(always)]
     pub fn recv_ns(w: &mut PbWriter<'_>, f: u32, v: u64) {
         if v != 0 && v == w.prefix.key.time_received_ns {
-            w.key(f, 0);
+            let key = key_bytes(f, 0);
             let to = w.len & (MAX_MESSAGE - 1);
             let (bytes, n) = w.prefix.recv_ns;
-            w.b[to..to + 16].copy_from_slice(&bytes);
-            w.len += n;
+            w.b[to..to + 2].copy_from_slice(&key.0.to_le_bytes());
+            w.b[to + key.1..to + key.1 + 16].copy_from_slice(&bytes);
+            w.len += key.1 + n;
         } else {
             big(w, f, v)
         }
