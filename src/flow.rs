@@ -496,242 +496,77 @@ pub trait Flow {
     fn to_record(&self) -> FlowRecord;
 }
 
+/// `Flow`'s accessors of plain fields, for `FlowRecord`: each returns the field.
+macro_rules! field_accessors {
+    ($($name:ident: $ty:ty;)*) => {$(
+        #[inline(always)]
+        fn $name(&self) -> $ty {
+            self.$name
+        }
+    )*};
+}
+
 impl Flow for FlowRecord {
-    #[inline(always)]
-    fn flow_type(&self) -> FlowType {
-        self.flow_type
-    }
-    #[inline(always)]
-    fn sequence_num(&self) -> u32 {
-        self.sequence_num
-    }
-    #[inline(always)]
-    fn mpls_count(&self) -> u8 {
-        self.mpls_count
-    }
-    #[inline(always)]
-    fn time_received_ns(&self) -> u64 {
-        self.time_received_ns
-    }
-    #[inline(always)]
-    fn sampling_rate(&self) -> u64 {
-        self.sampling_rate
-    }
-    #[inline(always)]
-    fn time_flow_start_ns(&self) -> u64 {
-        self.time_flow_start_ns
-    }
-    #[inline(always)]
-    fn time_flow_end_ns(&self) -> u64 {
-        self.time_flow_end_ns
-    }
-    #[inline(always)]
-    fn bytes(&self) -> u64 {
-        self.bytes
-    }
-    #[inline(always)]
-    fn packets(&self) -> u64 {
-        self.packets
-    }
-    #[inline(always)]
-    fn src_mac(&self) -> u64 {
-        self.src_mac
-    }
-    #[inline(always)]
-    fn dst_mac(&self) -> u64 {
-        self.dst_mac
-    }
-    #[inline(always)]
-    fn sampler_address(&self) -> Addr {
-        self.sampler_address
-    }
-    #[inline(always)]
-    fn src_addr(&self) -> Addr {
-        self.src_addr
-    }
-    #[inline(always)]
-    fn dst_addr(&self) -> Addr {
-        self.dst_addr
-    }
-    #[inline(always)]
-    fn next_hop(&self) -> Addr {
-        self.next_hop
-    }
-    #[inline(always)]
-    fn bgp_next_hop(&self) -> Addr {
-        self.bgp_next_hop
-    }
-    #[inline(always)]
-    fn mpls_ip(&self) -> Addr {
-        self.mpls_ip
-    }
-    #[inline(always)]
-    fn src_addr_encap(&self) -> Addr {
-        self.src_addr_encap
-    }
-    #[inline(always)]
-    fn dst_addr_encap(&self) -> Addr {
-        self.dst_addr_encap
-    }
-    #[inline(always)]
-    fn etype(&self) -> u32 {
-        self.etype
-    }
-    #[inline(always)]
-    fn proto(&self) -> u32 {
-        self.proto
-    }
-    #[inline(always)]
-    fn src_port(&self) -> u32 {
-        self.src_port
-    }
-    #[inline(always)]
-    fn dst_port(&self) -> u32 {
-        self.dst_port
-    }
-    #[inline(always)]
-    fn in_if(&self) -> u32 {
-        self.in_if
-    }
-    #[inline(always)]
-    fn out_if(&self) -> u32 {
-        self.out_if
-    }
-    #[inline(always)]
-    fn src_vlan(&self) -> u32 {
-        self.src_vlan
-    }
-    #[inline(always)]
-    fn dst_vlan(&self) -> u32 {
-        self.dst_vlan
-    }
-    #[inline(always)]
-    fn vlan_id(&self) -> u32 {
-        self.vlan_id
-    }
-    #[inline(always)]
-    fn ingress_vrf_id(&self) -> u32 {
-        self.ingress_vrf_id
-    }
-    #[inline(always)]
-    fn egress_vrf_id(&self) -> u32 {
-        self.egress_vrf_id
-    }
-    #[inline(always)]
-    fn ip_tos(&self) -> u32 {
-        self.ip_tos
-    }
-    #[inline(always)]
-    fn forwarding_status(&self) -> u32 {
-        self.forwarding_status
-    }
-    #[inline(always)]
-    fn ip_ttl(&self) -> u32 {
-        self.ip_ttl
-    }
-    #[inline(always)]
-    fn ip_flags(&self) -> u32 {
-        self.ip_flags
-    }
-    #[inline(always)]
-    fn tcp_flags(&self) -> u32 {
-        self.tcp_flags
-    }
-    #[inline(always)]
-    fn icmp_type(&self) -> u32 {
-        self.icmp_type
-    }
-    #[inline(always)]
-    fn icmp_code(&self) -> u32 {
-        self.icmp_code
-    }
-    #[inline(always)]
-    fn ipv6_flow_label(&self) -> u32 {
-        self.ipv6_flow_label
-    }
-    #[inline(always)]
-    fn fragment_id(&self) -> u32 {
-        self.fragment_id
-    }
-    #[inline(always)]
-    fn fragment_offset(&self) -> u32 {
-        self.fragment_offset
-    }
-    #[inline(always)]
-    fn flow_direction(&self) -> u32 {
-        self.flow_direction
-    }
-    #[inline(always)]
-    fn bi_flow_direction(&self) -> u32 {
-        self.bi_flow_direction
-    }
-    #[inline(always)]
-    fn src_as(&self) -> u32 {
-        self.src_as
-    }
-    #[inline(always)]
-    fn dst_as(&self) -> u32 {
-        self.dst_as
-    }
-    #[inline(always)]
-    fn next_hop_as(&self) -> u32 {
-        self.next_hop_as
-    }
-    #[inline(always)]
-    fn src_net(&self) -> u32 {
-        self.src_net
-    }
-    #[inline(always)]
-    fn dst_net(&self) -> u32 {
-        self.dst_net
-    }
-    #[inline(always)]
-    fn observation_domain_id(&self) -> u32 {
-        self.observation_domain_id
-    }
-    #[inline(always)]
-    fn observation_point_id(&self) -> u32 {
-        self.observation_point_id
-    }
-    #[inline(always)]
-    fn proto_encap(&self) -> u32 {
-        self.proto_encap
-    }
-    #[inline(always)]
-    fn etype_encap(&self) -> u32 {
-        self.etype_encap
-    }
-    #[inline(always)]
-    fn ip_tos_encap(&self) -> u32 {
-        self.ip_tos_encap
-    }
-    #[inline(always)]
-    fn ip_ttl_encap(&self) -> u32 {
-        self.ip_ttl_encap
-    }
-    #[inline(always)]
-    fn ipv6_flow_label_encap(&self) -> u32 {
-        self.ipv6_flow_label_encap
-    }
-    #[inline(always)]
-    fn fragment_id_encap(&self) -> u32 {
-        self.fragment_id_encap
-    }
-    #[inline(always)]
-    fn fragment_offset_encap(&self) -> u32 {
-        self.fragment_offset_encap
-    }
-    #[inline(always)]
-    fn ppp_address_control(&self) -> u32 {
-        self.ppp_address_control
-    }
-    #[inline(always)]
-    fn has_encap(&self) -> bool {
-        self.has_encap
-    }
-    #[inline(always)]
-    fn has_ppp(&self) -> bool {
-        self.has_ppp
+    field_accessors! {
+        flow_type: FlowType;
+        sequence_num: u32;
+        mpls_count: u8;
+        time_received_ns: u64;
+        sampling_rate: u64;
+        time_flow_start_ns: u64;
+        time_flow_end_ns: u64;
+        bytes: u64;
+        packets: u64;
+        src_mac: u64;
+        dst_mac: u64;
+        sampler_address: Addr;
+        src_addr: Addr;
+        dst_addr: Addr;
+        next_hop: Addr;
+        bgp_next_hop: Addr;
+        mpls_ip: Addr;
+        src_addr_encap: Addr;
+        dst_addr_encap: Addr;
+        etype: u32;
+        proto: u32;
+        src_port: u32;
+        dst_port: u32;
+        in_if: u32;
+        out_if: u32;
+        src_vlan: u32;
+        dst_vlan: u32;
+        vlan_id: u32;
+        ingress_vrf_id: u32;
+        egress_vrf_id: u32;
+        ip_tos: u32;
+        forwarding_status: u32;
+        ip_ttl: u32;
+        ip_flags: u32;
+        tcp_flags: u32;
+        icmp_type: u32;
+        icmp_code: u32;
+        ipv6_flow_label: u32;
+        fragment_id: u32;
+        fragment_offset: u32;
+        flow_direction: u32;
+        bi_flow_direction: u32;
+        src_as: u32;
+        dst_as: u32;
+        next_hop_as: u32;
+        src_net: u32;
+        dst_net: u32;
+        observation_domain_id: u32;
+        observation_point_id: u32;
+        proto_encap: u32;
+        etype_encap: u32;
+        ip_tos_encap: u32;
+        ip_ttl_encap: u32;
+        ipv6_flow_label_encap: u32;
+        fragment_id_encap: u32;
+        fragment_offset_encap: u32;
+        ppp_address_control: u32;
+        has_encap: bool;
+        has_ppp: bool;
     }
     #[inline(always)]
     fn as_path(&self) -> &[u32] {

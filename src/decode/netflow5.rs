@@ -114,8 +114,21 @@ impl V5Flow<'_> {
     }
 }
 
-/// The accessors of the fields v5 does not carry.
-macro_rules! absent {
+/// The accessors of the fields v5 carries, each an expression of the view (named by the
+/// first ident).
+macro_rules! present {
+    ($v5:ident; $($name:ident: $ty:ty = $v:expr;)*) => {$(
+        #[inline(always)]
+        fn $name(&self) -> $ty {
+            let $v5 = self;
+            $v
+        }
+    )*};
+}
+
+/// The accessors whose value is the same for every v5 record: its type, its ether type
+/// (IPv4) and the fields v5 does not carry (zero).
+macro_rules! fixed {
     ($($name:ident: $ty:ty = $v:expr;)*) => {$(
         #[inline(always)]
         fn $name(&self) -> $ty {
@@ -125,103 +138,34 @@ macro_rules! absent {
 }
 
 impl Flow for V5Flow<'_> {
-    #[inline(always)]
-    fn flow_type(&self) -> FlowType {
-        FlowType::NetflowV5
+    present! {
+        v5;
+        time_received_ns: u64 = v5.d.time_received_ns;
+        sequence_num: u32 = v5.d.sequence_num;
+        sampling_rate: u64 = v5.d.sampling_rate;
+        sampler_address: Addr = v5.d.sampler_address;
+        time_flow_start_ns: u64 = uptime_to_ns(v5.d.export_ns, v5.d.uptime_ms, v5.u32at(24));
+        time_flow_end_ns: u64 = uptime_to_ns(v5.d.export_ns, v5.d.uptime_ms, v5.u32at(28));
+        src_addr: Addr = v5.v4at(0);
+        dst_addr: Addr = v5.v4at(4);
+        next_hop: Addr = v5.v4at(8);
+        in_if: u32 = v5.u16at(12);
+        out_if: u32 = v5.u16at(14);
+        packets: u64 = u64::from(v5.u32at(16));
+        bytes: u64 = u64::from(v5.u32at(20));
+        src_port: u32 = v5.u16at(32);
+        dst_port: u32 = v5.u16at(34);
+        tcp_flags: u32 = u32::from(v5.r[37]);
+        proto: u32 = u32::from(v5.r[38]);
+        ip_tos: u32 = u32::from(v5.r[39]);
+        src_as: u32 = v5.u16at(40);
+        dst_as: u32 = v5.u16at(42);
+        src_net: u32 = u32::from(v5.r[44]);
+        dst_net: u32 = u32::from(v5.r[45]);
     }
-    #[inline(always)]
-    fn time_received_ns(&self) -> u64 {
-        self.d.time_received_ns
-    }
-    #[inline(always)]
-    fn sequence_num(&self) -> u32 {
-        self.d.sequence_num
-    }
-    #[inline(always)]
-    fn sampling_rate(&self) -> u64 {
-        self.d.sampling_rate
-    }
-    #[inline(always)]
-    fn sampler_address(&self) -> Addr {
-        self.d.sampler_address
-    }
-    #[inline(always)]
-    fn time_flow_start_ns(&self) -> u64 {
-        uptime_to_ns(self.d.export_ns, self.d.uptime_ms, self.u32at(24))
-    }
-    #[inline(always)]
-    fn time_flow_end_ns(&self) -> u64 {
-        uptime_to_ns(self.d.export_ns, self.d.uptime_ms, self.u32at(28))
-    }
-    #[inline(always)]
-    fn src_addr(&self) -> Addr {
-        self.v4at(0)
-    }
-    #[inline(always)]
-    fn dst_addr(&self) -> Addr {
-        self.v4at(4)
-    }
-    #[inline(always)]
-    fn next_hop(&self) -> Addr {
-        self.v4at(8)
-    }
-    #[inline(always)]
-    fn in_if(&self) -> u32 {
-        self.u16at(12)
-    }
-    #[inline(always)]
-    fn out_if(&self) -> u32 {
-        self.u16at(14)
-    }
-    #[inline(always)]
-    fn packets(&self) -> u64 {
-        u64::from(self.u32at(16))
-    }
-    #[inline(always)]
-    fn bytes(&self) -> u64 {
-        u64::from(self.u32at(20))
-    }
-    #[inline(always)]
-    fn src_port(&self) -> u32 {
-        self.u16at(32)
-    }
-    #[inline(always)]
-    fn dst_port(&self) -> u32 {
-        self.u16at(34)
-    }
-    #[inline(always)]
-    fn tcp_flags(&self) -> u32 {
-        u32::from(self.r[37])
-    }
-    #[inline(always)]
-    fn proto(&self) -> u32 {
-        u32::from(self.r[38])
-    }
-    #[inline(always)]
-    fn ip_tos(&self) -> u32 {
-        u32::from(self.r[39])
-    }
-    #[inline(always)]
-    fn src_as(&self) -> u32 {
-        self.u16at(40)
-    }
-    #[inline(always)]
-    fn dst_as(&self) -> u32 {
-        self.u16at(42)
-    }
-    #[inline(always)]
-    fn src_net(&self) -> u32 {
-        u32::from(self.r[44])
-    }
-    #[inline(always)]
-    fn dst_net(&self) -> u32 {
-        u32::from(self.r[45])
-    }
-    #[inline(always)]
-    fn etype(&self) -> u32 {
-        0x0800
-    }
-    absent! {
+    fixed! {
+        flow_type: FlowType = FlowType::NetflowV5;
+        etype: u32 = 0x0800;
         mpls_count: u8 = 0;
         src_mac: u64 = 0;
         dst_mac: u64 = 0;
