@@ -13,42 +13,17 @@
 
 use crate::allow::AllowList;
 use crate::decode::Limits;
+pub use crate::error::ConfigError;
 use crate::logging::{Level, LogFormat};
 use crate::net::socket::BindAddr;
+pub use crate::output::settings::{KafkaSettings, OutputSettings, SinkSettings};
 use crate::replay::Format;
 use crate::schema::Schema;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// One invalid setting: printed as `setting: message` on one line, exit status 2.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigError {
-    pub setting: String,
-    pub msg: String,
-}
-
-impl ConfigError {
-    pub fn new(setting: impl Into<String>, msg: impl Into<String>) -> ConfigError {
-        ConfigError {
-            setting: setting.into(),
-            msg: msg.into(),
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // one line, whatever the message held
-        let msg = self.msg.replace('\n', " ");
-        write!(f, "{}: {}", self.setting, msg.trim())
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 // ---------------------------------------------------------------------------------------------
 // Stage 1: the raw form (TOML file, flags applied on top)
@@ -366,61 +341,10 @@ pub struct BatchSettings {
     pub channel: usize,
 }
 
-/// Where flows go.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SinkSettings {
-    Stdout,
-    File(PathBuf),
-    /// Kafka brokers are configured (`[kafka]` or `-kafka.out.*`) and no file was asked for.
-    Kafka,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OutputSettings {
-    pub format: Format,
-    pub schema: Schema,
-    pub sink: SinkSettings,
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogSettings {
     pub level: Level,
     pub format: LogFormat,
-}
-
-/// The Kafka output (`[kafka]`, GoFlow's `-kafka.*` flags).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KafkaSettings {
-    pub enabled: bool,
-    pub topic: String,
-    pub brokers: Vec<String>,
-    pub srv: String,
-    pub tls: bool,
-    pub sasl: bool,
-    /// Brokers or an SRV record were given explicitly (file or flag).
-    pub configured: bool,
-    pub key: crate::output::key::KeyMode,
-    /// A varint length prefix before each message (`-proto.fixedlen`).
-    pub varint: bool,
-    pub counters_topic: Option<String>,
-    /// librdkafka `compression.codec`: none, gzip, snappy, lz4, zstd.
-    pub compression: String,
-    pub linger_ms: u64,
-    /// librdkafka `batch.size` (bytes per partition batch).
-    pub batch_size: u64,
-    /// `all`, `1` or `0`.
-    pub acks: String,
-    pub idempotence: bool,
-    /// librdkafka `queue.buffering.max.messages`.
-    pub queue_size: u64,
-    /// librdkafka `message.timeout.ms` (0: retry for ever).
-    pub message_timeout_ms: u64,
-    /// Longest the output thread backs off per batch when librdkafka's queue is full.
-    pub queue_full_wait: Duration,
-    /// Longest a shutdown waits for delivery.
-    pub shutdown_timeout: Duration,
-    /// `[kafka.librdkafka]` passthrough properties, sorted by name.
-    pub librdkafka: Vec<(String, String)>,
 }
 
 /// The metrics endpoint (GoFlow's flags plus the exporter label limit).

@@ -10,6 +10,7 @@ pub mod collector;
 pub mod config;
 pub mod cursor;
 pub mod decode;
+pub mod error;
 pub mod flow;
 pub mod flowgen;
 pub mod logging;

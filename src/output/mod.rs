@@ -10,12 +10,13 @@ pub mod dns;
 pub mod file;
 pub mod kafka;
 pub mod key;
+pub mod settings;
 
-use crate::config::{OutputSettings, SinkSettings};
 use crate::flow::Flow;
 use crate::replay::Format;
 use crate::schema::{PrefixCache, Schema, PB_ROOM};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use settings::{OutputSettings, SinkSettings};
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -470,20 +471,20 @@ pub enum Sink {
 /// opened), like an invalid setting.
 #[derive(Debug)]
 pub enum OpenError {
-    Config(crate::config::ConfigError),
+    Config(crate::error::ConfigError),
     Io(io::Error),
 }
 
 impl Sink {
     /// Opens the configured sink (before any socket, so a bad path or a bad Kafka setting is
     /// a config error). Kafka brokers need not be reachable yet.
-    pub fn open(o: &OutputSettings, k: &crate::config::KafkaSettings) -> Result<Sink, OpenError> {
+    pub fn open(o: &OutputSettings, k: &settings::KafkaSettings) -> Result<Sink, OpenError> {
         match &o.sink {
             SinkSettings::Stdout => file::FileSink::stdout()
                 .map(Sink::File)
                 .map_err(OpenError::Io),
             SinkSettings::File(p) => file::FileSink::append(p).map(Sink::File).map_err(|e| {
-                OpenError::Config(crate::config::ConfigError::new(
+                OpenError::Config(crate::error::ConfigError::new(
                     "output.file",
                     format!("cannot open {}: {e}", p.display()),
                 ))
@@ -497,7 +498,7 @@ impl Sink {
             #[cfg(not(feature = "kafka"))]
             SinkSettings::Kafka => {
                 let _ = k;
-                Err(OpenError::Config(crate::config::ConfigError::new(
+                Err(OpenError::Config(crate::error::ConfigError::new(
                     "kafka.brokers",
                     "this build has no Kafka output (built without the `kafka` feature)",
                 )))

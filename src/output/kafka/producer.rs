@@ -14,8 +14,9 @@
 //! the receive-to-delivery latency is recorded without any allocation per message.
 
 use super::{FailKind, KafkaStats, OWNED_PROPERTIES};
-use crate::config::{ConfigError, KafkaSettings};
+use crate::error::ConfigError;
 use crate::logging::RateLimit;
+use crate::output::settings::KafkaSettings;
 use crate::output::{Batch, Entry};
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
