@@ -9,14 +9,16 @@
 
 use crate::config::{ranges, ConfigError, Settings};
 use crate::decode::DecodeError;
-use crate::metrics::hist::Published;
-use crate::metrics::{self, OutputLatency, OutputProbe, Paths, Sources, WorkerHandle, WorkerProbe};
+use crate::metrics::{self, Paths, Sources};
 use crate::net::signal::{self, Signals};
 use crate::net::socket::{open_group, GroupSpec};
 use crate::output::kafka::KafkaStats;
 use crate::output::key::KeyMode;
-use crate::output::{Batch, Encoding, Framing, Output, OutputCounters, OutputStats, Sink};
-use crate::worker::{self, WorkerConfig, WorkerCounters};
+use crate::output::{Batch, Encoding, Framing, Output, Sink};
+use crate::telemetry::counters::{OutputCounters, OutputStats, WorkerCounters};
+use crate::telemetry::hist::Published;
+use crate::telemetry::probe::{OutputLatency, OutputProbe, WorkerHandle, WorkerProbe};
+use crate::worker::{self, WorkerConfig};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -259,7 +261,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
     let out_stats = Arc::new(OutputStats::default());
     out_stats
         .heartbeat_ms
-        .store(metrics::clock_ms_now(), Ordering::Relaxed);
+        .store(crate::telemetry::clock_ms_now(), Ordering::Relaxed);
     let out_latency = Arc::new(Published::new(OutputLatency::default()));
     let metrics_on = settings.metrics.enabled();
     let sink_kind = sink.kind();

@@ -24,7 +24,7 @@ pub mod pcap;
 pub mod replay;
 pub mod schema;
 pub mod state;
-pub mod template;
+pub mod telemetry;
 pub mod worker;
 
 /// The prost-generated types of the wire schemas in `proto/`. coreflow's hot path writes the

@@ -11,8 +11,8 @@
 //! workers loses nothing. Templates are re-learned through the normal path, limits included.
 //! A file with the wrong magic or version, or that does not parse, is logged and ignored.
 
+use crate::decode::template::FieldSpec;
 use crate::flow::Addr;
-use crate::template::FieldSpec;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::net::IpAddr;

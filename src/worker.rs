@@ -16,53 +16,15 @@ use crate::flow::FlowRecord;
 use crate::logging::RateLimit;
 use crate::net::recv::RecvBatch;
 use crate::output::{Batch, Encoding};
+use crate::telemetry::counters::WorkerCounters;
+use crate::telemetry::now_ns;
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
 use socket2::Socket;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// A worker's counters: written by that worker only (relaxed stores of its running totals),
-/// read by the main thread for the logs and the exit summary. Aligned so two workers'
-/// counters never share a cache line.
-#[derive(Debug, Default)]
-#[repr(align(128))]
-pub struct WorkerCounters {
-    /// Datagrams read from the socket (including truncated ones).
-    pub datagrams: AtomicU64,
-    pub bytes: AtomicU64,
-    /// Datagrams larger than the buffer (MSG_TRUNC): dropped, never parsed.
-    pub truncated: AtomicU64,
-    /// Datagrams from a source outside the listener's allowlist: dropped, never parsed.
-    pub rejected: AtomicU64,
-    /// The socket's cumulative drop counter (SO_RXQ_OVFL while running, SO_MEMINFO at exit).
-    pub kernel_drops: AtomicU64,
-    pub recv_errors: AtomicU64,
-    /// Decoded datagrams by protocol (v5, v9, IPFIX, sFlow).
-    pub decoded: [AtomicU64; 4],
-    /// Flows decoded by protocol.
-    pub flows: [AtomicU64; 4],
-    /// Decode errors by `DecodeError::index` (datagram- and set-level).
-    pub decode_errors: [AtomicU64; 9],
-    pub records_without_template: AtomicU64,
-    pub templates_learned: AtomicU64,
-    /// Messages encoded into batches.
-    pub messages: AtomicU64,
-    pub batches_sent: AtomicU64,
-    /// Batches dropped because the output channel was full, and the messages in them.
-    pub batches_dropped: AtomicU64,
-    pub messages_dropped: AtomicU64,
-    /// Batches allocated (start-up pool plus growth while the output lagged).
-    pub batches_allocated: AtomicU64,
-}
-
-impl WorkerCounters {
-    pub fn get(a: &AtomicU64) -> u64 {
-        a.load(Ordering::Relaxed)
-    }
-}
+use std::time::{Duration, Instant};
 
 /// Everything a worker needs; moved into its thread.
 pub struct WorkerConfig {
@@ -87,7 +49,7 @@ pub struct WorkerConfig {
     pub counters: Arc<WorkerCounters>,
     pub shutdown: Arc<AtomicBool>,
     /// Per-exporter counters, decode times, heartbeat, `/templates` answers.
-    pub probe: crate::metrics::WorkerProbe,
+    pub probe: crate::telemetry::probe::WorkerProbe,
     /// `--state-dir`: where this worker's templates and rates go, and what it starts with.
     pub state: Option<WorkerState>,
 }
@@ -275,13 +237,6 @@ fn publish(c: &WorkerCounters, l: &Local, dec: &Decoder, kernel_drops: u64) {
     st(&c.batches_dropped, l.batches_dropped);
     st(&c.messages_dropped, l.messages_dropped);
     st(&c.batches_allocated, l.batches_allocated);
-}
-
-fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
 }
 
 /// The worker loop; returns when shutdown is set and the socket is drained.

@@ -17,8 +17,8 @@
 
 use super::{DecodeError, Section};
 use crate::cursor::be_uint;
+use crate::decode::template::{FieldSpec, VARLEN};
 use crate::flow::{mac_from_bytes, Addr, FieldGroups, FlowRecord, MAX_MPLS};
-use crate::template::{FieldSpec, VARLEN};
 
 /// What one op does with its bytes.
 #[repr(u8)]

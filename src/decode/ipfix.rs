@@ -18,8 +18,8 @@ use super::fields::RecCtx;
 use super::sets::{data_passes, is_padding, read_fields, Datagram, Sets};
 use super::{DatagramSummary, DecodeError, Decoder, FlowSink, Protocol, Section};
 use crate::cursor::Cursor;
+use crate::decode::template::Learn;
 use crate::flow::{Addr, FieldGroups, FlowRecord, FlowType};
-use crate::template::Learn;
 use std::net::IpAddr;
 
 pub const HEADER_LEN: usize = 16;
@@ -228,7 +228,7 @@ mod tests {
     use super::*;
     use crate::decode::fields::ntp_to_unix_ns;
     use crate::decode::nftest::*;
-    use crate::template::VARLEN;
+    use crate::decode::template::VARLEN;
 
     const SECS: u32 = 1_700_000_000;
     const EXPORT_NS: u64 = SECS as u64 * 1_000_000_000;
@@ -349,7 +349,7 @@ mod tests {
         let t = dec.templates.templates();
         assert_eq!(
             t[0].fields[12],
-            crate::template::FieldSpec {
+            crate::decode::template::FieldSpec {
                 id: 137,
                 len: 4,
                 pen: 2636

@@ -19,11 +19,12 @@ pub(crate) mod nftest;
 pub mod packet;
 pub(crate) mod sets;
 pub mod sflow;
+pub mod template;
 
 use crate::cursor::Short;
 use crate::flow::{Addr, FlowRecord};
-use crate::template::TemplateCache;
 use std::net::IpAddr;
+use template::TemplateCache;
 
 /// The protocols a UDP payload can carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

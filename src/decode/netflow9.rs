@@ -22,8 +22,8 @@ use super::fields::RecCtx;
 use super::sets::{data_passes, is_padding, read_fields, Datagram, Sets};
 use super::{DatagramSummary, DecodeError, Decoder, FlowSink, Protocol, Section};
 use crate::cursor::Cursor;
+use crate::decode::template::Learn;
 use crate::flow::{Addr, FieldGroups, FlowRecord, FlowType};
-use crate::template::Learn;
 use std::net::IpAddr;
 
 pub const HEADER_LEN: usize = 20;
@@ -243,8 +243,8 @@ fn options_templates(dec: &mut Decoder, addr: &Addr, domain: u32, now_ns: u64, b
 mod tests {
     use super::*;
     use crate::decode::nftest::*;
+    use crate::decode::template::VARLEN;
     use crate::decode::{LimitKind, Limits};
-    use crate::template::VARLEN;
 
     const SECS: u32 = 1_700_000_000;
     const EXPORT_NS: u64 = SECS as u64 * 1_000_000_000;

@@ -10,8 +10,8 @@ use super::{
     proto_index, DatagramSummary, DecodeError, Decoder, FlowSink, LimitKind, Protocol, Section,
 };
 use crate::cursor::{Cursor, Short};
+use crate::decode::template::{DomainSamplers, FieldSpec};
 use crate::flow::{Addr, FlowRecord};
-use crate::template::{DomainSamplers, FieldSpec};
 
 /// Iterator over `{id u16, length u16, body}` sets. Fewer than 4 trailing bytes, or trailing
 /// bytes that are all zero, are padding. A length below 4 or past the end is an error after
@@ -225,7 +225,7 @@ pub(crate) fn is_padding(rest: &[u8]) -> bool {
 
 #[inline]
 fn tkey(d: &Datagram<'_>, id: u16) -> u64 {
-    crate::template::tkey(d.version, d.domain, id)
+    crate::decode::template::tkey(d.version, d.domain, id)
 }
 
 #[cfg(test)]

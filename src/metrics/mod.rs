@@ -15,314 +15,24 @@
 //! A scrape merges the snapshots and renders GoFlow's metric names (so dashboards built for
 //! GoFlow keep working) plus coreflow's own (`coreflow_*`): see [`render`] and README.md.
 
-pub mod exporters;
-pub mod hist;
 pub mod render;
 
-use crate::decode::{DatagramSummary, DecodeError, DecodeStats, Decoder, Protocol};
-use crate::output::{Batch, OutputStats};
-use crate::template::{SamplingInfo, TemplateInfo};
-use crate::worker::WorkerCounters;
+use crate::output::Batch;
+use crate::telemetry::counters::OutputStats;
+use crate::telemetry::hist::Published;
+use crate::telemetry::probe::{OutputLatency, WorkerHandle};
+use crate::telemetry::{clock_ms, clock_ms_now, now_ns};
 use crossbeam_channel::Receiver;
-use exporters::{kind_index, ExporterRow, ExporterTable};
-use hist::{Lat, Published};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-/// How often a worker or the output thread copies its histograms and tables for scrapes.
-pub const PUBLISH_INTERVAL: Duration = Duration::from_secs(1);
 /// A thread whose loop has not turned for this long is reported by `/healthz`.
 pub const STALL_AFTER: Duration = Duration::from_secs(5);
 /// How long `/templates` waits for the workers' fresh listings.
 const TEMPLATES_WAIT: Duration = Duration::from_millis(500);
-
-static EPOCH: OnceLock<Instant> = OnceLock::new();
-
-/// Milliseconds of the process-wide monotonic clock at `t` (heartbeats).
-#[inline]
-pub fn clock_ms(t: Instant) -> u64 {
-    let e = *EPOCH.get_or_init(Instant::now);
-    t.saturating_duration_since(e).as_millis() as u64
-}
-
-pub fn clock_ms_now() -> u64 {
-    clock_ms(Instant::now())
-}
-
-/// Wall-clock ns since the epoch (the clock of the kernel receive timestamps).
-#[inline]
-pub fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
-
-/// What a worker publishes for scrapes.
-#[derive(Clone, Debug, Default)]
-pub struct WorkerSnapshot {
-    pub exporters: Vec<ExporterRow>,
-    /// Decode time per datagram, by GoFlow kind (`exporters::KINDS`).
-    pub decode: [Lat; 3],
-    /// Datagrams decoded / refused, by GoFlow kind.
-    pub decoder_ok: [u64; 3],
-    pub decoder_errors: [u64; 3],
-    pub stats: DecodeStats,
-    pub templates_held: usize,
-    pub exporters_held: usize,
-}
-
-/// A worker's caches as `/templates` lists them.
-#[derive(Clone, Debug, Default)]
-pub struct TemplateListing {
-    pub at_ns: u64,
-    pub templates: Vec<TemplateInfo>,
-    pub rates: Vec<SamplingInfo>,
-}
-
-/// The part of a worker the metrics thread sees.
-#[derive(Debug)]
-pub struct WorkerHandle {
-    pub id: usize,
-    /// `netflow` or `sflow`.
-    pub listener: &'static str,
-    /// The socket's local address.
-    pub local: Option<SocketAddr>,
-    pub counters: Arc<WorkerCounters>,
-    pub snapshot: Published<WorkerSnapshot>,
-    want_templates: AtomicBool,
-    templates: Published<TemplateListing>,
-    templates_gen: AtomicU64,
-    pub heartbeat_ms: AtomicU64,
-    pub exited: AtomicBool,
-}
-
-impl WorkerHandle {
-    pub fn new(
-        id: usize,
-        listener: &'static str,
-        local: Option<SocketAddr>,
-        counters: Arc<WorkerCounters>,
-    ) -> WorkerHandle {
-        WorkerHandle {
-            id,
-            listener,
-            local,
-            counters,
-            snapshot: Published::new(WorkerSnapshot::default()),
-            want_templates: AtomicBool::new(false),
-            templates: Published::new(TemplateListing::default()),
-            templates_gen: AtomicU64::new(0),
-            heartbeat_ms: AtomicU64::new(clock_ms_now()),
-            exited: AtomicBool::new(false),
-        }
-    }
-
-    /// GoFlow kind of the listener, for datagrams of no known protocol.
-    fn fallback_kind(&self) -> usize {
-        if self.listener == "sflow" {
-            2
-        } else {
-            0
-        }
-    }
-}
-
-/// The worker's side: per-exporter table and decode-time histograms, owned by the worker
-/// thread (no locks, no atomics on the per-datagram path).
-pub struct WorkerProbe {
-    /// False when the endpoint is off: the per-datagram accounting is skipped.
-    pub enabled: bool,
-    handle: Arc<WorkerHandle>,
-    fallback_kind: usize,
-    table: ExporterTable,
-    decode: [Lat; 3],
-    decoder_ok: [u64; 3],
-    decoder_errors: [u64; 3],
-    mark: Instant,
-    last_publish: Instant,
-}
-
-impl WorkerProbe {
-    pub fn new(handle: Arc<WorkerHandle>, enabled: bool, max_exporters: usize) -> WorkerProbe {
-        let now = Instant::now();
-        WorkerProbe {
-            enabled,
-            fallback_kind: handle.fallback_kind(),
-            handle,
-            table: ExporterTable::new(max_exporters),
-            decode: Default::default(),
-            decoder_ok: [0; 3],
-            decoder_errors: [0; 3],
-            mark: now,
-            last_publish: now,
-        }
-    }
-
-    /// Starts the decode clock for a `recvmmsg` batch received at `now`.
-    #[inline]
-    pub fn start(&mut self, now: Instant) {
-        self.mark = now;
-    }
-
-    /// Accounts one datagram just decoded: `res` is the decoder's answer, `detected` the
-    /// protocol its first bytes announce, `flows` the flows it produced. Returns its decode
-    /// time (the time since the previous datagram's end, one clock read per datagram).
-    #[allow(clippy::too_many_arguments)]
-    #[inline]
-    pub fn datagram(
-        &mut self,
-        src: SocketAddr,
-        len: usize,
-        res: Result<Protocol, DecodeError>,
-        detected: Option<Protocol>,
-        sum: &DatagramSummary,
-        flows: u64,
-        recv_ns: u64,
-    ) -> Duration {
-        let now = Instant::now();
-        let took = now.saturating_duration_since(self.mark);
-        self.mark = now;
-        let ok = res.is_ok();
-        let proto = res.ok().or(detected);
-        let kind = proto.map_or(self.fallback_kind, kind_index);
-        self.decode[kind].record(took.as_nanos() as u64);
-        if ok {
-            self.decoder_ok[kind] += 1;
-        } else {
-            self.decoder_errors[kind] += 1;
-        }
-        self.table.row(src.ip().to_canonical()).datagram(
-            src.port(),
-            len,
-            proto,
-            ok,
-            self.fallback_kind,
-            sum,
-            flows,
-            recv_ns / 1_000_000,
-        );
-        took
-    }
-
-    /// Once per worker loop: heartbeat, a `/templates` request, and the periodic snapshot.
-    #[inline]
-    pub fn tick(&mut self, now: Instant, dec: &Decoder) {
-        let h = &self.handle;
-        h.heartbeat_ms.store(clock_ms(now), Ordering::Relaxed);
-        if h.want_templates.load(Ordering::Relaxed) {
-            h.want_templates.store(false, Ordering::Relaxed);
-            h.templates.publish(TemplateListing {
-                at_ns: now_ns(),
-                templates: dec.templates.templates(),
-                rates: dec.templates.sampling_rates(),
-            });
-            h.templates_gen.fetch_add(1, Ordering::Release);
-        }
-        if self.enabled && now.saturating_duration_since(self.last_publish) >= PUBLISH_INTERVAL {
-            self.publish(dec, false);
-            self.last_publish = now;
-        }
-    }
-
-    fn snapshot(&self, dec: &Decoder) -> WorkerSnapshot {
-        WorkerSnapshot {
-            exporters: self.table.rows().to_vec(),
-            decode: self.decode.clone(),
-            decoder_ok: self.decoder_ok,
-            decoder_errors: self.decoder_errors,
-            stats: dec.stats.clone(),
-            templates_held: dec.templates.template_count(),
-            exporters_held: dec.templates.exporter_count(),
-        }
-    }
-
-    fn publish(&mut self, dec: &Decoder, wait: bool) {
-        let snap = self.snapshot(dec);
-        if wait {
-            self.handle.snapshot.publish(snap);
-        } else {
-            // a scrape holds the lock right now: next interval
-            let _ = self.handle.snapshot.try_publish(snap);
-        }
-    }
-
-    /// At the worker's exit: the last snapshot (waiting for a scrape if one is running).
-    pub fn finish(&mut self, dec: &Decoder) {
-        self.publish(dec, true);
-    }
-}
-
-impl Drop for WorkerProbe {
-    fn drop(&mut self) {
-        self.handle.exited.store(true, Ordering::Relaxed);
-    }
-}
-
-/// The output thread's latency histograms, as published.
-#[derive(Clone, Debug, Default)]
-pub struct OutputLatency {
-    /// Kernel receive time of a batch's first flow -> the output thread takes the batch.
-    pub to_output: Lat,
-    /// ... -> the sink confirmed it (file: written; Kafka: delivery report).
-    pub to_delivery: Lat,
-}
-
-/// The output thread's side: owns the latency histograms, publishes them once a second.
-/// Both record once per batch, weighted by its number of flows.
-#[derive(Debug, Default)]
-pub struct OutputProbe {
-    lat: OutputLatency,
-    slot: Arc<Published<OutputLatency>>,
-    last: Option<Instant>,
-}
-
-impl OutputProbe {
-    pub fn new(slot: Arc<Published<OutputLatency>>) -> OutputProbe {
-        OutputProbe {
-            lat: OutputLatency::default(),
-            slot,
-            last: None,
-        }
-    }
-
-    #[inline]
-    pub fn dequeued(&mut self, recv_ns: u64, flows: u64, now_ns: u64) {
-        if recv_ns != 0 {
-            self.lat
-                .to_output
-                .record_n(now_ns.saturating_sub(recv_ns), flows);
-        }
-    }
-
-    #[inline]
-    pub fn delivered(&mut self, recv_ns: u64, flows: u64, now_ns: u64) {
-        if recv_ns != 0 {
-            self.lat
-                .to_delivery
-                .record_n(now_ns.saturating_sub(recv_ns), flows);
-        }
-    }
-
-    /// Once per output loop: heartbeat and the periodic snapshot.
-    pub fn tick(&mut self, now: Instant, stats: &OutputStats) {
-        stats.heartbeat_ms.store(clock_ms(now), Ordering::Relaxed);
-        let due = self
-            .last
-            .is_none_or(|t| now.saturating_duration_since(t) >= PUBLISH_INTERVAL);
-        if due {
-            let _ = self.slot.try_publish(self.lat.clone());
-            self.last = Some(now);
-        }
-    }
-
-    pub fn finish(&mut self) {
-        self.slot.publish(self.lat.clone());
-    }
-}
 
 /// Everything the metrics thread reads.
 pub struct Sources {
@@ -395,20 +105,14 @@ impl Sources {
     /// Asks every worker for its template and sampling caches and waits (bounded) for the
     /// answers; a worker that does not answer in time contributes its last listing.
     pub fn templates_json(&self) -> String {
-        let gens: Vec<u64> = self
-            .workers
-            .iter()
-            .map(|w| {
-                let g = w.templates_gen.load(Ordering::Acquire);
-                w.want_templates.store(true, Ordering::Relaxed);
-                g
-            })
-            .collect();
+        let gens: Vec<u64> = self.workers.iter().map(|w| w.request_templates()).collect();
         let deadline = Instant::now() + TEMPLATES_WAIT;
         while Instant::now() < deadline
-            && self.workers.iter().zip(&gens).any(|(w, &g)| {
-                !w.exited.load(Ordering::Relaxed) && w.templates_gen.load(Ordering::Acquire) == g
-            })
+            && self
+                .workers
+                .iter()
+                .zip(&gens)
+                .any(|(w, &g)| !w.templates_answered(g))
         {
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -416,7 +120,7 @@ impl Sources {
         let mut templates = Vec::new();
         let mut rates = Vec::new();
         for w in &self.workers {
-            let l = w.templates.get();
+            let l = w.templates();
             for t in &l.templates {
                 templates.push(serde_json::json!({
                     "exporter": t.exporter.to_string(),

@@ -5,12 +5,13 @@
 //! exporter is left out, as GoFlow's never-touched label sets are); the per-worker and
 //! accounting series are always written.
 
-use super::exporters::{ExporterRow, KINDS, NF_ERRORS, NF_VERSIONS, SF_ERRORS};
-use super::hist::{Lat, DECODE_BUCKETS, PIPELINE_BUCKETS, QUANTILES};
-use super::{Sources, WorkerSnapshot};
+use super::Sources;
 use crate::decode::{DatagramSummary, DecodeError, LimitKind};
-use crate::output::FAIL_REASONS;
-use crate::worker::WorkerCounters;
+use crate::telemetry::counters::WorkerCounters;
+use crate::telemetry::counters::FAIL_REASONS;
+use crate::telemetry::exporters::{ExporterRow, KINDS, NF_ERRORS, NF_VERSIONS, SF_ERRORS};
+use crate::telemetry::hist::{Lat, DECODE_BUCKETS, PIPELINE_BUCKETS, QUANTILES};
+use crate::telemetry::probe::WorkerSnapshot;
 use prometheus::proto::{
     Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType, Quantile,
     Summary,
@@ -224,7 +225,10 @@ pub struct Accounting {
 }
 
 impl Accounting {
-    pub fn read(workers: &[Arc<WorkerCounters>], out: &crate::output::OutputStats) -> Accounting {
+    pub fn read(
+        workers: &[Arc<WorkerCounters>],
+        out: &crate::telemetry::counters::OutputStats,
+    ) -> Accounting {
         let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
         let mut a = Accounting::default();
         for w in workers {

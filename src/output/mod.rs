@@ -15,6 +15,7 @@ pub mod settings;
 use crate::flow::Flow;
 use crate::replay::Format;
 use crate::schema::{PrefixCache, Schema, PB_ROOM};
+use crate::telemetry::counters::{OutputCounters, OutputStats};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use settings::{OutputSettings, SinkSettings};
 use std::io;
@@ -373,82 +374,6 @@ impl crate::decode::FlowSink for BatchWriter<'_> {
     }
 }
 
-/// Counters of the output thread (written by it alone, read by anyone).
-#[derive(Debug, Default)]
-pub struct OutputCounters {
-    pub batches: AtomicU64,
-    pub messages: AtomicU64,
-    pub bytes: AtomicU64,
-    pub write_errors: AtomicU64,
-    /// Messages lost because a write failed.
-    pub messages_failed: AtomicU64,
-}
-
-/// Why a message could not be delivered: the `reason` label of
-/// `coreflow_output_failed_total` and of `coreflow_records_dropped_total{stage="output"}`.
-/// A sink maps its errors onto these with [`OutputStats::fail`].
-pub const FAIL_REASONS: [&str; 8] = [
-    "io",
-    "broken_pipe",
-    "timed_out",
-    "msg_too_large",
-    "unknown_topic",
-    "auth",
-    "transport",
-    "other",
-];
-
-/// Delivery accounting of the output thread, whatever the sink (file now, Kafka next): what
-/// `/metrics` and `/healthz` read. Written by the output thread (or the sink's delivery
-/// callback), read by the metrics thread; all relaxed atomics.
-///
-/// For every message a worker handed over: `produced` when given to the sink, then exactly
-/// one of `delivered` (written / acknowledged), `failed[reason]` or `dropped` (given up
-/// without an error, e.g. still queued when the shutdown timeout expired). `queue_full`
-/// counts the times the sink refused a message because its own queue was full (Kafka's
-/// QueueFull): an event, not a loss, unless the message ends in `dropped`.
-#[derive(Debug, Default)]
-pub struct OutputStats {
-    pub produced: AtomicU64,
-    pub delivered: AtomicU64,
-    pub failed: [AtomicU64; FAIL_REASONS.len()],
-    pub queue_full: AtomicU64,
-    pub dropped: AtomicU64,
-    /// Bytes of delivered messages.
-    pub bytes: AtomicU64,
-    /// `metrics::clock_ms` of the output loop's last turn (the thread is responsive).
-    pub heartbeat_ms: AtomicU64,
-    /// `metrics::clock_ms` of the last delivery (the output is making progress).
-    pub last_delivery_ms: AtomicU64,
-    /// Set when the output thread has ended (or unwound).
-    pub exited: AtomicBool,
-}
-
-impl OutputStats {
-    /// Index of `reason` in [`FAIL_REASONS`] (`other` if unknown).
-    pub fn reason_index(reason: &str) -> usize {
-        FAIL_REASONS
-            .iter()
-            .position(|r| *r == reason)
-            .unwrap_or(FAIL_REASONS.len() - 1)
-    }
-
-    pub fn fail(&self, reason: &str, messages: u64) {
-        self.failed[Self::reason_index(reason)].fetch_add(messages, Ordering::Relaxed);
-    }
-
-    pub fn failed_total(&self) -> u64 {
-        self.failed.iter().map(|a| a.load(Ordering::Relaxed)).sum()
-    }
-
-    /// Messages given to the sink and not yet delivered, failed or dropped.
-    pub fn in_flight(&self) -> u64 {
-        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        g(&self.produced)
-            .saturating_sub(g(&self.delivered) + self.failed_total() + g(&self.dropped))
-    }
-}
-
 /// Marks the output thread as ended when dropped (also on unwind).
 struct ExitGuard(Arc<OutputStats>);
 
@@ -563,7 +488,7 @@ pub struct Output {
     /// Delivery accounting for `/metrics` and `/healthz`.
     pub stats: Arc<OutputStats>,
     /// Receive -> output and receive -> delivery latencies.
-    pub latency: crate::metrics::OutputProbe,
+    pub latency: crate::telemetry::probe::OutputProbe,
 }
 
 impl Output {
@@ -651,7 +576,7 @@ fn run_file(
     c: Arc<OutputCounters>,
     failed: Arc<AtomicBool>,
     st: Arc<OutputStats>,
-    mut latency: crate::metrics::OutputProbe,
+    mut latency: crate::telemetry::probe::OutputProbe,
 ) {
     let mut err_log = crate::logging::RateLimit::new(Duration::from_secs(60));
     let mut intake = Intake::default();
@@ -663,18 +588,18 @@ fn run_file(
             Err(RecvTimeoutError::Disconnected) => break,
         };
         let n = b.len() as u64;
-        latency.dequeued(b.recv_ns, n, crate::metrics::now_ns());
+        latency.dequeued(b.recv_ns, n, crate::telemetry::now_ns());
         st.produced.fetch_add(n, Ordering::Relaxed);
         match sink.write(&b) {
             Ok(()) => {
                 c.batches.fetch_add(1, Ordering::Relaxed);
                 c.messages.fetch_add(n, Ordering::Relaxed);
                 c.bytes.fetch_add(b.byte_len() as u64, Ordering::Relaxed);
-                latency.delivered(b.recv_ns, n, crate::metrics::now_ns());
+                latency.delivered(b.recv_ns, n, crate::telemetry::now_ns());
                 st.bytes.fetch_add(b.byte_len() as u64, Ordering::Relaxed);
                 st.delivered.fetch_add(n, Ordering::Relaxed);
                 st.last_delivery_ms
-                    .store(crate::metrics::clock_ms_now(), Ordering::Relaxed);
+                    .store(crate::telemetry::clock_ms_now(), Ordering::Relaxed);
             }
             Err(e) => {
                 c.write_errors.fetch_add(1, Ordering::Relaxed);
@@ -710,7 +635,7 @@ fn mirror_kafka(k: &kafka::KafkaStats, st: &OutputStats) {
     if delivered != g(&st.delivered) {
         st.delivered.store(delivered, Ordering::Relaxed);
         st.last_delivery_ms
-            .store(crate::metrics::clock_ms_now(), Ordering::Relaxed);
+            .store(crate::telemetry::clock_ms_now(), Ordering::Relaxed);
     }
     st.bytes.store(g(&k.delivered_bytes), Ordering::Relaxed);
     for (kind, n) in kafka::FailKind::ALL.iter().zip(k.failed.iter()) {
@@ -737,7 +662,7 @@ fn run_kafka(
     c: Arc<OutputCounters>,
     shutdown: Arc<AtomicBool>,
     st: Arc<OutputStats>,
-    mut latency: crate::metrics::OutputProbe,
+    mut latency: crate::telemetry::probe::OutputProbe,
 ) {
     let ks = sink.stats();
     loop {
@@ -756,7 +681,7 @@ fn run_kafka(
         match rx.recv_timeout(wait) {
             Ok(b) => {
                 let n = b.len() as u64;
-                latency.dequeued(b.recv_ns, n, crate::metrics::now_ns());
+                latency.dequeued(b.recv_ns, n, crate::telemetry::now_ns());
                 st.produced.fetch_add(n, Ordering::Relaxed);
                 sink.write(&b);
                 c.batches.fetch_add(1, Ordering::Relaxed);

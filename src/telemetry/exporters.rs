@@ -5,9 +5,9 @@
 //! The table holds at most `max` exporters; datagrams from any further one are counted in one
 //! row labelled `other`, so the label cardinality stays bounded whatever the network sends.
 
+use crate::decode::template::FxHasher;
 use crate::decode::{DatagramSummary, DecodeError, Protocol, TemplateSeen};
-use crate::metrics::hist::LogHist;
-use crate::template::FxHasher;
+use crate::telemetry::hist::LogHist;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::net::IpAddr;

@@ -1,0 +1,121 @@
+//! The plain counters of the data path: a worker's [`WorkerCounters`] and the output thread's
+//! [`OutputCounters`] / [`OutputStats`]. Each is written by one thread (relaxed stores of its
+//! running totals) and read by the metrics thread and the exit summary.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// A worker's counters: written by that worker only (relaxed stores of its running totals),
+/// read by the main thread for the logs and the exit summary. Aligned so two workers'
+/// counters never share a cache line.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct WorkerCounters {
+    /// Datagrams read from the socket (including truncated ones).
+    pub datagrams: AtomicU64,
+    pub bytes: AtomicU64,
+    /// Datagrams larger than the buffer (MSG_TRUNC): dropped, never parsed.
+    pub truncated: AtomicU64,
+    /// Datagrams from a source outside the listener's allowlist: dropped, never parsed.
+    pub rejected: AtomicU64,
+    /// The socket's cumulative drop counter (SO_RXQ_OVFL while running, SO_MEMINFO at exit).
+    pub kernel_drops: AtomicU64,
+    pub recv_errors: AtomicU64,
+    /// Decoded datagrams by protocol (v5, v9, IPFIX, sFlow).
+    pub decoded: [AtomicU64; 4],
+    /// Flows decoded by protocol.
+    pub flows: [AtomicU64; 4],
+    /// Decode errors by `DecodeError::index` (datagram- and set-level).
+    pub decode_errors: [AtomicU64; 9],
+    pub records_without_template: AtomicU64,
+    pub templates_learned: AtomicU64,
+    /// Messages encoded into batches.
+    pub messages: AtomicU64,
+    pub batches_sent: AtomicU64,
+    /// Batches dropped because the output channel was full, and the messages in them.
+    pub batches_dropped: AtomicU64,
+    pub messages_dropped: AtomicU64,
+    /// Batches allocated (start-up pool plus growth while the output lagged).
+    pub batches_allocated: AtomicU64,
+}
+
+impl WorkerCounters {
+    pub fn get(a: &AtomicU64) -> u64 {
+        a.load(Ordering::Relaxed)
+    }
+}
+
+/// Counters of the output thread (written by it alone, read by anyone).
+#[derive(Debug, Default)]
+pub struct OutputCounters {
+    pub batches: AtomicU64,
+    pub messages: AtomicU64,
+    pub bytes: AtomicU64,
+    pub write_errors: AtomicU64,
+    /// Messages lost because a write failed.
+    pub messages_failed: AtomicU64,
+}
+
+/// Why a message could not be delivered: the `reason` label of
+/// `coreflow_output_failed_total` and of `coreflow_records_dropped_total{stage="output"}`.
+/// A sink maps its errors onto these with [`OutputStats::fail`].
+pub const FAIL_REASONS: [&str; 8] = [
+    "io",
+    "broken_pipe",
+    "timed_out",
+    "msg_too_large",
+    "unknown_topic",
+    "auth",
+    "transport",
+    "other",
+];
+
+/// Delivery accounting of the output thread, whatever the sink (file now, Kafka next): what
+/// `/metrics` and `/healthz` read. Written by the output thread (or the sink's delivery
+/// callback), read by the metrics thread; all relaxed atomics.
+///
+/// For every message a worker handed over: `produced` when given to the sink, then exactly
+/// one of `delivered` (written / acknowledged), `failed[reason]` or `dropped` (given up
+/// without an error, e.g. still queued when the shutdown timeout expired). `queue_full`
+/// counts the times the sink refused a message because its own queue was full (Kafka's
+/// QueueFull): an event, not a loss, unless the message ends in `dropped`.
+#[derive(Debug, Default)]
+pub struct OutputStats {
+    pub produced: AtomicU64,
+    pub delivered: AtomicU64,
+    pub failed: [AtomicU64; FAIL_REASONS.len()],
+    pub queue_full: AtomicU64,
+    pub dropped: AtomicU64,
+    /// Bytes of delivered messages.
+    pub bytes: AtomicU64,
+    /// `metrics::clock_ms` of the output loop's last turn (the thread is responsive).
+    pub heartbeat_ms: AtomicU64,
+    /// `metrics::clock_ms` of the last delivery (the output is making progress).
+    pub last_delivery_ms: AtomicU64,
+    /// Set when the output thread has ended (or unwound).
+    pub exited: AtomicBool,
+}
+
+impl OutputStats {
+    /// Index of `reason` in [`FAIL_REASONS`] (`other` if unknown).
+    pub fn reason_index(reason: &str) -> usize {
+        FAIL_REASONS
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or(FAIL_REASONS.len() - 1)
+    }
+
+    pub fn fail(&self, reason: &str, messages: u64) {
+        self.failed[Self::reason_index(reason)].fetch_add(messages, Ordering::Relaxed);
+    }
+
+    pub fn failed_total(&self) -> u64 {
+        self.failed.iter().map(|a| a.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Messages given to the sink and not yet delivered, failed or dropped.
+    pub fn in_flight(&self) -> u64 {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        g(&self.produced)
+            .saturating_sub(g(&self.delivered) + self.failed_total() + g(&self.dropped))
+    }
+}
