@@ -11,57 +11,13 @@
 //! workers loses nothing. Templates are re-learned through the normal path, limits included.
 //! A file with the wrong magic or version, or that does not parse, is logged and ignored.
 
-use crate::decode::template::FieldSpec;
-use crate::flow::Addr;
+pub use crate::decode::template::{DomainRate, ExporterState, SamplerRate, SavedTemplate};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 pub const MAGIC: &str = "coreflow-state";
 pub const VERSION: u32 = 1;
-
-/// One persisted template definition.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SavedTemplate {
-    /// 9 (NetFlow v9) or 10 (IPFIX).
-    pub version: u8,
-    pub domain: u32,
-    pub id: u16,
-    pub options: bool,
-    pub scope_count: u16,
-    pub fields: Vec<FieldSpec>,
-    pub learned_ns: u64,
-    #[serde(default)]
-    pub used_ns: u64,
-}
-
-/// A domain-wide sampling rate / system init time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DomainRate {
-    pub version: u8,
-    pub domain: u32,
-    pub sampling_rate: u64,
-    pub sys_init_ms: u64,
-}
-
-/// A sampling rate by sampler / selector id.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SamplerRate {
-    pub version: u8,
-    pub domain: u32,
-    pub sampler: u64,
-    pub rate: u64,
-}
-
-/// Everything persisted about one exporter.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExporterState {
-    pub exporter: IpAddr,
-    pub templates: Vec<SavedTemplate>,
-    pub domains: Vec<DomainRate>,
-    pub samplers: Vec<SamplerRate>,
-}
 
 /// One worker's state file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,14 +64,6 @@ impl StateFile {
             ));
         }
         serde_json::from_slice(bytes).map_err(|e| format!("malformed: {e}"))
-    }
-}
-
-/// The cache key of an exporter address.
-pub fn addr_of(ip: IpAddr) -> Addr {
-    match ip.to_canonical() {
-        IpAddr::V4(a) => Addr::v4(a.octets()),
-        IpAddr::V6(a) => Addr::v6(a.octets()),
     }
 }
 
@@ -234,6 +182,7 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::spec::FieldSpec;
 
     #[test]
     fn round_trip_and_rejects() {

@@ -15,9 +15,9 @@
 //! sends 65535 in v9 templates with the same encoding, and Wireshark and goflow2 accept it, so
 //! both decoders accept it.
 
+use super::spec::{FieldSpec, VARLEN};
 use super::{DecodeError, Section};
 use crate::cursor::be_uint;
-use crate::decode::template::{FieldSpec, VARLEN};
 use crate::flow::{mac_from_bytes, Addr, FieldGroups, FlowRecord, MAX_MPLS};
 
 /// What one op does with its bytes.

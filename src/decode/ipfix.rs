@@ -228,7 +228,7 @@ mod tests {
     use super::*;
     use crate::decode::fields::ntp_to_unix_ns;
     use crate::decode::nftest::*;
-    use crate::decode::template::VARLEN;
+    use crate::decode::spec::VARLEN;
 
     const SECS: u32 = 1_700_000_000;
     const EXPORT_NS: u64 = SECS as u64 * 1_000_000_000;
@@ -349,7 +349,7 @@ mod tests {
         let t = dec.templates.templates();
         assert_eq!(
             t[0].fields[12],
-            crate::decode::template::FieldSpec {
+            crate::decode::spec::FieldSpec {
                 id: 137,
                 len: 4,
                 pen: 2636

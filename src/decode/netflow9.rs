@@ -243,7 +243,7 @@ fn options_templates(dec: &mut Decoder, addr: &Addr, domain: u32, now_ns: u64, b
 mod tests {
     use super::*;
     use crate::decode::nftest::*;
-    use crate::decode::template::VARLEN;
+    use crate::decode::spec::VARLEN;
     use crate::decode::{LimitKind, Limits};
 
     const SECS: u32 = 1_700_000_000;

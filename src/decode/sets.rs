@@ -6,11 +6,12 @@
 //! precedes its template in the same datagram therefore decodes.
 
 use super::fields::{decode_data, decode_options, RecCtx};
+use super::spec::FieldSpec;
+use super::template::DomainSamplers;
 use super::{
     proto_index, DatagramSummary, DecodeError, Decoder, FlowSink, LimitKind, Protocol, Section,
 };
 use crate::cursor::{Cursor, Short};
-use crate::decode::template::{DomainSamplers, FieldSpec};
 use crate::flow::{Addr, FlowRecord};
 
 /// Iterator over `{id u16, length u16, body}` sets. Fewer than 4 trailing bytes, or trailing

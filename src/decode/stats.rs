@@ -1,0 +1,141 @@
+//! What a worker's decoder counts ([`DecodeStats`]) and what the last datagram held
+//! ([`DatagramSummary`], read once per datagram by the per-exporter metrics).
+
+use super::error::{DecodeError, Protocol};
+use crate::flow::Addr;
+
+/// Counters a worker keeps about what it decoded. Plain integers: one worker owns them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DecodeStats {
+    /// Datagrams decoded, by protocol (v5, v9, IPFIX, sFlow).
+    pub datagrams: [u64; 4],
+    /// Flows handed to the sink, by protocol.
+    pub flows: [u64; 4],
+    /// sFlow counter records handed to the sink.
+    pub counter_records: u64,
+    /// Errors by [`DecodeError::index`] (datagram-level and set-level).
+    pub errors: [u64; 9],
+    /// Data records dropped because their template was unknown.
+    pub records_without_template: u64,
+    /// Limit hits by kind (order of [`LimitKind`]).
+    pub limits: [u64; 7],
+    /// Templates learned (new or redefined), data and options.
+    pub templates_learned: u64,
+    /// Templates dropped after `Limits::template_idle_timeout_s` without use.
+    pub templates_expired: u64,
+    /// Options data records read (sampling etc.).
+    pub options_records: u64,
+    /// sFlow samples of an unknown enterprise/format, skipped by their length.
+    pub sflow_unknown_samples: u64,
+    /// sFlow flow/counter records of an unknown enterprise/format, skipped by their length.
+    pub sflow_unknown_records: u64,
+    /// sFlow samples dropped because one of their records was malformed (also counted by
+    /// reason in `errors`); the rest of the datagram still decodes.
+    pub sflow_samples_dropped: u64,
+    /// What the last datagram held (reset by [`Decoder::decode`]): the per-exporter metrics
+    /// read it once per datagram.
+    pub last: DatagramSummary,
+}
+
+/// The template records of one datagram that [`DatagramSummary`] keeps (more are counted
+/// in `templates_over`).
+pub const SUMMARY_TEMPLATES: usize = 8;
+
+/// One template record seen in a datagram: (version, domain, template id, options).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TemplateSeen {
+    pub version: u8,
+    pub domain: u32,
+    pub id: u16,
+    pub options: bool,
+}
+
+/// What one datagram held, beyond its flows: the numbers GoFlow's per-router metrics are made
+/// of (flowsets and their records by kind, template records, sFlow samples and their records
+/// by kind, the export time) and the errors it caused. Plain integers, no heap.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DatagramSummary {
+    /// Export time from the NetFlow/IPFIX header, seconds since the epoch (0: none).
+    pub export_secs: u32,
+    /// NetFlow v9/IPFIX sets by kind, in [`DatagramSummary::SET_KINDS`] order.
+    pub sets: [u32; 4],
+    /// Records in those sets (template records, options data records, data records).
+    pub set_records: [u32; 4],
+    /// Template records (data and options) the datagram carried, first ones.
+    pub templates: [TemplateSeen; SUMMARY_TEMPLATES],
+    pub n_templates: u8,
+    /// sFlow agent address (`Addr::NONE` for other protocols).
+    pub agent: Addr,
+    /// sFlow samples by kind, in [`DatagramSummary::SAMPLE_KINDS`] order.
+    pub samples: [u32; 4],
+    /// Records in those samples.
+    pub sample_records: [u32; 4],
+    /// Errors this datagram caused, by [`DecodeError::index`] (datagram and set level).
+    pub errors: [u32; 9],
+    /// The last of them, for the log.
+    pub last_error: Option<DecodeError>,
+}
+
+impl DatagramSummary {
+    /// GoFlow's flowset `type` label values.
+    pub const SET_KINDS: [&'static str; 4] = [
+        "TemplateFlowSet",
+        "OptionsTemplateFlowSet",
+        "OptionsDataFlowSet",
+        "DataFlowSet",
+    ];
+    pub const SET_TEMPLATE: usize = 0;
+    pub const SET_OPTIONS_TEMPLATE: usize = 1;
+    pub const SET_OPTIONS_DATA: usize = 2;
+    pub const SET_DATA: usize = 3;
+    /// GoFlow's sFlow sample `type` label values.
+    pub const SAMPLE_KINDS: [&'static str; 4] = [
+        "FlowSample",
+        "CounterSample",
+        "ExpandedFlowSample",
+        "ExpandedCounterSample",
+    ];
+
+    /// Notes one template record.
+    #[inline]
+    pub fn template(&mut self, t: TemplateSeen) {
+        if let Some(slot) = self.templates.get_mut(self.n_templates as usize) {
+            *slot = t;
+            self.n_templates += 1;
+        }
+    }
+
+    /// The template records noted.
+    pub fn templates(&self) -> &[TemplateSeen] {
+        &self.templates[..self.n_templates as usize]
+    }
+
+    pub fn error_total(&self) -> u32 {
+        self.errors.iter().sum()
+    }
+}
+
+impl DecodeStats {
+    #[inline]
+    pub fn count(&mut self, e: DecodeError) {
+        self.errors[e.index()] += 1;
+        self.last.errors[e.index()] += 1;
+        self.last.last_error = Some(e);
+        if let DecodeError::Limit(k) = e {
+            self.limits[k as usize] += 1;
+        }
+    }
+
+    pub fn error_total(&self) -> u64 {
+        self.errors.iter().sum()
+    }
+}
+
+pub(crate) fn proto_index(p: Protocol) -> usize {
+    match p {
+        Protocol::NetflowV5 => 0,
+        Protocol::NetflowV9 => 1,
+        Protocol::Ipfix => 2,
+        Protocol::SflowV5 => 3,
+    }
+}
