@@ -23,11 +23,12 @@
 mod builders;
 
 use coreflow::decode::Decoder;
+use coreflow::encode::batch::{Batch, BatchWriter, Encoding, Framing};
+use coreflow::encode::key::KeyMode;
+use coreflow::encode::schema::Schema;
+use coreflow::encode::Format;
 use coreflow::flow::{Addr, FieldGroups, FlowRecord};
 use coreflow::flowgen::{Exporter, GenOptions, GenProtocol};
-use coreflow::output::{key::KeyMode, Batch, BatchWriter, Encoding, Framing};
-use coreflow::replay::Format;
-use coreflow::schema::Schema;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use std::net::IpAddr;

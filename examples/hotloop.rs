@@ -1,11 +1,12 @@
 //! Decodes and encodes flowgen datagrams in a loop (for callgrind / perf).
 //! `hotloop PROTO ROUNDS`
 use coreflow::decode::Decoder;
+use coreflow::encode::batch::{Batch, BatchWriter, Encoding, Framing};
+use coreflow::encode::key::KeyMode;
+use coreflow::encode::schema::Schema;
+use coreflow::encode::Format;
 use coreflow::flow::FlowRecord;
 use coreflow::flowgen::{Exporter, GenOptions, GenProtocol};
-use coreflow::output::{key::KeyMode, Batch, BatchWriter, Encoding, Framing};
-use coreflow::replay::Format;
-use coreflow::schema::Schema;
 use std::net::IpAddr;
 
 const RECV_NS: u64 = 1_700_000_000_123_456_789;

@@ -11,14 +11,14 @@
 //! `-kafka.out.brokers ...`), with one or two dashes, as `-flag value` or `-flag=value`;
 //! booleans take `=false` (Go's `flag` package rules: a bare boolean flag means true).
 
-use crate::allow::AllowList;
 use crate::decode::Limits;
+use crate::encode::schema::Schema;
+use crate::encode::Format;
 pub use crate::error::ConfigError;
 use crate::logging::{Level, LogFormat};
 use crate::net::socket::BindAddr;
-pub use crate::output::settings::{KafkaSettings, OutputSettings, SinkSettings};
-use crate::replay::Format;
-use crate::schema::Schema;
+use crate::pipeline::allow::AllowList;
+pub use crate::sink::settings::{KafkaSettings, OutputSettings, SinkSettings};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -603,7 +603,7 @@ impl Settings {
                 ));
             }
         }
-        use crate::output::key::{KeyFields, KeyMode, GOFLOW_DEFAULT_KEY};
+        use crate::encode::key::{KeyFields, KeyMode, GOFLOW_DEFAULT_KEY};
         let key_fields = |names: Vec<&str>| {
             KeyFields::parse(names)
                 .map(KeyMode::Fields)
@@ -656,7 +656,7 @@ impl Settings {
         }
         let mut librdkafka = Vec::new();
         for (name, val) in k.librdkafka.iter().flatten() {
-            if let Some((_, ours)) = crate::output::kafka::OWNED_PROPERTIES
+            if let Some((_, ours)) = crate::sink::kafka::OWNED_PROPERTIES
                 .iter()
                 .find(|(p, _)| p == name)
             {
@@ -982,9 +982,9 @@ impl Settings {
                 tls: Some(self.kafka.tls),
                 sasl: Some(self.kafka.sasl),
                 key: Some(match self.kafka.key {
-                    crate::output::key::KeyMode::None => RawKey::One("none".into()),
-                    crate::output::key::KeyMode::Exporter => RawKey::One("by-exporter".into()),
-                    crate::output::key::KeyMode::Fields(f) => {
+                    crate::encode::key::KeyMode::None => RawKey::One("none".into()),
+                    crate::encode::key::KeyMode::Exporter => RawKey::One("by-exporter".into()),
+                    crate::encode::key::KeyMode::Fields(f) => {
                         RawKey::Fields(f.names().map(String::from).collect())
                     }
                 }),

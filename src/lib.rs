@@ -5,11 +5,11 @@
 
 #![deny(unsafe_code)]
 
-pub mod allow;
-pub mod collector;
+pub mod app;
 pub mod config;
 pub mod cursor;
 pub mod decode;
+pub mod encode;
 pub mod error;
 pub mod flow;
 pub mod flowgen;
@@ -19,13 +19,11 @@ pub mod metrics;
 #[allow(unsafe_code)]
 pub mod net;
 pub mod notify;
-pub mod output;
 pub mod pcap;
-pub mod replay;
-pub mod schema;
+pub mod pipeline;
+pub mod sink;
 pub mod state;
 pub mod telemetry;
-pub mod worker;
 
 /// The prost-generated types of the wire schemas in `proto/`. coreflow's hot path writes the
 /// same layouts directly (`schema`); these types are for consumers and tests.

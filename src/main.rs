@@ -1,7 +1,8 @@
 //! coreflow binary: parse, validate, start, wait, map the result to an exit code.
 
-use coreflow::replay::{Format, ReplayOptions};
-use coreflow::schema::Schema;
+use coreflow::app::replay::ReplayOptions;
+use coreflow::encode::schema::Schema;
+use coreflow::encode::Format;
 use std::process::ExitCode;
 
 #[global_allocator]
@@ -59,7 +60,7 @@ fn replay_main(args: &[String]) -> ExitCode {
     if opts.files.is_empty() {
         return usage_error("replay: no capture files given (coreflow replay FILE...)");
     }
-    match coreflow::replay::run(&opts) {
+    match coreflow::app::replay::run(&opts) {
         Ok(s) => {
             eprintln!(
                 "replay: {} datagrams, {} flows, {} counter records, {} non-UDP frames skipped",
@@ -86,7 +87,7 @@ every flow to stdout: JSON lines (default) or varint-length-delimited protobuf.
 Undecodable datagrams are counted by reason on stderr; they never stop the run.";
 
 fn collect_main(args: &[String]) -> ExitCode {
-    use coreflow::collector::{self, RunError};
+    use coreflow::app::collector::{self, RunError};
     use coreflow::config::{self, Command};
     match config::parse_args(args) {
         Err(e) => usage_error(&e.to_string()),

@@ -10,8 +10,8 @@ mod common;
 
 use common::builders;
 use coreflow::decode::Decoder;
+use coreflow::encode::schema::Schema;
 use coreflow::flow::FlowRecord;
-use coreflow::schema::Schema;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::net::IpAddr;

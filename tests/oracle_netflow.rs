@@ -1,5 +1,5 @@
 //! coreflow against an independent decoder: every NetFlow v5, NetFlow v9 and IPFIX capture
-//! under `../shared/captures` is replayed through `coreflow::replay::decode_capture` (one
+//! under `../shared/captures` is replayed through `coreflow::app::replay::decode_capture` (one
 //! `Decoder` per capture, frames in file order) and each data record is compared, field by
 //! field, with what Wireshark's tshark decoded from the same bytes (`<case>.pcap.tshark.json`).
 //!
@@ -793,7 +793,7 @@ fn decode_by_frame(pcap: &[u8], dec: &mut Decoder) -> Result<Vec<Group>, String>
                 one.extend_from_slice(header);
                 one.extend_from_slice(rec);
                 let mut out = Vec::new();
-                coreflow::replay::decode_capture(&one, dec, &mut |r: &FlowRecord| {
+                coreflow::app::replay::decode_capture(&one, dec, &mut |r: &FlowRecord| {
                     // the encoders skip the field groups a record's hint clears
                     assert!(
                         r.groups_hold(),
@@ -809,7 +809,7 @@ fn decode_by_frame(pcap: &[u8], dec: &mut Decoder) -> Result<Vec<Group>, String>
         None => {
             // not a classic pcap: one group for the whole file, matched in order
             let mut out = Vec::new();
-            coreflow::replay::decode_capture(pcap, dec, &mut |r: &FlowRecord| {
+            coreflow::app::replay::decode_capture(pcap, dec, &mut |r: &FlowRecord| {
                 assert!(r.groups_hold(), "field outside groups {r:?}");
                 out.push(*r)
             })
@@ -948,7 +948,7 @@ fn compare_case(case: &Case, manifest: Option<&serde_json::Value>) -> Report {
     // the same capture in one call must give the same records
     let mut whole = Vec::new();
     let mut dec2 = Decoder::new(Limits::default());
-    coreflow::replay::decode_capture(&pcap, &mut dec2, &mut |r: &FlowRecord| whole.push(*r))
+    coreflow::app::replay::decode_capture(&pcap, &mut dec2, &mut |r: &FlowRecord| whole.push(*r))
         .expect("whole-file decode_capture");
     let per_frame: Vec<FlowRecord> = groups.iter().flat_map(|(_, v)| v.iter().copied()).collect();
     if whole != per_frame {

@@ -746,7 +746,7 @@ fn run_case(dir: &Path, case: &str) -> Tally {
     let pcap = std::fs::read(dir.join(format!("{case}.pcap"))).unwrap();
     let mut dec = Decoder::new(Limits::default());
     let mut out = Collect::default();
-    coreflow::replay::decode_capture(&pcap, &mut dec, &mut out).unwrap();
+    coreflow::app::replay::decode_capture(&pcap, &mut dec, &mut out).unwrap();
 
     let mut groups: BTreeMap<(String, u64), Group> = BTreeMap::new();
     let mut t = Tally::default();

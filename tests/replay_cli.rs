@@ -9,8 +9,8 @@ mod common;
 
 use common::builders;
 use coreflow::decode::Decoder;
+use coreflow::encode::schema::Schema;
 use coreflow::flow::FlowRecord;
-use coreflow::schema::Schema;
 use prost::Message;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -65,7 +65,7 @@ fn library_flows(pcap: &Path) -> Vec<FlowRecord> {
     let data = std::fs::read(pcap).unwrap();
     let mut dec = Decoder::default();
     let mut out = Vec::new();
-    coreflow::replay::decode_capture(&data, &mut dec, &mut |r: &FlowRecord| out.push(*r))
+    coreflow::app::replay::decode_capture(&data, &mut dec, &mut |r: &FlowRecord| out.push(*r))
         .expect("decode_capture");
     out
 }

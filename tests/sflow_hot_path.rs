@@ -5,8 +5,8 @@
 
 use coreflow::decode::sflow::fixture::bench_flow_datagram;
 use coreflow::decode::Decoder;
+use coreflow::encode::schema::Schema;
 use coreflow::flow::FlowRecord;
-use coreflow::schema::Schema;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::net::IpAddr;

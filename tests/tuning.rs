@@ -53,7 +53,7 @@ fn small_example_runs_here() {
     // small.toml is for a 2-core box: its cores must also resolve on any machine with 2 cores
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tuning/small.toml");
     let s = coreflow::config::load_file(&p).unwrap();
-    let cores = coreflow::collector::available_cores();
+    let cores = coreflow::app::collector::available_cores();
     if cores.len() >= 2 && cores.contains(&0) && cores.contains(&1) {
         s.resolve(&cores).unwrap();
     }

@@ -5,9 +5,10 @@
 
 use coreflow::decode::Decoder;
 use coreflow::flow::FlowRecord;
-use coreflow::output::{key::KeyMode, Batch, Encoding, Framing};
-use coreflow::replay::Format;
-use coreflow::schema::Schema;
+use coreflow::encode::batch::{Batch, Encoding, Framing};
+use coreflow::encode::key::KeyMode;
+use coreflow::encode::Format;
+use coreflow::encode::schema::Schema;
 use prost::Message;
 use std::net::IpAddr;
 

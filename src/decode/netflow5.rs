@@ -346,8 +346,8 @@ pub(crate) mod tests {
     /// Encodes every record twice: straight from the in-place view, and from the record the
     /// view makes (what every other sink gets).
     struct BothWays {
-        schema: crate::schema::Schema,
-        cache: crate::schema::PrefixCache,
+        schema: crate::encode::schema::Schema,
+        cache: crate::encode::schema::PrefixCache,
         records: Vec<FlowRecord>,
         mismatches: usize,
     }
@@ -357,7 +357,7 @@ pub(crate) mod tests {
             self.records.push(*rec);
         }
         fn flow_of<F: Flow>(&mut self, flow: &F) {
-            use crate::schema::PB_ROOM;
+            use crate::encode::schema::PB_ROOM;
             let mut a = [0u8; PB_ROOM];
             let mut b = [0u8; PB_ROOM];
             let rec = flow.to_record();
@@ -381,7 +381,7 @@ pub(crate) mod tests {
             x ^= x << 17;
             x
         };
-        use crate::schema::Schema;
+        use crate::encode::schema::Schema;
         for schema in [Schema::GoflowV2, Schema::GoflowV3, Schema::Goflow2] {
             let mut sink = BothWays {
                 schema,

@@ -736,11 +736,11 @@ mod tests {
     #[test]
     #[ignore]
     fn perf_v9_full() {
-        use crate::replay::{Encoder, Format};
+        use crate::encode::{Encoder, Format};
         let (t, d) = perf_fixture();
         let mut dec = Decoder::default();
         run_with(&mut dec, &[t]);
-        let mut enc = Encoder::new(Format::Pb, crate::schema::Schema::default(), false);
+        let mut enc = Encoder::new(Format::Pb, crate::encode::schema::Schema::default(), false);
         let ip = IpAddr::from(EXPORTER);
         let ns = per_record(perf_iters(), || {
             enc.buf.clear();
@@ -778,10 +778,10 @@ mod tests {
     #[test]
     #[ignore]
     fn perf_v9_encode() {
-        use crate::replay::{Encoder, Format};
+        use crate::encode::{Encoder, Format};
         let (t, d) = perf_fixture();
         let recs = run(&[t, d]).0;
-        let mut enc = Encoder::new(Format::Pb, crate::schema::Schema::default(), false);
+        let mut enc = Encoder::new(Format::Pb, crate::encode::schema::Schema::default(), false);
         let ns = per_record(perf_iters(), || {
             enc.buf.clear();
             for r in &recs {

@@ -257,7 +257,7 @@ pub fn check_captures(proto_dir: &str, flow_type: FlowType) -> Option<Vec<CaseRe
                 flows += 1;
             }
         };
-        crate::replay::decode_capture(&data, &mut dec, &mut sink).expect("pcap");
+        crate::app::replay::decode_capture(&data, &mut dec, &mut sink).expect("pcap");
         mangle_capture(&data);
         same_with_and_without_reuse(&data, &name);
         let manifest_n = case["nf_data_records"].as_u64().unwrap_or(0);

@@ -913,22 +913,6 @@ impl CounterRecord {
     }
 }
 
-/// Writes one counter record in the replay/file output format: a JSON line, or a
-/// varint-length-delimited `CounterMessage`.
-pub fn encode_counters(rec: &CounterRecord, format: crate::replay::Format, buf: &mut Vec<u8>) {
-    match format {
-        crate::replay::Format::Json => {
-            rec.write_json(buf);
-            buf.push(b'\n');
-        }
-        crate::replay::Format::Pb => {
-            use prost::Message;
-            // a Vec grows as needed: encoding into it cannot fail
-            let _ = rec.to_pb().encode_length_delimited(buf);
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 
@@ -1532,7 +1516,7 @@ mod tests {
         let (_, out, _) = run(&d);
         let mut buf = Vec::new();
         for c in &out.counters {
-            encode_counters(c, crate::replay::Format::Json, &mut buf);
+            crate::encode::counters::encode_counters(c, crate::encode::Format::Json, &mut buf);
         }
         let lines: Vec<serde_json::Value> = buf
             .split(|&b| b == b'\n')
@@ -1551,7 +1535,7 @@ mod tests {
 
         buf.clear();
         for c in &out.counters {
-            encode_counters(c, crate::replay::Format::Pb, &mut buf);
+            crate::encode::counters::encode_counters(c, crate::encode::Format::Pb, &mut buf);
         }
         let mut rest = &buf[..];
         let mut msgs = Vec::new();

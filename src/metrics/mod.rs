@@ -17,7 +17,7 @@
 
 pub mod render;
 
-use crate::output::Batch;
+use crate::encode::batch::Batch;
 use crate::telemetry::counters::OutputStats;
 use crate::telemetry::hist::Published;
 use crate::telemetry::probe::{OutputLatency, WorkerHandle};

@@ -1,4 +1,3 @@
-
 use super::alloc::buckets_for;
 use super::*;
 

@@ -9,16 +9,17 @@
 
 use crate::config::{ranges, ConfigError, Settings};
 use crate::decode::DecodeError;
+use crate::encode::batch::{Batch, Encoding, Framing};
+use crate::encode::key::KeyMode;
 use crate::metrics::{self, Paths, Sources};
 use crate::net::signal::{self, Signals};
 use crate::net::socket::{open_group, GroupSpec};
-use crate::output::kafka::KafkaStats;
-use crate::output::key::KeyMode;
-use crate::output::{Batch, Encoding, Framing, Output, Sink};
+use crate::pipeline::worker::{self, WorkerConfig};
+use crate::sink::kafka::KafkaStats;
+use crate::sink::{Output, Sink};
 use crate::telemetry::counters::{OutputCounters, OutputStats, WorkerCounters};
 use crate::telemetry::hist::Published;
 use crate::telemetry::probe::{OutputLatency, OutputProbe, WorkerHandle, WorkerProbe};
-use crate::worker::{self, WorkerConfig};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -52,7 +53,7 @@ pub fn check(settings: &Settings) -> Result<String, ConfigError> {
     let cores = settings.resolve(&available_cores())?;
     if let crate::config::SinkSettings::Kafka = settings.output.sink {
         // same refusal as at start-up, so the check tells the truth
-        if let Err(crate::output::OpenError::Config(e)) =
+        if let Err(crate::sink::OpenError::Config(e)) =
             Sink::open(&settings.output, &settings.kafka)
         {
             return Err(e);
@@ -176,8 +177,8 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
     let cores = settings.resolve(&available_cores())?;
     let sink = match Sink::open(&settings.output, &settings.kafka) {
         Ok(s) => s,
-        Err(crate::output::OpenError::Config(e)) => return Err(RunError::Config(e)),
-        Err(crate::output::OpenError::Io(e)) => {
+        Err(crate::sink::OpenError::Config(e)) => return Err(RunError::Config(e)),
+        Err(crate::sink::OpenError::Io(e)) => {
             return Err(RunError::Runtime(anyhow::anyhow!("output: {e}")))
         }
     };
@@ -245,10 +246,10 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
     crate::log_info!(
         "writing {} ({}) to {}",
         match (settings.output.format, encoding.framing) {
-            (crate::replay::Format::Json, Framing::Stream) => "JSON lines",
-            (crate::replay::Format::Json, Framing::Bare) => "JSON messages",
-            (crate::replay::Format::Pb, Framing::Stream) => "varint-delimited protobuf",
-            (crate::replay::Format::Pb, Framing::Bare) => "protobuf messages",
+            (crate::encode::Format::Json, Framing::Stream) => "JSON lines",
+            (crate::encode::Format::Json, Framing::Bare) => "JSON messages",
+            (crate::encode::Format::Pb, Framing::Stream) => "varint-delimited protobuf",
+            (crate::encode::Format::Pb, Framing::Bare) => "protobuf messages",
         },
         settings.output.schema.name(),
         sink.describe()

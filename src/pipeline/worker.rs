@@ -10,12 +10,12 @@
 //! Counters are plain integers while a recvmmsg batch is processed and are published once
 //! per call into atomics that only this worker writes ([`WorkerCounters`]).
 
-use crate::allow::AllowList;
 use crate::decode::{DatagramSummary, Decoder, FlowSink, Limits, Protocol};
+use crate::encode::batch::{Batch, Encoding};
 use crate::flow::FlowRecord;
 use crate::logging::RateLimit;
 use crate::net::recv::RecvBatch;
-use crate::output::{Batch, Encoding};
+use crate::pipeline::allow::AllowList;
 use crate::telemetry::counters::WorkerCounters;
 use crate::telemetry::now_ns;
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};

@@ -1,8 +1,8 @@
 //! What the output side is configured with. `config` fills these from flags and TOML; the
 //! sink only reads them, so it never depends on the command-line layer.
 
-use crate::replay::Format;
-use crate::schema::Schema;
+use crate::encode::schema::Schema;
+use crate::encode::Format;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -33,7 +33,7 @@ pub struct KafkaSettings {
     pub sasl: bool,
     /// Brokers or an SRV record were given explicitly (file or flag).
     pub configured: bool,
-    pub key: crate::output::key::KeyMode,
+    pub key: crate::encode::key::KeyMode,
     /// A varint length prefix before each message (`-proto.fixedlen`).
     pub varint: bool,
     pub counters_topic: Option<String>,

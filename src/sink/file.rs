@@ -1,7 +1,7 @@
 //! The stdout/file sink: each batch is already framed (JSON lines or varint-delimited
 //! protobuf), so it is written as one `write_all`, with no copy.
 
-use super::Batch;
+use crate::encode::batch::Batch;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::AsFd;

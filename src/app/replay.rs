@@ -1,30 +1,10 @@
 //! `coreflow replay FILE...`: decode the flow datagrams of pcap/pcapng captures and write
 //! every flow to stdout, as the collector would publish it.
 
-use crate::decode::{sflow::CounterRecord, DecodeError, Decoder, FlowSink, Limits, Protocol};
-use crate::flow::FlowRecord;
-use crate::schema::Schema;
+use crate::decode::{DecodeError, Decoder, FlowSink, Limits, Protocol};
+use crate::encode::schema::Schema;
+use crate::encode::{Encoder, Format};
 use std::io::Write;
-
-/// Output encoding for flows written to a file or stdout.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Format {
-    /// One JSON object per line.
-    #[default]
-    Json,
-    /// varint-length-delimited protobuf.
-    Pb,
-}
-
-impl Format {
-    pub fn parse(s: &str) -> Option<Format> {
-        match s {
-            "json" => Some(Format::Json),
-            "pb" | "bin" | "protobuf" => Some(Format::Pb),
-            _ => None,
-        }
-    }
-}
 
 #[derive(Clone, Debug, Default)]
 pub struct ReplayOptions {
@@ -42,50 +22,6 @@ pub struct ReplaySummary {
     pub flows: u64,
     pub counter_records: u64,
     pub errors: Vec<(&'static str, u64)>,
-}
-
-/// Encodes flows of one schema/format into a buffer.
-pub struct Encoder {
-    pub format: Format,
-    pub schema: Schema,
-    pub counters: bool,
-    pub buf: Vec<u8>,
-    pub flows: u64,
-    pub counter_records: u64,
-}
-
-impl Encoder {
-    pub fn new(format: Format, schema: Schema, counters: bool) -> Self {
-        Encoder {
-            format,
-            schema,
-            counters,
-            buf: Vec::with_capacity(1 << 16),
-            flows: 0,
-            counter_records: 0,
-        }
-    }
-}
-
-impl FlowSink for Encoder {
-    #[inline]
-    fn flow(&mut self, rec: &FlowRecord) {
-        self.flows += 1;
-        match self.format {
-            Format::Json => {
-                self.schema.encode_json(rec, &mut self.buf);
-                self.buf.push(b'\n');
-            }
-            Format::Pb => self.schema.encode_pb_delimited(rec, &mut self.buf),
-        }
-    }
-
-    fn counters(&mut self, rec: &CounterRecord) {
-        if self.counters {
-            self.counter_records += 1;
-            crate::decode::sflow::encode_counters(rec, self.format, &mut self.buf);
-        }
-    }
 }
 
 /// Decodes every UDP datagram of `data` (a pcap/pcapng file) in order with one decoder and

@@ -14,10 +14,10 @@
 //! the receive-to-delivery latency is recorded without any allocation per message.
 
 use super::{FailKind, KafkaStats, OWNED_PROPERTIES};
+use crate::encode::batch::{Batch, Entry};
 use crate::error::ConfigError;
 use crate::logging::RateLimit;
-use crate::output::settings::KafkaSettings;
-use crate::output::{Batch, Entry};
+use crate::sink::settings::KafkaSettings;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{
@@ -251,14 +251,14 @@ impl KafkaSink {
         let brokers = if k.srv.is_empty() {
             k.brokers.join(",")
         } else {
-            let resolver = crate::output::dns::resolver().map_err(OpenError::Resolve)?;
-            let targets = crate::output::dns::resolve_srv(&k.srv, resolver, Duration::from_secs(2))
+            let resolver = crate::sink::dns::resolver().map_err(OpenError::Resolve)?;
+            let targets = crate::sink::dns::resolve_srv(&k.srv, resolver, Duration::from_secs(2))
                 .map_err(|e| {
-                    OpenError::Resolve(std::io::Error::new(
-                        e.kind(),
-                        format!("-kafka.out.srv {}: {e} (resolver {resolver})", k.srv),
-                    ))
-                })?;
+                OpenError::Resolve(std::io::Error::new(
+                    e.kind(),
+                    format!("-kafka.out.srv {}: {e} (resolver {resolver})", k.srv),
+                ))
+            })?;
             targets
                 .iter()
                 .map(|t| t.host_port())

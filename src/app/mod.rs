@@ -1,0 +1,6 @@
+//! The composition root: [`collector`] builds every thread from validated settings, runs them
+//! and shuts them down; [`replay`] is `coreflow replay`, the same decoders and encoders over
+//! capture files.
+
+pub mod collector;
+pub mod replay;
