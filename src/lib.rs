@@ -13,6 +13,7 @@ pub mod encode;
 pub mod error;
 pub mod flow;
 pub mod flowgen;
+pub mod labels;
 pub mod logging;
 pub mod metrics;
 /// Sockets, recvmmsg/sendmmsg, steering and signals: the only module allowed `unsafe`.

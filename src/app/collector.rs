@@ -8,6 +8,7 @@
 //! once.
 
 use crate::config::{ranges, ConfigError, Settings};
+use crate::decode::error::DecodeReason;
 use crate::decode::DecodeError;
 use crate::encode::batch::{Batch, Encoding, Framing};
 use crate::encode::key::KeyMode;
@@ -73,7 +74,7 @@ pub struct Totals {
     pub kernel_drops: u64,
     pub recv_errors: u64,
     pub flows: u64,
-    pub decode_errors: [u64; 9],
+    pub decode_errors: [u64; DecodeReason::COUNT],
     pub messages: u64,
     pub batches_dropped: u64,
     pub messages_dropped: u64,

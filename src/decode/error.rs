@@ -4,14 +4,16 @@
 //! labels. A leaf: it imports nothing of the crate but the cursor's short-read error.
 
 use crate::cursor::Short;
+use crate::labels::label_enum;
 
-/// The protocols a UDP payload can carry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Protocol {
-    NetflowV5,
-    NetflowV9,
-    Ipfix,
-    SflowV5,
+label_enum! {
+    /// The protocols a UDP payload can carry; the label is the `protocol` metric label.
+    pub enum Protocol {
+        NetflowV5 = "netflow_v5",
+        NetflowV9 = "netflow_v9",
+        Ipfix = "ipfix",
+        SflowV5 = "sflow_v5",
+    }
 }
 
 impl Protocol {
@@ -30,72 +32,50 @@ impl Protocol {
             _ => None,
         }
     }
+}
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Protocol::NetflowV5 => "netflow_v5",
-            Protocol::NetflowV9 => "netflow_v9",
-            Protocol::Ipfix => "ipfix",
-            Protocol::SflowV5 => "sflow_v5",
-        }
+label_enum! {
+    /// The part of a datagram an error is about (named in log lines).
+    pub enum Section {
+        Header = "header",
+        Record = "record",
+        FlowSet = "flowset",
+        Template = "template",
+        OptionsTemplate = "options_template",
+        DataSet = "data_set",
+        Sample = "sample",
+        FlowRecord = "flow_record",
+        CounterRecord = "counter_record",
+        PacketHeader = "packet_header",
     }
 }
 
-/// The part of a datagram an error is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Section {
-    Header,
-    Record,
-    FlowSet,
-    Template,
-    OptionsTemplate,
-    DataSet,
-    Sample,
-    FlowRecord,
-    CounterRecord,
-    PacketHeader,
-}
-
-impl Section {
-    pub fn name(self) -> &'static str {
-        match self {
-            Section::Header => "header",
-            Section::Record => "record",
-            Section::FlowSet => "flowset",
-            Section::Template => "template",
-            Section::OptionsTemplate => "options_template",
-            Section::DataSet => "data_set",
-            Section::Sample => "sample",
-            Section::FlowRecord => "flow_record",
-            Section::CounterRecord => "counter_record",
-            Section::PacketHeader => "packet_header",
-        }
+label_enum! {
+    /// Which configured limit a datagram hit: the `limit` metric label.
+    pub enum LimitKind {
+        Exporters = "exporters",
+        TemplatesPerExporter = "templates_per_exporter",
+        FieldsPerTemplate = "fields_per_template",
+        TemplateBytes = "template_bytes",
+        RecordsPerDatagram = "records_per_datagram",
+        SamplesPerDatagram = "samples_per_datagram",
+        AsPath = "as_path",
     }
 }
 
-/// Which configured limit a datagram hit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LimitKind {
-    Exporters,
-    TemplatesPerExporter,
-    FieldsPerTemplate,
-    TemplateBytes,
-    RecordsPerDatagram,
-    SamplesPerDatagram,
-    AsPath,
-}
-
-impl LimitKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            LimitKind::Exporters => "exporters",
-            LimitKind::TemplatesPerExporter => "templates_per_exporter",
-            LimitKind::FieldsPerTemplate => "fields_per_template",
-            LimitKind::TemplateBytes => "template_bytes",
-            LimitKind::RecordsPerDatagram => "records_per_datagram",
-            LimitKind::SamplesPerDatagram => "samples_per_datagram",
-            LimitKind::AsPath => "as_path",
-        }
+label_enum! {
+    /// The kind of a [`DecodeError`]: the `reason` metric label, and the index of the
+    /// per-reason counters.
+    pub enum DecodeReason {
+        UnknownProtocol = "unknown_protocol",
+        BadVersion = "bad_version",
+        Truncated = "truncated",
+        BadLength = "bad_length",
+        BadCount = "bad_count",
+        BadTemplate = "bad_template",
+        BadSetId = "bad_set_id",
+        TemplateNotFound = "template_not_found",
+        Limit = "limit",
     }
 }
 
@@ -139,47 +119,36 @@ impl DecodeError {
         }
     }
 
-    /// The metric label for this error (bounded set).
+    /// The kind of this error (bounded set).
+    #[inline]
+    pub fn kind(&self) -> DecodeReason {
+        match self {
+            DecodeError::UnknownProtocol => DecodeReason::UnknownProtocol,
+            DecodeError::BadVersion(_) => DecodeReason::BadVersion,
+            DecodeError::Truncated { .. } => DecodeReason::Truncated,
+            DecodeError::BadLength { .. } => DecodeReason::BadLength,
+            DecodeError::BadCount { .. } => DecodeReason::BadCount,
+            DecodeError::BadTemplate { .. } => DecodeReason::BadTemplate,
+            DecodeError::BadSetId(_) => DecodeReason::BadSetId,
+            DecodeError::TemplateNotFound { .. } => DecodeReason::TemplateNotFound,
+            DecodeError::Limit(_) => DecodeReason::Limit,
+        }
+    }
+
+    /// The metric label for this error.
+    #[inline]
     pub fn reason(&self) -> &'static str {
-        match self {
-            DecodeError::UnknownProtocol => "unknown_protocol",
-            DecodeError::BadVersion(_) => "bad_version",
-            DecodeError::Truncated { .. } => "truncated",
-            DecodeError::BadLength { .. } => "bad_length",
-            DecodeError::BadCount { .. } => "bad_count",
-            DecodeError::BadTemplate { .. } => "bad_template",
-            DecodeError::BadSetId(_) => "bad_set_id",
-            DecodeError::TemplateNotFound { .. } => "template_not_found",
-            DecodeError::Limit(_) => "limit",
-        }
+        self.kind().label()
     }
 
-    /// Index into [`DecodeStats::errors`].
+    /// Index into the per-reason counters ([`DecodeStats::errors`](super::DecodeStats)).
+    #[inline]
     pub fn index(&self) -> usize {
-        match self {
-            DecodeError::UnknownProtocol => 0,
-            DecodeError::BadVersion(_) => 1,
-            DecodeError::Truncated { .. } => 2,
-            DecodeError::BadLength { .. } => 3,
-            DecodeError::BadCount { .. } => 4,
-            DecodeError::BadTemplate { .. } => 5,
-            DecodeError::BadSetId(_) => 6,
-            DecodeError::TemplateNotFound { .. } => 7,
-            DecodeError::Limit(_) => 8,
-        }
+        self.kind().index()
     }
 
-    pub const REASONS: [&'static str; 9] = [
-        "unknown_protocol",
-        "bad_version",
-        "truncated",
-        "bad_length",
-        "bad_count",
-        "bad_template",
-        "bad_set_id",
-        "template_not_found",
-        "limit",
-    ];
+    /// Every reason label, by [`DecodeError::index`].
+    pub const REASONS: [&'static str; DecodeReason::COUNT] = DecodeReason::LABELS;
 }
 
 impl std::fmt::Display for DecodeError {
@@ -195,27 +164,27 @@ impl std::fmt::Display for DecodeError {
             } => write!(
                 f,
                 "{} truncated at offset {offset}: need {need} bytes, {have} left",
-                section.name()
+                section.label()
             ),
             DecodeError::BadLength { section, value } => {
-                write!(f, "{} length {value} is invalid", section.name())
+                write!(f, "{} length {value} is invalid", section.label())
             }
             DecodeError::BadCount { section, value } => {
                 write!(
                     f,
                     "{} count {value} disagrees with the data",
-                    section.name()
+                    section.label()
                 )
             }
             DecodeError::BadTemplate {
                 section,
                 template_id,
-            } => write!(f, "invalid {} {template_id}", section.name()),
+            } => write!(f, "invalid {} {template_id}", section.label()),
             DecodeError::BadSetId(id) => write!(f, "reserved set id {id}"),
             DecodeError::TemplateNotFound { template_id } => {
                 write!(f, "no template {template_id} for this exporter")
             }
-            DecodeError::Limit(k) => write!(f, "limit on {} reached", k.name()),
+            DecodeError::Limit(k) => write!(f, "limit on {} reached", k.label()),
         }
     }
 }

@@ -28,7 +28,6 @@ pub use error::{DecodeError, LimitKind, Limits, Protocol, Section};
 pub use stats::{DatagramSummary, DecodeStats, TemplateSeen, SUMMARY_TEMPLATES};
 
 use crate::flow::FlowRecord;
-use stats::proto_index;
 use std::net::IpAddr;
 use template::TemplateCache;
 
@@ -91,7 +90,7 @@ impl Decoder {
         };
         match res {
             Ok(()) => {
-                self.stats.datagrams[proto_index(proto)] += 1;
+                self.stats.datagrams[proto.index()] += 1;
                 Ok(proto)
             }
             Err(e) => {

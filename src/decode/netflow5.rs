@@ -2,7 +2,7 @@
 //!
 //! `Header::new_checked` checks the length once; after that no accessor can panic.
 
-use super::{proto_index, DecodeError, Decoder, FlowSink, LimitKind, Section};
+use super::{DecodeError, Decoder, FlowSink, LimitKind, Section};
 use crate::flow::{Addr, FieldGroups, Flow, FlowRecord, FlowType};
 use std::net::IpAddr;
 
@@ -286,7 +286,7 @@ pub fn decode<S: FlowSink>(
         let r: &[u8; RECORD_LEN] = chunk.try_into().expect("chunks_exact");
         sink.flow_of(&V5Flow { d: &d, r });
     }
-    dec.stats.flows[proto_index(super::Protocol::NetflowV5)] += count as u64;
+    dec.stats.flows[super::Protocol::NetflowV5.index()] += count as u64;
     Ok(())
 }
 

@@ -8,9 +8,7 @@
 use super::fields::{decode_data, decode_options, RecCtx};
 use super::spec::FieldSpec;
 use super::template::DomainSamplers;
-use super::{
-    proto_index, DatagramSummary, DecodeError, Decoder, FlowSink, LimitKind, Protocol, Section,
-};
+use super::{DatagramSummary, DecodeError, Decoder, FlowSink, LimitKind, Protocol, Section};
 use crate::cursor::{Cursor, Short};
 use crate::flow::{Addr, FlowRecord};
 
@@ -184,7 +182,7 @@ pub(crate) fn data_passes<S: FlowSink>(
             break;
         }
     }
-    stats.flows[proto_index(d.proto)] += flows;
+    stats.flows[d.proto.index()] += flows;
     if rates_grew {
         templates.rates_grew(&d.addr, limits, stats);
     }

@@ -19,7 +19,7 @@
 //! GoFlow's conventions (see [`decode`]); one counter record becomes one [`CounterRecord`],
 //! handed to [`FlowSink::counters`]. Nothing here allocates.
 
-use super::{packet, proto_index, DecodeError, DecodeStats, Decoder, FlowSink, LimitKind};
+use super::{packet, DecodeError, DecodeStats, Decoder, FlowSink, LimitKind};
 use super::{Limits, Protocol, Section};
 use crate::cursor::{Cursor, Short};
 use crate::flow::{Addr, FlowRecord, FlowType};
@@ -506,7 +506,7 @@ fn decode_flow_sample<S: FlowSink>(
     }
     p.finish(&mut rec);
     sink.flow(&rec);
-    stats.flows[proto_index(Protocol::SflowV5)] += 1;
+    stats.flows[Protocol::SflowV5.index()] += 1;
     Ok(())
 }
 

@@ -1,24 +1,45 @@
 //! What a worker's decoder counts ([`DecodeStats`]) and what the last datagram held
 //! ([`DatagramSummary`], read once per datagram by the per-exporter metrics).
 
-use super::error::{DecodeError, Protocol};
+use super::error::{DecodeError, DecodeReason, LimitKind, Protocol};
 use crate::flow::Addr;
+use crate::labels::label_enum;
+
+label_enum! {
+    /// NetFlow v9 / IPFIX set kinds: GoFlow's flowset `type` label values.
+    pub enum SetKind {
+        Template = "TemplateFlowSet",
+        OptionsTemplate = "OptionsTemplateFlowSet",
+        OptionsData = "OptionsDataFlowSet",
+        Data = "DataFlowSet",
+    }
+}
+
+label_enum! {
+    /// sFlow sample kinds: GoFlow's sample `type` label values.
+    pub enum SampleKind {
+        Flow = "FlowSample",
+        Counter = "CounterSample",
+        ExpandedFlow = "ExpandedFlowSample",
+        ExpandedCounter = "ExpandedCounterSample",
+    }
+}
 
 /// Counters a worker keeps about what it decoded. Plain integers: one worker owns them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DecodeStats {
     /// Datagrams decoded, by protocol (v5, v9, IPFIX, sFlow).
-    pub datagrams: [u64; 4],
+    pub datagrams: [u64; Protocol::COUNT],
     /// Flows handed to the sink, by protocol.
-    pub flows: [u64; 4],
+    pub flows: [u64; Protocol::COUNT],
     /// sFlow counter records handed to the sink.
     pub counter_records: u64,
     /// Errors by [`DecodeError::index`] (datagram-level and set-level).
-    pub errors: [u64; 9],
+    pub errors: [u64; DecodeReason::COUNT],
     /// Data records dropped because their template was unknown.
     pub records_without_template: u64,
     /// Limit hits by kind (order of [`LimitKind`]).
-    pub limits: [u64; 7],
+    pub limits: [u64; LimitKind::COUNT],
     /// Templates learned (new or redefined), data and options.
     pub templates_learned: u64,
     /// Templates dropped after `Limits::template_idle_timeout_s` without use.
@@ -58,43 +79,33 @@ pub struct DatagramSummary {
     /// Export time from the NetFlow/IPFIX header, seconds since the epoch (0: none).
     pub export_secs: u32,
     /// NetFlow v9/IPFIX sets by kind, in [`DatagramSummary::SET_KINDS`] order.
-    pub sets: [u32; 4],
+    pub sets: [u32; SetKind::COUNT],
     /// Records in those sets (template records, options data records, data records).
-    pub set_records: [u32; 4],
+    pub set_records: [u32; SetKind::COUNT],
     /// Template records (data and options) the datagram carried, first ones.
     pub templates: [TemplateSeen; SUMMARY_TEMPLATES],
     pub n_templates: u8,
     /// sFlow agent address (`Addr::NONE` for other protocols).
     pub agent: Addr,
     /// sFlow samples by kind, in [`DatagramSummary::SAMPLE_KINDS`] order.
-    pub samples: [u32; 4],
+    pub samples: [u32; SampleKind::COUNT],
     /// Records in those samples.
-    pub sample_records: [u32; 4],
+    pub sample_records: [u32; SampleKind::COUNT],
     /// Errors this datagram caused, by [`DecodeError::index`] (datagram and set level).
-    pub errors: [u32; 9],
+    pub errors: [u32; DecodeReason::COUNT],
     /// The last of them, for the log.
     pub last_error: Option<DecodeError>,
 }
 
 impl DatagramSummary {
     /// GoFlow's flowset `type` label values.
-    pub const SET_KINDS: [&'static str; 4] = [
-        "TemplateFlowSet",
-        "OptionsTemplateFlowSet",
-        "OptionsDataFlowSet",
-        "DataFlowSet",
-    ];
-    pub const SET_TEMPLATE: usize = 0;
-    pub const SET_OPTIONS_TEMPLATE: usize = 1;
-    pub const SET_OPTIONS_DATA: usize = 2;
-    pub const SET_DATA: usize = 3;
+    pub const SET_KINDS: [&'static str; SetKind::COUNT] = SetKind::LABELS;
+    pub const SET_TEMPLATE: usize = SetKind::Template.index();
+    pub const SET_OPTIONS_TEMPLATE: usize = SetKind::OptionsTemplate.index();
+    pub const SET_OPTIONS_DATA: usize = SetKind::OptionsData.index();
+    pub const SET_DATA: usize = SetKind::Data.index();
     /// GoFlow's sFlow sample `type` label values.
-    pub const SAMPLE_KINDS: [&'static str; 4] = [
-        "FlowSample",
-        "CounterSample",
-        "ExpandedFlowSample",
-        "ExpandedCounterSample",
-    ];
+    pub const SAMPLE_KINDS: [&'static str; SampleKind::COUNT] = SampleKind::LABELS;
 
     /// Notes one template record.
     #[inline]
@@ -128,14 +139,5 @@ impl DecodeStats {
 
     pub fn error_total(&self) -> u64 {
         self.errors.iter().sum()
-    }
-}
-
-pub(crate) fn proto_index(p: Protocol) -> usize {
-    match p {
-        Protocol::NetflowV5 => 0,
-        Protocol::NetflowV9 => 1,
-        Protocol::Ipfix => 2,
-        Protocol::SflowV5 => 3,
     }
 }

@@ -6,10 +6,13 @@
 //! accounting series are always written.
 
 use super::Sources;
+use crate::decode::error::{DecodeReason, Protocol};
 use crate::decode::{DatagramSummary, DecodeError, LimitKind};
 use crate::telemetry::counters::WorkerCounters;
 use crate::telemetry::counters::FAIL_REASONS;
-use crate::telemetry::exporters::{ExporterRow, KINDS, NF_ERRORS, NF_VERSIONS, SF_ERRORS};
+use crate::telemetry::exporters::{
+    ExporterRow, GoflowKind, KINDS, NF_ERRORS, NF_VERSIONS, SF_ERRORS,
+};
 use crate::telemetry::hist::{Lat, DECODE_BUCKETS, PIPELINE_BUCKETS, QUANTILES};
 use crate::telemetry::probe::WorkerSnapshot;
 use prometheus::proto::{
@@ -24,17 +27,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 const GOFLOW_QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
-const LIMITS: [LimitKind; 7] = [
-    LimitKind::Exporters,
-    LimitKind::TemplatesPerExporter,
-    LimitKind::FieldsPerTemplate,
-    LimitKind::TemplateBytes,
-    LimitKind::RecordsPerDatagram,
-    LimitKind::SamplesPerDatagram,
-    LimitKind::AsPath,
-];
-const PROTOCOLS: [&str; 4] = ["netflow_v5", "netflow_v9", "ipfix", "sflow_v5"];
-
 fn labels(pairs: &[(&str, &str)]) -> Vec<LabelPair> {
     pairs
         .iter()
@@ -213,7 +205,7 @@ impl Renderer {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Accounting {
     pub flows: u64,
-    pub decode_errors: [u64; 9],
+    pub decode_errors: [u64; DecodeReason::COUNT],
     pub truncated: u64,
     /// Datagrams refused by an allowlist.
     pub rejected: u64,
@@ -332,7 +324,7 @@ fn families(src: &Sources, last_scrape: f64) -> Vec<MetricFamily> {
     );
 
     let (mut dcount, mut derr) = (Vec::new(), Vec::new());
-    let mut dtime: [Lat; 3] = Default::default();
+    let mut dtime: [Lat; GoflowKind::COUNT] = Default::default();
     for (w, s) in src.workers.iter().zip(&snaps) {
         let id = w.id.to_string();
         for k in 0..3 {
@@ -569,7 +561,7 @@ fn families(src: &Sources, last_scrape: f64) -> Vec<MetricFamily> {
         for (slot, v) in per_worker.iter_mut().zip(vals) {
             slot.2.push(counter(&l, v as f64));
         }
-        for (p, name) in PROTOCOLS.iter().enumerate() {
+        for (p, name) in Protocol::LABELS.iter().enumerate() {
             let l = [("worker", id.as_str()), ("protocol", name)];
             decoded.push(counter(&l, g(&c.decoded[p]) as f64));
             flows.push(counter(&l, g(&c.flows[p]) as f64));
@@ -583,11 +575,11 @@ fn families(src: &Sources, last_scrape: f64) -> Vec<MetricFamily> {
                 ));
             }
         }
-        for (i, k) in LIMITS.iter().enumerate() {
+        for (i, k) in LimitKind::ALL.iter().enumerate() {
             let v = s.stats.limits[i];
             if v > 0 {
                 limits.push(counter(
-                    &[("worker", id.as_str()), ("limit", k.name())],
+                    &[("worker", id.as_str()), ("limit", k.label())],
                     v as f64,
                 ));
             }

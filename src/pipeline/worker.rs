@@ -10,6 +10,7 @@
 //! Counters are plain integers while a recvmmsg batch is processed and are published once
 //! per call into atomics that only this worker writes ([`WorkerCounters`]).
 
+use crate::decode::error::DecodeReason;
 use crate::decode::{DatagramSummary, Decoder, FlowSink, Limits, Protocol};
 use crate::encode::batch::{Batch, Encoding};
 use crate::flow::FlowRecord;
@@ -314,7 +315,7 @@ pub fn run(cfg: WorkerConfig) {
     let mut kernel_drops = 0u64;
     let mut drain_calls = 0usize;
     let mut err_log = RateLimit::new(Duration::from_secs(60));
-    let mut decode_logs: [RateLimit; 9] =
+    let mut decode_logs: [RateLimit; DecodeReason::COUNT] =
         std::array::from_fn(|_| RateLimit::new(DECODE_LOG_INTERVAL));
     let c = cfg.counters;
     let mut probe = cfg.probe;
@@ -445,7 +446,7 @@ pub const DECODE_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// Logs the last error of a datagram, rate-limited per reason (the counters have them all).
 fn log_decode_error(
     name: &str,
-    limits: &mut [RateLimit; 9],
+    limits: &mut [RateLimit; DecodeReason::COUNT],
     now: Instant,
     src: std::net::SocketAddr,
     sum: &DatagramSummary,
@@ -472,7 +473,7 @@ fn log_datagram(
 ) {
     let p = proto
         .or_else(|| Protocol::detect(data))
-        .map_or("unknown", Protocol::name);
+        .map_or("unknown", Protocol::label);
     let errors = match sum.last_error {
         Some(e) => format!(", {} errors (last: {e})", sum.error_total()),
         None => String::new(),

@@ -12,7 +12,7 @@ pub mod kafka;
 pub mod settings;
 
 use crate::encode::batch::{Batch, Framing};
-use crate::telemetry::counters::{OutputCounters, OutputStats};
+use crate::telemetry::counters::{FailReason, OutputCounters, OutputStats};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use settings::{OutputSettings, SinkSettings};
 use std::io;
@@ -251,7 +251,14 @@ fn run_file(
                 c.write_errors.fetch_add(1, Ordering::Relaxed);
                 c.messages_failed.fetch_add(n, Ordering::Relaxed);
                 let broken = e.kind() == io::ErrorKind::BrokenPipe;
-                st.fail(if broken { "broken_pipe" } else { "io" }, n);
+                st.fail(
+                    if broken {
+                        FailReason::BrokenPipe
+                    } else {
+                        FailReason::Io
+                    },
+                    n,
+                );
                 if broken {
                     crate::log_error!("output: {}: {e}; stopping", sink.describe());
                     failed.store(true, Ordering::Relaxed);
@@ -285,12 +292,7 @@ fn mirror_kafka(k: &kafka::KafkaStats, st: &OutputStats) {
     }
     st.bytes.store(g(&k.delivered_bytes), Ordering::Relaxed);
     for (kind, n) in kafka::FailKind::ALL.iter().zip(k.failed.iter()) {
-        let reason = match kind.label() {
-            "timeout" => "timed_out",
-            "too_large" => "msg_too_large",
-            other => other,
-        };
-        st.failed[OutputStats::reason_index(reason)].store(g(n), Ordering::Relaxed);
+        st.failed[kind.reason().index()].store(g(n), Ordering::Relaxed);
     }
     st.queue_full
         .store(g(&k.queue_full_events), Ordering::Relaxed);

@@ -2,6 +2,8 @@
 //! [`OutputCounters`] / [`OutputStats`]. Each is written by one thread (relaxed stores of its
 //! running totals) and read by the metrics thread and the exit summary.
 
+use crate::decode::error::{DecodeReason, Protocol};
+use crate::labels::label_enum;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// A worker's counters: written by that worker only (relaxed stores of its running totals),
@@ -21,11 +23,11 @@ pub struct WorkerCounters {
     pub kernel_drops: AtomicU64,
     pub recv_errors: AtomicU64,
     /// Decoded datagrams by protocol (v5, v9, IPFIX, sFlow).
-    pub decoded: [AtomicU64; 4],
+    pub decoded: [AtomicU64; Protocol::COUNT],
     /// Flows decoded by protocol.
-    pub flows: [AtomicU64; 4],
+    pub flows: [AtomicU64; Protocol::COUNT],
     /// Decode errors by `DecodeError::index` (datagram- and set-level).
-    pub decode_errors: [AtomicU64; 9],
+    pub decode_errors: [AtomicU64; DecodeReason::COUNT],
     pub records_without_template: AtomicU64,
     pub templates_learned: AtomicU64,
     /// Messages encoded into batches.
@@ -55,19 +57,24 @@ pub struct OutputCounters {
     pub messages_failed: AtomicU64,
 }
 
-/// Why a message could not be delivered: the `reason` label of
-/// `coreflow_output_failed_total` and of `coreflow_records_dropped_total{stage="output"}`.
-/// A sink maps its errors onto these with [`OutputStats::fail`].
-pub const FAIL_REASONS: [&str; 8] = [
-    "io",
-    "broken_pipe",
-    "timed_out",
-    "msg_too_large",
-    "unknown_topic",
-    "auth",
-    "transport",
-    "other",
-];
+label_enum! {
+    /// Why a message could not be delivered: the `reason` label of
+    /// `coreflow_output_failed_total` and of `coreflow_records_dropped_total{stage="output"}`.
+    /// A sink maps its errors onto these with [`OutputStats::fail`].
+    pub enum FailReason {
+        Io = "io",
+        BrokenPipe = "broken_pipe",
+        TimedOut = "timed_out",
+        MsgTooLarge = "msg_too_large",
+        UnknownTopic = "unknown_topic",
+        Auth = "auth",
+        Transport = "transport",
+        Other = "other",
+    }
+}
+
+/// Every failure reason label, by [`FailReason::index`].
+pub const FAIL_REASONS: [&str; FailReason::COUNT] = FailReason::LABELS;
 
 /// Delivery accounting of the output thread, whatever the sink (file now, Kafka next): what
 /// `/metrics` and `/healthz` read. Written by the output thread (or the sink's delivery
@@ -96,16 +103,8 @@ pub struct OutputStats {
 }
 
 impl OutputStats {
-    /// Index of `reason` in [`FAIL_REASONS`] (`other` if unknown).
-    pub fn reason_index(reason: &str) -> usize {
-        FAIL_REASONS
-            .iter()
-            .position(|r| *r == reason)
-            .unwrap_or(FAIL_REASONS.len() - 1)
-    }
-
-    pub fn fail(&self, reason: &str, messages: u64) {
-        self.failed[Self::reason_index(reason)].fetch_add(messages, Ordering::Relaxed);
+    pub fn fail(&self, reason: FailReason, messages: u64) {
+        self.failed[reason.index()].fetch_add(messages, Ordering::Relaxed);
     }
 
     pub fn failed_total(&self) -> u64 {

@@ -5,36 +5,82 @@
 //! The table holds at most `max` exporters; datagrams from any further one are counted in one
 //! row labelled `other`, so the label cardinality stays bounded whatever the network sends.
 
+use crate::decode::error::DecodeReason;
+use crate::decode::stats::{SampleKind, SetKind};
 use crate::decode::template::FxHasher;
 use crate::decode::{DatagramSummary, DecodeError, Protocol, TemplateSeen};
+use crate::labels::label_enum;
 use crate::telemetry::hist::LogHist;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::net::IpAddr;
 
 /// GoFlow's traffic `type` / decoder `name` values, by [`kind_index`].
-pub const KINDS: [&str; 3] = ["NetFlow", "NetFlowV5", "sFlow"];
+pub const KINDS: [&str; GoflowKind::COUNT] = GoflowKind::LABELS;
 /// NetFlow versions of `flow_process_nf_*`, by `nf_index`.
 pub const NF_VERSIONS: [&str; 3] = ["5", "9", "10"];
 /// GoFlow's `flow_process_nf_errors_count` `error` values.
-pub const NF_ERRORS: [&str; 4] = [
-    "error_version",
-    "error_flow_id",
-    "template_not_found",
-    "error_decoding",
-];
+pub const NF_ERRORS: [&str; NfError::COUNT] = NfError::LABELS;
 /// GoFlow's `flow_process_sf_errors_count` `error` values.
-pub const SF_ERRORS: [&str; 4] = [
-    "error_version",
-    "error_ip_version",
-    "error_data_format",
-    "error_decoding",
-];
-/// `DecodeError::index` -> index into [`NF_ERRORS`].
-const NF_ERROR_MAP: [usize; 9] = [0, 0, 3, 3, 3, 3, 1, 2, 3];
-/// `DecodeError::index` -> index into [`SF_ERRORS`] (a bad address type is the only
+pub const SF_ERRORS: [&str; SfError::COUNT] = SfError::LABELS;
+
+label_enum! {
+    /// GoFlow's kinds of decoder: traffic `type` / decoder `name` label values.
+    pub enum GoflowKind {
+        NetFlow = "NetFlow",
+        NetFlowV5 = "NetFlowV5",
+        Sflow = "sFlow",
+    }
+}
+
+label_enum! {
+    /// GoFlow's `flow_process_nf_errors_count` `error` values.
+    pub enum NfError {
+        Version = "error_version",
+        FlowId = "error_flow_id",
+        TemplateNotFound = "template_not_found",
+        Decoding = "error_decoding",
+    }
+}
+
+label_enum! {
+    /// GoFlow's `flow_process_sf_errors_count` `error` values.
+    pub enum SfError {
+        Version = "error_version",
+        IpVersion = "error_ip_version",
+        DataFormat = "error_data_format",
+        Decoding = "error_decoding",
+    }
+}
+
+/// The GoFlow NetFlow error a decode error is counted as.
+fn nf_error(r: DecodeReason) -> NfError {
+    match r {
+        DecodeReason::UnknownProtocol | DecodeReason::BadVersion => NfError::Version,
+        DecodeReason::BadSetId => NfError::FlowId,
+        DecodeReason::TemplateNotFound => NfError::TemplateNotFound,
+        DecodeReason::Truncated
+        | DecodeReason::BadLength
+        | DecodeReason::BadCount
+        | DecodeReason::BadTemplate
+        | DecodeReason::Limit => NfError::Decoding,
+    }
+}
+
+/// The GoFlow sFlow error a decode error is counted as (a bad address type is the only
 /// `bad_set_id` sFlow reports).
-const SF_ERROR_MAP: [usize; 9] = [0, 0, 3, 3, 3, 3, 1, 3, 3];
+fn sf_error(r: DecodeReason) -> SfError {
+    match r {
+        DecodeReason::UnknownProtocol | DecodeReason::BadVersion => SfError::Version,
+        DecodeReason::BadSetId => SfError::IpVersion,
+        DecodeReason::Truncated
+        | DecodeReason::BadLength
+        | DecodeReason::BadCount
+        | DecodeReason::BadTemplate
+        | DecodeReason::TemplateNotFound
+        | DecodeReason::Limit => SfError::Decoding,
+    }
+}
 /// Templates counted per exporter (distinct version/domain/id/kind); more are not labelled.
 pub const MAX_TEMPLATES_PER_ROW: usize = 256;
 /// sFlow agents counted per exporter; more fold into the last one kept.
@@ -44,10 +90,11 @@ pub const MAX_AGENTS_PER_ROW: usize = 8;
 #[inline]
 pub fn kind_index(p: Protocol) -> usize {
     match p {
-        Protocol::NetflowV9 | Protocol::Ipfix => 0,
-        Protocol::NetflowV5 => 1,
-        Protocol::SflowV5 => 2,
+        Protocol::NetflowV9 | Protocol::Ipfix => GoflowKind::NetFlow,
+        Protocol::NetflowV5 => GoflowKind::NetFlowV5,
+        Protocol::SflowV5 => GoflowKind::Sflow,
     }
+    .index()
 }
 
 #[inline]
@@ -82,8 +129,8 @@ impl Traffic {
 pub struct AgentRow {
     pub agent: Option<IpAddr>,
     pub datagrams: u64,
-    pub samples: [u64; 4],
-    pub sample_records: [u64; 4],
+    pub samples: [u64; SampleKind::COUNT],
+    pub sample_records: [u64; SampleKind::COUNT],
 }
 
 /// Everything counted about one exporter (or, with `ip: None`, about every exporter beyond
@@ -94,18 +141,18 @@ pub struct ExporterRow {
     /// Source port of the last datagram (GoFlow's `remote_port`; one series per exporter).
     pub port: u16,
     /// By [`KINDS`].
-    pub traffic: [Traffic; 3],
+    pub traffic: [Traffic; GoflowKind::COUNT],
     /// Flows decoded.
     pub flows: u64,
     /// Decode errors (datagram and set level), by `DecodeError::index`.
-    pub errors: [u64; 9],
+    pub errors: [u64; DecodeReason::COUNT],
     /// NetFlow datagrams decoded, by [`NF_VERSIONS`].
     pub nf_count: [u64; 3],
-    pub nf_errors: [u64; 4],
-    pub sf_errors: [u64; 4],
+    pub nf_errors: [u64; NfError::COUNT],
+    pub sf_errors: [u64; SfError::COUNT],
     /// v9 and IPFIX sets and their records by `DatagramSummary::SET_KINDS`.
-    pub flowsets: [[u64; 4]; 2],
-    pub flowset_records: [[u64; 4]; 2],
+    pub flowsets: [[u64; SetKind::COUNT]; 2],
+    pub flowset_records: [[u64; SetKind::COUNT]; 2],
     /// Receive time minus export time, ms, by [`NF_VERSIONS`].
     pub delay_ms: [LogHist<34>; 3],
     /// Template records received, by (version, domain, id, options).
@@ -228,9 +275,9 @@ impl ExporterRow {
                 }
                 self.errors[i] += u64::from(n);
                 if sflow {
-                    self.sf_errors[SF_ERROR_MAP[i]] += u64::from(n);
+                    self.sf_errors[sf_error(DecodeReason::ALL[i]).index()] += u64::from(n);
                 } else {
-                    self.nf_errors[NF_ERROR_MAP[i]] += u64::from(n);
+                    self.nf_errors[nf_error(DecodeReason::ALL[i]).index()] += u64::from(n);
                 }
             }
         }

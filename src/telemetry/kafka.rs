@@ -1,43 +1,37 @@
 //! The Kafka output's counters ([`KafkaStats`], compiled with or without the `kafka` feature
 //! so that the metrics and the exit summary need no feature checks) and its failure kinds.
 
+use super::counters::FailReason;
+use crate::labels::label_enum;
 use hdrhistogram::Histogram;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-/// Why a message failed (bounded label set for the metrics).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FailKind {
-    /// Not delivered within `message_timeout_ms` (broker unreachable for too long).
-    Timeout,
-    /// Larger than the broker or producer accepts.
-    TooLarge,
-    /// The topic or partition does not exist (and is not auto-created).
-    UnknownTopic,
-    /// Authentication or authorization refused.
-    Auth,
-    /// Any other error.
-    Other,
+label_enum! {
+    /// Why librdkafka failed a message: the `reason` label of the Kafka failure counters.
+    pub enum FailKind {
+        /// Not delivered within `message_timeout_ms` (broker unreachable for too long).
+        Timeout = "timeout",
+        /// Larger than the broker or producer accepts.
+        TooLarge = "too_large",
+        /// The topic or partition does not exist (and is not auto-created).
+        UnknownTopic = "unknown_topic",
+        /// Authentication or authorization refused.
+        Auth = "auth",
+        /// Any other error.
+        Other = "other",
+    }
 }
 
 impl FailKind {
-    pub const COUNT: usize = 5;
-    pub const ALL: [FailKind; FailKind::COUNT] = [
-        FailKind::Timeout,
-        FailKind::TooLarge,
-        FailKind::UnknownTopic,
-        FailKind::Auth,
-        FailKind::Other,
-    ];
-
-    /// The metric label.
-    pub fn label(self) -> &'static str {
+    /// The sink-independent failure reason this kind is accounted as.
+    pub fn reason(self) -> FailReason {
         match self {
-            FailKind::Timeout => "timeout",
-            FailKind::TooLarge => "too_large",
-            FailKind::UnknownTopic => "unknown_topic",
-            FailKind::Auth => "auth",
-            FailKind::Other => "other",
+            FailKind::Timeout => FailReason::TimedOut,
+            FailKind::TooLarge => FailReason::MsgTooLarge,
+            FailKind::UnknownTopic => FailReason::UnknownTopic,
+            FailKind::Auth => FailReason::Auth,
+            FailKind::Other => FailReason::Other,
         }
     }
 }

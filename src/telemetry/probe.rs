@@ -5,7 +5,7 @@
 //! worker checks once per loop.
 
 use super::counters::{OutputStats, WorkerCounters};
-use super::exporters::{kind_index, ExporterRow, ExporterTable};
+use super::exporters::{kind_index, ExporterRow, ExporterTable, GoflowKind};
 use super::hist::{Lat, Published};
 use super::{clock_ms, clock_ms_now, now_ns, PUBLISH_INTERVAL};
 use crate::decode::template::{SamplingInfo, TemplateInfo};
@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 pub struct WorkerSnapshot {
     pub exporters: Vec<ExporterRow>,
     /// Decode time per datagram, by GoFlow kind (`exporters::KINDS`).
-    pub decode: [Lat; 3],
+    pub decode: [Lat; GoflowKind::COUNT],
     /// Datagrams decoded / refused, by GoFlow kind.
-    pub decoder_ok: [u64; 3],
-    pub decoder_errors: [u64; 3],
+    pub decoder_ok: [u64; GoflowKind::COUNT],
+    pub decoder_errors: [u64; GoflowKind::COUNT],
     pub stats: DecodeStats,
     pub templates_held: usize,
     pub exporters_held: usize,
@@ -95,9 +95,9 @@ impl WorkerHandle {
     /// GoFlow kind of the listener, for datagrams of no known protocol.
     fn fallback_kind(&self) -> usize {
         if self.listener == "sflow" {
-            2
+            GoflowKind::Sflow.index()
         } else {
-            0
+            GoflowKind::NetFlow.index()
         }
     }
 }
@@ -110,9 +110,9 @@ pub struct WorkerProbe {
     handle: Arc<WorkerHandle>,
     fallback_kind: usize,
     table: ExporterTable,
-    decode: [Lat; 3],
-    decoder_ok: [u64; 3],
-    decoder_errors: [u64; 3],
+    decode: [Lat; GoflowKind::COUNT],
+    decoder_ok: [u64; GoflowKind::COUNT],
+    decoder_errors: [u64; GoflowKind::COUNT],
     mark: Instant,
     last_publish: Instant,
 }
@@ -126,8 +126,8 @@ impl WorkerProbe {
             handle,
             table: ExporterTable::new(max_exporters),
             decode: Default::default(),
-            decoder_ok: [0; 3],
-            decoder_errors: [0; 3],
+            decoder_ok: [0; GoflowKind::COUNT],
+            decoder_errors: [0; GoflowKind::COUNT],
             mark: now,
             last_publish: now,
         }
