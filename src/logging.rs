@@ -1,12 +1,21 @@
-//! A small leveled logger on stderr, in GoFlow's two formats (`-logfmt normal|json`), and a
-//! rate limiter for messages that could come once per datagram.
+//! coreflow's logger: a `log::Log` on stderr in GoFlow's two formats (`-logfmt normal|json`),
+//! and a rate limiter for messages that could come once per datagram.
 //!
 //! `normal` is logrus' text layout: `time="2024-05-01T12:00:00Z" level=info msg="..."`;
 //! `json` is one object per line: `{"level":"info","msg":"...","time":"..."}`.
+//!
+//! The `log` crate is the facade: [`init`] installs this logger and sets `log`'s maximum
+//! level, so records from other crates (rdkafka's, for one) come out in the same format, with
+//! their target before the message. The `log_*!` macros are `log::log!` with coreflow's
+//! [`Level`] (logrus' level names); the level check before anything is formatted is
+//! `log`'s, one atomic load. Before [`init`] nothing is logged (`log`'s default). serde_json
+//! writes the JSON line and quotes the text format's message; humantime formats the time.
 
+#[doc(hidden)]
+pub use log;
 use std::fmt;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -62,89 +71,117 @@ impl LogFormat {
     }
 }
 
-static LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
+impl Level {
+    /// The `log` crate's level of the same name.
+    #[inline]
+    pub const fn to_log(self) -> log::Level {
+        match self {
+            Level::Error => log::Level::Error,
+            Level::Warn => log::Level::Warn,
+            Level::Info => log::Level::Info,
+            Level::Debug => log::Level::Debug,
+            Level::Trace => log::Level::Trace,
+        }
+    }
+}
+
 static JSON: AtomicBool = AtomicBool::new(false);
 
+/// Installs the logger (once per process; later calls change only the level and the format).
 pub fn init(level: Level, format: LogFormat) {
-    LEVEL.store(level as u8, Ordering::Relaxed);
     JSON.store(format == LogFormat::Json, Ordering::Relaxed);
+    let _ = log::set_logger(&Stderr);
+    log::set_max_level(level.to_log().to_level_filter());
 }
 
 #[inline]
 pub fn enabled(level: Level) -> bool {
-    level as u8 <= LEVEL.load(Ordering::Relaxed)
+    level.to_log() <= log::max_level()
 }
 
-/// Writes one line (use the `log_*!` macros).
+/// Logs one record from coreflow (use the `log_*!` macros).
 pub fn write(level: Level, args: fmt::Arguments<'_>) {
-    let msg = args.to_string();
-    let time = rfc3339(SystemTime::now());
-    let mut line = String::with_capacity(msg.len() + 64);
-    if JSON.load(Ordering::Relaxed) {
-        line.push_str("{\"level\":\"");
-        line.push_str(level.name());
-        line.push_str("\",\"msg\":");
-        escape_into(&mut line, &msg);
-        line.push_str(",\"time\":\"");
-        line.push_str(&time);
-        line.push_str("\"}\n");
-    } else {
-        line.push_str("time=\"");
-        line.push_str(&time);
-        line.push_str("\" level=");
-        line.push_str(level.name());
-        line.push_str(" msg=");
-        escape_into(&mut line, &msg);
-        line.push('\n');
-    }
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    log::logger().log(
+        &log::Record::builder()
+            .level(level.to_log())
+            .target(module_path!())
+            .args(args)
+            .build(),
+    );
 }
 
-fn escape_into(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+struct Stderr;
+
+impl log::Log for Stderr {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
         }
+        let line = format_line(
+            JSON.load(Ordering::Relaxed),
+            record.level(),
+            &message(record),
+            SystemTime::now(),
+        );
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
-    out.push('"');
+
+    fn flush(&self) {
+        let _ = std::io::stderr().flush();
+    }
 }
 
-/// `2024-05-01T12:00:00Z` (UTC, seconds).
+/// The record's message; another crate's begins with its target (`tiny_http: ...`).
+fn message(record: &log::Record<'_>) -> String {
+    let target = record.target();
+    if target == "coreflow" || target.starts_with("coreflow::") {
+        record.args().to_string()
+    } else {
+        format!("{target}: {}", record.args())
+    }
+}
+
+/// One log line, with its newline.
+fn format_line(json: bool, level: log::Level, msg: &str, time: SystemTime) -> String {
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        level: &'a str,
+        msg: &'a str,
+        time: &'a str,
+    }
+    // log::Level's discriminants are Level's: Error = 1 ..= Trace = 5
+    let level = Level::NAMES[level as usize - 1];
+    let time = rfc3339(time);
+    let mut line = if json {
+        let line = Line {
+            level,
+            msg,
+            time: &time,
+        };
+        serde_json::to_string(&line).unwrap_or_default()
+    } else {
+        let msg = serde_json::to_string(msg).unwrap_or_default();
+        format!("time=\"{time}\" level={level} msg={msg}")
+    };
+    line.push('\n');
+    line
+}
+
+/// `2024-05-01T12:00:00Z` (UTC, seconds; clamped to years 1970..=9999).
 pub fn rfc3339(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // civil-from-days (Howard Hinnant), valid for the Unix era
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    const MAX: Duration = Duration::from_secs(253_402_300_799); // 9999-12-31T23:59:59Z
+    let t = t.clamp(UNIX_EPOCH, UNIX_EPOCH + MAX);
+    humantime::format_rfc3339_seconds(t).to_string()
 }
 
 #[macro_export]
 macro_rules! log_at {
     ($lvl:expr, $($arg:tt)*) => {
-        if $crate::logging::enabled($lvl) {
-            $crate::logging::write($lvl, format_args!($($arg)*));
-        }
+        $crate::logging::log::log!($crate::logging::Level::to_log($lvl), $($arg)*)
     };
 }
 
@@ -199,6 +236,44 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_secs(1_714_564_800 + 3_661);
         assert_eq!(rfc3339(t), "2024-05-01T13:01:01Z");
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH - Duration::from_secs(1)),
+            "1970-01-01T00:00:00Z"
+        );
+        let far = UNIX_EPOCH + Duration::from_secs(400_000_000_000);
+        assert_eq!(rfc3339(far), "9999-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn line_formats() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_714_564_800);
+        let msg = "datagram from 192.0.2.1: \"bad\" \\ count\nnext\u{1}";
+        assert_eq!(
+            format_line(false, log::Level::Warn, msg, t),
+            "time=\"2024-05-01T12:00:00Z\" level=warn msg=\"datagram from 192.0.2.1: \\\"bad\\\" \\\\ count\\nnext\\u0001\"\n"
+        );
+        assert_eq!(
+            format_line(true, log::Level::Info, "started", t),
+            "{\"level\":\"info\",\"msg\":\"started\",\"time\":\"2024-05-01T12:00:00Z\"}\n"
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&format_line(true, log::Level::Error, msg, t)).unwrap();
+        assert_eq!(v["msg"], msg);
+        assert_eq!(v["level"], "error");
+    }
+
+    #[test]
+    fn facade() {
+        init(Level::Info, LogFormat::Normal);
+        assert!(enabled(Level::Info) && !enabled(Level::Debug));
+        assert_eq!(log::max_level(), log::LevelFilter::Info);
+        init(Level::Debug, LogFormat::Normal);
+        assert!(enabled(Level::Debug) && !enabled(Level::Trace));
+        init(Level::Info, LogFormat::Normal);
+        let args = format_args!("Server listening on {}", 80);
+        let rec = |target| message(&log::Record::builder().target(target).args(args).build());
+        assert_eq!(rec("coreflow::worker"), "Server listening on 80");
+        assert_eq!(rec("tiny_http"), "tiny_http: Server listening on 80");
     }
 
     #[test]

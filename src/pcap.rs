@@ -1,11 +1,27 @@
 //! Reading UDP datagrams out of pcap and pcapng files, for `coreflow replay` and the tests.
 //!
-//! Link types: Ethernet (with 802.1Q / QinQ tags), Linux cooked capture v1 and v2, raw IP.
-//! Network: IPv4 (unfragmented, options skipped) and IPv6 (extension headers skipped).
-//! Everything that is not a complete UDP datagram (TCP, fragments, truncated snaps) is
-//! skipped and counted, never an error: captures often mix in BGP/BMP sessions.
+//! The file formats are read by `pcap-parser` (rusticata; maintained, fuzzed, zero-copy:
+//! every frame is a slice of the file, nothing is copied until a UDP payload is kept). It
+//! knows classic pcap in both byte orders, with micro- or nanosecond timestamps and the
+//! modified (Kuznetsov) record header, and pcapng with any number of sections, interfaces and
+//! either byte order. Its length checks are ours to trust: a file cut short is an error.
+//!
+//! Own code remains for two things the crate does not do:
+//! - the frame inside: link layer, IP and UDP headers, parsed here with [`Cursor`]
+//!   (pcap-parser's `data` feature only strips the cooked-capture headers: it leaves Ethernet
+//!   and its VLAN tags to the caller and reads the BSD loopback family in one byte order);
+//! - the pcapng timestamp unit, from the interface's raw `if_tsresol` (the crate's
+//!   `ts_resolution()` rejects every power-of-two resolution in 0.17).
+//!
+//! Link types: Ethernet (with 802.1Q / QinQ tags), Linux cooked capture v1 and v2, BSD
+//! loopback, raw IP. Network: IPv4 (unfragmented, options skipped) and IPv6 (extension
+//! headers skipped). Everything that is not a complete UDP datagram (TCP, fragments, truncated
+//! snaps) is skipped and counted, never an error: captures often mix in BGP/BMP sessions.
 
 use crate::cursor::Cursor;
+use pcap_parser::pcapng::Block;
+use pcap_parser::traits::PcapNGPacketBlock;
+use pcap_parser::{nom, LegacyPcapBlock, PcapBlockOwned, PcapHeader, PcapNGSlice};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// One UDP datagram found in a capture.
@@ -20,6 +36,7 @@ pub struct UdpDatagram {
     pub payload: Vec<u8>,
 }
 
+/// Frames read, and what became of them: `frames == udp + skipped`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PcapStats {
     pub frames: u64,
@@ -33,6 +50,17 @@ pub enum PcapError {
     NotPcap,
     #[error("file truncated inside the {0}")]
     Truncated(&'static str),
+    #[error("malformed {0}")]
+    Malformed(&'static str),
+}
+
+impl PcapError {
+    fn from_nom<E>(e: nom::Err<E>, what: &'static str) -> PcapError {
+        match e {
+            nom::Err::Incomplete(_) => PcapError::Truncated(what),
+            nom::Err::Error(_) | nom::Err::Failure(_) => PcapError::Malformed(what),
+        }
+    }
 }
 
 const LINKTYPE_NULL: u32 = 0;
@@ -43,148 +71,121 @@ const LINKTYPE_IPV4: u32 = 228;
 const LINKTYPE_IPV6: u32 = 229;
 const LINKTYPE_LINUX_SLL2: u32 = 276;
 
+const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+
 /// Reads every UDP datagram of a pcap or pcapng file, in file order.
 pub fn read_udp(data: &[u8]) -> Result<(Vec<UdpDatagram>, PcapStats), PcapError> {
     let mut out = Vec::new();
     let mut stats = PcapStats::default();
-    let magic = data.get(..4).ok_or(PcapError::NotPcap)?;
-    match magic {
-        [0xd4, 0xc3, 0xb2, 0xa1]
-        | [0xa1, 0xb2, 0xc3, 0xd4]
-        | [0x4d, 0x3c, 0xb2, 0xa1]
-        | [0xa1, 0xb2, 0x3c, 0x4d] => read_pcap(data, &mut out, &mut stats)?,
-        [0x0a, 0x0d, 0x0d, 0x0a] => read_pcapng(data, &mut out, &mut stats)?,
-        _ => return Err(PcapError::NotPcap),
+    match pcap_parser::parse_pcap_header(data) {
+        Ok((records, header)) => read_pcap(&header, records, &mut out, &mut stats)?,
+        Err(nom::Err::Incomplete(_)) if data.len() >= 4 => {
+            return Err(PcapError::Truncated("file header"))
+        }
+        Err(_) if data.starts_with(&PCAPNG_MAGIC) => {
+            let blocks = PcapNGSlice::from_slice(data)
+                .map_err(|e| PcapError::from_nom(e, "section header"))?;
+            read_pcapng(blocks, &mut out, &mut stats)?;
+        }
+        Err(_) => return Err(PcapError::NotPcap),
     }
     Ok((out, stats))
 }
 
-fn rd_u32(b: &[u8], le: bool) -> u32 {
-    let a = [b[0], b[1], b[2], b[3]];
-    if le {
-        u32::from_le_bytes(a)
+fn read_pcap(
+    header: &PcapHeader,
+    mut records: &[u8],
+    out: &mut Vec<UdpDatagram>,
+    st: &mut PcapStats,
+) -> Result<(), PcapError> {
+    type ParseRecord =
+        fn(&[u8]) -> nom::IResult<&[u8], LegacyPcapBlock<'_>, pcap_parser::PcapError<&[u8]>>;
+    let parse: ParseRecord = if header.is_modified_format() {
+        pcap_parser::parse_pcap_frame_modified
+    } else if header.is_bigendian() {
+        pcap_parser::parse_pcap_frame_be
     } else {
-        u32::from_be_bytes(a)
-    }
-}
-
-fn read_pcap(data: &[u8], out: &mut Vec<UdpDatagram>, st: &mut PcapStats) -> Result<(), PcapError> {
-    if data.len() < 24 {
-        return Err(PcapError::Truncated("file header"));
-    }
-    let le = data[0] == 0xd4 || data[0] == 0x4d;
-    let nanos = matches!(
-        data[..4],
-        [0x4d, 0x3c, 0xb2, 0xa1] | [0xa1, 0xb2, 0x3c, 0x4d]
-    );
-    let linktype = rd_u32(&data[20..24], le) & 0x0FFF_FFFF;
-    let mut pos = 24;
-    while pos < data.len() {
-        let h = data
-            .get(pos..pos + 16)
-            .ok_or(PcapError::Truncated("record header"))?;
-        let secs = u64::from(rd_u32(&h[0..4], le));
-        let frac = u64::from(rd_u32(&h[4..8], le));
-        let incl = rd_u32(&h[8..12], le) as usize;
-        let frame = data
-            .get(pos + 16..pos + 16 + incl)
-            .ok_or(PcapError::Truncated("record"))?;
-        let ts_ns = secs * 1_000_000_000 + if nanos { frac } else { frac * 1000 };
+        pcap_parser::parse_pcap_frame
+    };
+    let nanos = header.is_nanosecond_precision();
+    // the top bits of the link type field hold the FCS length, not the link type
+    let linktype = header.network.0 as u32 & 0x0FFF_FFFF;
+    while !records.is_empty() {
+        let (rest, r) = parse(records).map_err(|e| {
+            let what = if records.len() < 16 {
+                "record header"
+            } else {
+                "record"
+            };
+            PcapError::from_nom(e, what)
+        })?;
+        let frac = u64::from(r.ts_usec);
+        let ts_ns = u64::from(r.ts_sec) * 1_000_000_000 + if nanos { frac } else { frac * 1000 };
         st.frames += 1;
-        push_frame(linktype, ts_ns, frame, out, st);
-        pos += 16 + incl;
+        push_frame(linktype, ts_ns, r.data, out, st);
+        records = rest;
     }
     Ok(())
 }
 
+/// A pcapng interface: its link type and timestamp units per second.
+struct Interface {
+    linktype: u32,
+    units: u64,
+}
+
 fn read_pcapng(
-    data: &[u8],
+    blocks: PcapNGSlice<'_>,
     out: &mut Vec<UdpDatagram>,
     st: &mut PcapStats,
 ) -> Result<(), PcapError> {
-    let mut pos = 0;
-    let mut le = true;
-    // per interface: (linktype, ts units per second)
-    let mut ifaces: Vec<(u32, u64)> = Vec::new();
-    while pos + 12 <= data.len() {
-        let btype_raw = &data[pos..pos + 4];
-        if btype_raw == [0x0a, 0x0d, 0x0d, 0x0a] {
-            let bom = data
-                .get(pos + 8..pos + 12)
-                .ok_or(PcapError::Truncated("section header"))?;
-            le = bom == [0x4d, 0x3c, 0x2b, 0x1a];
-            ifaces.clear();
-        }
-        let btype = rd_u32(btype_raw, le);
-        let blen = rd_u32(&data[pos + 4..pos + 8], le) as usize;
-        if blen < 12 || pos + blen > data.len() {
-            return Err(PcapError::Truncated("block"));
-        }
-        let body = &data[pos + 8..pos + blen - 4];
-        match btype {
-            1 if body.len() >= 8 => {
-                let linktype = u32::from(if le {
-                    u16::from_le_bytes([body[0], body[1]])
-                } else {
-                    u16::from_be_bytes([body[0], body[1]])
-                });
-                let mut units = 1_000_000u64;
-                // options: if_tsresol (code 9)
-                let mut o = 8;
-                while o + 4 <= body.len() {
-                    let code = if le {
-                        u16::from_le_bytes([body[o], body[o + 1]])
-                    } else {
-                        u16::from_be_bytes([body[o], body[o + 1]])
-                    };
-                    let len = usize::from(if le {
-                        u16::from_le_bytes([body[o + 2], body[o + 3]])
-                    } else {
-                        u16::from_be_bytes([body[o + 2], body[o + 3]])
-                    });
-                    if code == 0 {
-                        break;
-                    }
-                    if code == 9 && len >= 1 && o + 4 < body.len() {
-                        let v = body[o + 4];
-                        units = if v & 0x80 == 0 {
-                            10u64.saturating_pow(u32::from(v))
-                        } else {
-                            1u64 << (v & 0x7f).min(63)
-                        };
-                    }
-                    o += 4 + len.div_ceil(4) * 4;
-                }
-                ifaces.push((linktype, units.max(1)));
-            }
-            6 if body.len() >= 20 => {
-                let ifid = rd_u32(&body[0..4], le) as usize;
-                let ts = (u64::from(rd_u32(&body[4..8], le)) << 32)
-                    | u64::from(rd_u32(&body[8..12], le));
-                let cap = rd_u32(&body[12..16], le) as usize;
-                let frame = body
-                    .get(20..20 + cap)
-                    .ok_or(PcapError::Truncated("packet block"))?;
+    // interface ids count from 0 in each section
+    let mut ifaces: Vec<Interface> = Vec::new();
+    for block in blocks {
+        let PcapBlockOwned::NG(block) = block.map_err(|e| PcapError::from_nom(e, "block"))? else {
+            continue;
+        };
+        match block {
+            Block::SectionHeader(_) => ifaces.clear(),
+            Block::InterfaceDescription(idb) => ifaces.push(Interface {
+                linktype: u32::from(idb.linktype.0 as u16),
+                units: ts_units(idb.if_tsresol),
+            }),
+            Block::EnhancedPacket(epb) => {
                 st.frames += 1;
-                if let Some(&(lt, units)) = ifaces.get(ifid) {
-                    let ts_ns = (u128::from(ts) * 1_000_000_000 / u128::from(units)) as u64;
-                    push_frame(lt, ts_ns, frame, out, st);
-                } else {
-                    st.skipped += 1;
+                match ifaces.get(epb.if_id as usize) {
+                    Some(i) => {
+                        let ts = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                        let ns = u128::from(ts) * 1_000_000_000 / u128::from(i.units);
+                        let ts_ns = u64::try_from(ns).unwrap_or(u64::MAX);
+                        push_frame(i.linktype, ts_ns, epb.packet_data(), out, st);
+                    }
+                    None => st.skipped += 1,
                 }
             }
-            3 if body.len() >= 4 => {
-                // simple packet block: interface 0, no timestamp
+            // simple packet block: interface 0, no timestamp
+            Block::SimplePacket(spb) => {
                 st.frames += 1;
-                if let Some(&(lt, _)) = ifaces.first() {
-                    push_frame(lt, 0, &body[4..], out, st);
+                match ifaces.first() {
+                    Some(i) => push_frame(i.linktype, 0, spb.packet_data(), out, st),
+                    None => st.skipped += 1,
                 }
             }
             _ => {}
         }
-        pos += blen;
     }
     Ok(())
+}
+
+/// Timestamp units per second of pcapng's `if_tsresol` (default 6: microseconds): a power of
+/// ten, or of two when the top bit is set.
+fn ts_units(tsresol: u8) -> u64 {
+    let units = if tsresol & 0x80 == 0 {
+        10u64.saturating_pow(u32::from(tsresol))
+    } else {
+        1u64 << (tsresol & 0x7f).min(63)
+    };
+    units.max(1)
 }
 
 fn push_frame(
@@ -347,27 +348,156 @@ mod tests {
         f
     }
 
+    /// A classic pcap file of `frames`, little- or big-endian, micro- or nanosecond stamps.
+    fn pcap(be: bool, nanos: bool, frames: &[&[u8]]) -> Vec<u8> {
+        let w32 = |f: &mut Vec<u8>, v: u32| {
+            f.extend_from_slice(&if be { v.to_be_bytes() } else { v.to_le_bytes() })
+        };
+        let mut file = Vec::new();
+        w32(&mut file, if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 });
+        let version = if be { [0, 2, 0, 4] } else { [2, 0, 4, 0] };
+        file.extend_from_slice(&version);
+        file.extend_from_slice(&[0; 8]);
+        w32(&mut file, 65535);
+        w32(&mut file, 1);
+        for frame in frames {
+            w32(&mut file, 10);
+            w32(&mut file, 5);
+            w32(&mut file, frame.len() as u32);
+            w32(&mut file, frame.len() as u32);
+            file.extend_from_slice(frame);
+        }
+        file
+    }
+
+    /// A pcapng file: section header, an Ethernet interface with nanosecond stamps, an
+    /// enhanced packet block at `ts_ns` and a simple packet block with the same frame.
+    fn pcapng(be: bool, ts_ns: u64, frame: &[u8]) -> Vec<u8> {
+        let w32 = |f: &mut Vec<u8>, v: u32| {
+            f.extend_from_slice(&if be { v.to_be_bytes() } else { v.to_le_bytes() })
+        };
+        let w16 = |f: &mut Vec<u8>, v: u16| {
+            f.extend_from_slice(&if be { v.to_be_bytes() } else { v.to_le_bytes() })
+        };
+        let mut padded = frame.to_vec();
+        padded.resize(frame.len().div_ceil(4) * 4, 0);
+        let mut f = Vec::new();
+        // section header block
+        f.extend_from_slice(&PCAPNG_MAGIC);
+        w32(&mut f, 28);
+        w32(&mut f, 0x1a2b_3c4d);
+        w16(&mut f, 1);
+        w16(&mut f, 0);
+        f.extend_from_slice(&[0xff; 8]);
+        w32(&mut f, 28);
+        // interface description block: Ethernet, if_tsresol = 9
+        w32(&mut f, 1);
+        w32(&mut f, 32);
+        w16(&mut f, 1);
+        w16(&mut f, 0);
+        w32(&mut f, 65535);
+        w16(&mut f, 9);
+        w16(&mut f, 1);
+        f.extend_from_slice(&[9, 0, 0, 0]);
+        w32(&mut f, 0);
+        w32(&mut f, 32);
+        // enhanced packet block
+        let len = 32 + padded.len() as u32;
+        w32(&mut f, 6);
+        w32(&mut f, len);
+        w32(&mut f, 0);
+        w32(&mut f, (ts_ns >> 32) as u32);
+        w32(&mut f, ts_ns as u32);
+        w32(&mut f, frame.len() as u32);
+        w32(&mut f, frame.len() as u32);
+        f.extend_from_slice(&padded);
+        w32(&mut f, len);
+        // simple packet block
+        let len = 16 + padded.len() as u32;
+        w32(&mut f, 3);
+        w32(&mut f, len);
+        w32(&mut f, frame.len() as u32);
+        f.extend_from_slice(&padded);
+        w32(&mut f, len);
+        f
+    }
+
+    /// Every truncation is an error or fewer datagrams, never a panic; so is every byte
+    /// overwritten with 0x00 or 0xff.
+    fn hostile_variants_do_not_panic(file: &[u8]) {
+        for n in 0..file.len() {
+            let _ = read_udp(&file[..n]);
+        }
+        let mut f = file.to_vec();
+        for i in 0..f.len() {
+            let orig = f[i];
+            for b in [0x00, 0xff, orig ^ 0x80] {
+                f[i] = b;
+                let _ = read_udp(&f);
+            }
+            f[i] = orig;
+        }
+    }
+
     #[test]
     fn classic_pcap_vlan() {
         let frame = eth_ipv4_udp(b"hello");
-        let mut file = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
-        file.extend_from_slice(&[0; 8]);
-        file.extend_from_slice(&65535u32.to_le_bytes());
-        file.extend_from_slice(&1u32.to_le_bytes());
-        file.extend_from_slice(&10u32.to_le_bytes());
-        file.extend_from_slice(&5u32.to_le_bytes());
-        file.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        file.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        file.extend_from_slice(&frame);
+        let file = pcap(false, false, &[&frame]);
         let (d, st) = read_udp(&file).unwrap();
         assert_eq!(st.udp, 1);
         assert_eq!(d[0].payload, b"hello");
         assert_eq!(d[0].src, "192.0.2.1".parse::<IpAddr>().unwrap());
         assert_eq!(d[0].dst_port, 2003);
         assert_eq!(d[0].ts_ns, 10_000_005_000);
-        // every truncation is an error or fewer datagrams, never a panic
-        for n in 0..file.len() {
-            let _ = read_udp(&file[..n]);
+        hostile_variants_do_not_panic(&file);
+    }
+
+    #[test]
+    fn classic_pcap_big_endian_nanoseconds() {
+        let frame = eth_ipv4_udp(b"hello");
+        let file = pcap(true, true, &[&frame, b"not a frame", &frame]);
+        let (d, st) = read_udp(&file).unwrap();
+        assert_eq!((st.frames, st.udp, st.skipped), (3, 2, 1));
+        assert_eq!(d[1].payload, b"hello");
+        assert_eq!(d[1].ts_ns, 10_000_000_005);
+        assert!(matches!(
+            read_udp(&file[..file.len() - 1]),
+            Err(PcapError::Truncated("record"))
+        ));
+        assert!(matches!(
+            read_udp(&file[..10]),
+            Err(PcapError::Truncated("file header"))
+        ));
+        assert!(matches!(read_udp(b"GIF89a"), Err(PcapError::NotPcap)));
+    }
+
+    #[test]
+    fn pcapng_both_byte_orders() {
+        let frame = eth_ipv4_udp(b"hello!");
+        let ts = 1_714_564_800_123_456_789;
+        for be in [false, true] {
+            let file = pcapng(be, ts, &frame);
+            let (d, st) = read_udp(&file).unwrap();
+            assert_eq!((st.frames, st.udp, st.skipped), (2, 2, 0), "be={be}");
+            assert_eq!(d[0].payload, b"hello!");
+            assert_eq!(d[0].ts_ns, ts);
+            assert_eq!(d[0].dst, "203.0.113.10".parse::<IpAddr>().unwrap());
+            assert_eq!(d[1].payload, b"hello!");
+            assert_eq!(d[1].ts_ns, 0);
+            assert!(matches!(
+                read_udp(&file[..file.len() - 2]),
+                Err(PcapError::Truncated("block"))
+            ));
+            hostile_variants_do_not_panic(&file);
         }
+    }
+
+    #[test]
+    fn pcapng_timestamp_units() {
+        assert_eq!(ts_units(6), 1_000_000);
+        assert_eq!(ts_units(9), 1_000_000_000);
+        assert_eq!(ts_units(0x80 | 10), 1024);
+        assert_eq!(ts_units(0xff), 1 << 63);
+        assert_eq!(ts_units(0x7f), u64::MAX);
     }
 }
