@@ -6,7 +6,7 @@
 #   docker run --rm --network host -v $PWD/my.toml:/etc/coreflow/coreflow.toml:ro coreflow
 #
 # --network host keeps the exporters' source addresses (coreflow steers and keys by them);
-# with -p 2055:2055/udp Docker's NAT may rewrite them. Not built in CI (see README.md).
+# with -p 2055:2055/udp Docker's NAT may rewrite them. Not built in CI (see docs/deployment.md).
 
 FROM rust:1-bookworm AS build
 # librdkafka (bundled, built by rdkafka-sys with configure + make) needs OpenSSL headers

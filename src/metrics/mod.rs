@@ -13,7 +13,7 @@
 //!   the caches.
 //!
 //! A scrape merges the snapshots and renders GoFlow's metric names (so dashboards built for
-//! GoFlow keep working) plus coreflow's own (`coreflow_*`): see [`render`] and README.md.
+//! GoFlow keep working) plus coreflow's own (`coreflow_*`): see [`render`] and docs/metrics.md.
 
 pub mod render;
 
