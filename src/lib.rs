@@ -1,7 +1,8 @@
 //! coreflow: a thread-per-core NetFlow v5/v9, IPFIX and sFlow v5 collector.
 //!
 //! The library holds everything the binary runs; `main.rs` only parses, starts and waits.
-//! See `DESIGN.md` of the project (and README.md) for the data path.
+//! docs/architecture.md is the map: the path of one datagram, the threads, and the module
+//! layers with the one direction their imports point (checked by scripts/check-layout).
 
 #![deny(unsafe_code)]
 
