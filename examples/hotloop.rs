@@ -2,10 +2,10 @@
 //! `hotloop PROTO ROUNDS`
 use coreflow::decode::Decoder;
 use coreflow::flow::FlowRecord;
-use coreflow::flowgen::{Exporter, GenOptions, GenProtocol};
 use coreflow::output::{key::KeyMode, Batch, BatchWriter, Encoding, Framing};
 use coreflow::replay::Format;
 use coreflow::schema::Schema;
+use coreflow_flowgen::{Exporter, GenOptions, GenProtocol};
 use std::net::IpAddr;
 
 const RECV_NS: u64 = 1_700_000_000_123_456_789;
