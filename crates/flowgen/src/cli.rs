@@ -37,7 +37,8 @@ OUTPUT
     could not be set up, 2 for a bad command line.";
 
 /// The options, with their defaults. `-h` and `--help` print the same text: one line per
-/// option (the lines of a doc comment kept as written), then [`OUTPUT`].
+/// option (the lines of a doc comment kept as written), then what flowgen prints and its exit
+/// statuses.
 #[derive(Parser, Clone, Debug)]
 #[command(
     name = "flowgen",

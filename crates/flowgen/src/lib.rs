@@ -18,7 +18,7 @@ pub mod builders;
 pub mod cli;
 pub mod exporter;
 pub mod run;
-/// `sendmmsg`: the only module allowed `unsafe`.
+// `sendmmsg`: the only module allowed `unsafe`
 #[allow(unsafe_code)]
 pub mod send;
 

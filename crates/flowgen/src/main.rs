@@ -2,9 +2,11 @@
 //! simulated exporters, and prints what it sent (datagrams, records, byte and packet sums) so
 //! the output of a collector can be checked against it. `flowgen --help` for the options.
 //!
-//! Parse ([`cli`](coreflow_flowgen::cli)), send ([`run`](coreflow_flowgen::run)), print the
-//! report line; exit 0 when the run ended, 1 when a socket could not be set up, 2 for a bad
-//! command line.
+//! Parse ([`coreflow_flowgen::cli`]), send ([`coreflow_flowgen::run`]), print the report
+//! line; exit 0 when the run ended, 1 when a socket could not be set up, 2 for a bad command
+//! line.
+
+#![deny(unsafe_code)]
 
 use coreflow_flowgen::cli::{self, Command};
 use coreflow_flowgen::run;

@@ -3,7 +3,7 @@
 //!
 //! [`SendBatch`] keeps its header arrays between calls, so a send loop allocates nothing per
 //! batch. Every `unsafe` block carries a `// SAFETY:` line; EINTR is retried in
-//! [`retry_eintr`].
+//! one helper (`retry_eintr`).
 
 #![warn(clippy::undocumented_unsafe_blocks)]
 
