@@ -17,6 +17,8 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY proto proto
 COPY src src
+# flowgen, a workspace member: --bins builds target/release/coreflow and target/release/flowgen
+COPY crates crates
 COPY benches benches
 COPY examples examples
 COPY tests tests

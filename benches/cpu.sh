@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
 done
 cd "$(dirname "$0")/.." || exit 2
 [ -x "$BIN/coreflow" ] && [ -x "$BIN/flowgen" ] || {
-  echo "no coreflow/flowgen in $BIN: cargo build --release --bins" >&2; exit 2; }
+  echo "no coreflow/flowgen in $BIN: cargo build --release (builds both: coreflow and crates/flowgen)" >&2; exit 2; }
 LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
 for _ in $(seq "$RUNS"); do

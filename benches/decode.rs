@@ -19,16 +19,14 @@
 //!
 //! `cargo bench --bench decode`; `cargo test --benches` runs each once as a test.
 
-#[path = "../tests/common/builders.rs"]
-mod builders;
-
 use coreflow::decode::Decoder;
 use coreflow::encode::batch::{Batch, BatchWriter, Encoding, Framing};
 use coreflow::encode::key::KeyMode;
 use coreflow::encode::schema::Schema;
 use coreflow::encode::Format;
 use coreflow::flow::{Addr, FieldGroups, FlowRecord};
-use coreflow::flowgen::{Exporter, GenOptions, GenProtocol};
+use coreflow_flowgen::builders;
+use coreflow_flowgen::{Exporter, GenOptions, GenProtocol};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use std::net::IpAddr;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The multi-core measurements, as one script for a many-core Linux host (the device tool).
 # Binaries are taken from $BIN (prebuilt, stripped: coreflow, flowgen, recv_floor,
-# decode-bench), results written to $OUT (or ./device-out).
+# decode-bench), results written to $OUT (or ./device-out). coreflow and flowgen (the
+# crates/flowgen workspace member) are what `cargo build --release` leaves in target/release.
 #
 #   BIN=target/device OUT=/tmp/out benches/device.sh
 #

@@ -8,10 +8,8 @@
 //! added to every corpus, so the corpora are never empty. Identical inputs are written once.
 //! Used by `scripts/fuzz-seed`.
 
-#[path = "../tests/common/builders.rs"]
-mod builders;
-
 use coreflow::decode::Protocol;
+use coreflow_flowgen::builders;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 

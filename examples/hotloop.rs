@@ -6,7 +6,7 @@ use coreflow::encode::key::KeyMode;
 use coreflow::encode::schema::Schema;
 use coreflow::encode::Format;
 use coreflow::flow::FlowRecord;
-use coreflow::flowgen::{Exporter, GenOptions, GenProtocol};
+use coreflow_flowgen::{Exporter, GenOptions, GenProtocol};
 use std::net::IpAddr;
 
 const RECV_NS: u64 = 1_700_000_000_123_456_789;

@@ -13,11 +13,10 @@ pub mod decode;
 pub mod encode;
 pub mod error;
 pub mod flow;
-pub mod flowgen;
 pub mod labels;
 pub mod logging;
 pub mod metrics;
-/// Sockets, recvmmsg/sendmmsg, steering and signals: the only module allowed `unsafe`.
+/// Sockets, recvmmsg, steering and signals: the only module allowed `unsafe`.
 #[allow(unsafe_code)]
 pub mod net;
 pub mod notify;

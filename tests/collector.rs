@@ -9,7 +9,7 @@ mod common;
 use common::harness::{
     exit_summary, now_ns, report_field, run_flowgen, Collector, TempDir, COREFLOW,
 };
-use coreflow::flowgen::{Exporter, GenOptions, GenProtocol};
+use coreflow_flowgen::{Exporter, GenOptions, GenProtocol};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr, UdpSocket};

@@ -9,7 +9,7 @@ use common::harness::{
     exit_summary, now_ns, report_field, run_flowgen_in_background, summary_field, Collector,
     TempDir,
 };
-use coreflow::flowgen::{Exporter, GenOptions, GenProtocol};
+use coreflow_flowgen::{Exporter, GenOptions, GenProtocol};
 use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::Path;

@@ -420,7 +420,7 @@ fn goflow_hashing_key() {
 /// A counter sample of an sFlow datagram goes to `counters_topic`, flows to the topic.
 #[test]
 fn sflow_counters_to_their_own_topic() {
-    use coreflow::decode::sflow::fixture;
+    use coreflow_flowgen::builders::sflow as fixture;
     let Some(brokers) = broker("sflow_counters_to_their_own_topic") else {
         return;
     };

@@ -8,7 +8,7 @@
 mod common;
 
 use common::harness::{now_ns, report_field, run_flowgen, Collector, TempDir, COREFLOW, WAIT};
-use coreflow::flowgen::{Exporter, GenOptions, GenProtocol};
+use coreflow_flowgen::{Exporter, GenOptions, GenProtocol};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};

@@ -3,10 +3,10 @@
 //!
 //! `cargo test --release --test sflow_hot_path -- --ignored --nocapture` prints the timing.
 
-use coreflow::decode::sflow::fixture::bench_flow_datagram;
 use coreflow::decode::Decoder;
 use coreflow::encode::schema::Schema;
 use coreflow::flow::FlowRecord;
+use coreflow_flowgen::builders::sflow::bench_flow_datagram;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::net::IpAddr;

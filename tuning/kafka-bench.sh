@@ -8,7 +8,7 @@
 #
 # Rates are flow records per second (NetFlow v9, --records per datagram, 16 exporters). For
 # each rate, N runs of S seconds; each run starts a fresh coreflow (release binaries in DIR,
-# default target/release; build them with `cargo build --release --bins`), worker pinned to
+# default target/release; `cargo build --release` builds coreflow and flowgen), worker pinned to
 # core 0, flowgen pinned to the last core, the broker and coreflow's output thread unpinned.
 # A run passes when every record sent was delivered (coreflow's exit summary:
 # kafka_delivered = flowgen's records, nothing dropped or failed). CPU is coreflow's

@@ -35,6 +35,8 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2;;
   esac
 done
+[ -x "$BIN/coreflow" ] && [ -x "$BIN/flowgen" ] || {
+  echo "no coreflow/flowgen in $BIN: cargo build --release (builds both: coreflow and crates/flowgen)" >&2; exit 2; }
 NCPU=$(nproc)
 HZ=$(getconf CLK_TCK)
 TMP=$(mktemp -d)

@@ -15,7 +15,7 @@
 # Each side runs `DIR/coreflow --config CONFIG` (default: one NetFlow or sFlow socket on an
 # ephemeral port pinned to core 0, protobuf to /dev/null, metrics on an ephemeral port;
 # a CONFIG must likewise use port 0 and a metrics address that cannot clash). flowgen comes
-# from target/release. One line per round:
+# from target/release (`cargo build --release` builds it with coreflow). One line per round:
 #   A <ns/record> B <ns/record> B/A <ratio> <A loss-free> <B loss-free>
 set -u
 PROTO=v9; RECORDS=""; RATE=""; SECONDS_RUN=10; ROUNDS=3
@@ -32,6 +32,8 @@ if [ "$PROTO" = sflow ]; then
 else
   LISTENER=netflow; OTHER=sflow; RECORDS=${RECORDS:-30}; RATE=${RATE:-33334}
 fi
+[ -x target/release/flowgen ] || {
+  echo "no target/release/flowgen: cargo build --release (builds coreflow and crates/flowgen)" >&2; exit 2; }
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2> /dev/null; rm -rf "$TMP"' EXIT
 cat > "$TMP/default.toml" <<EOF

@@ -1,5 +1,5 @@
 //! Several datagrams fed to one `Decoder`: templates, then data that uses them, from two
-//! exporters. Input format (see `tests/common/builders.rs`, `stateful_input`): repeated
+//! exporters. Input format (see `coreflow_flowgen::builders::stateful_input`): repeated
 //! `[flags u8][length u16 BE][bytes]`; bit 0 of flags picks the exporter.
 //!
 //! After the sequence, a third exporter that the input never used sends a known template +
@@ -8,12 +8,11 @@
 
 #![no_main]
 
-#[path = "../../tests/common/builders.rs"]
-mod builders;
 mod common;
 
 use coreflow::decode::Decoder;
 use coreflow::flow::FlowRecord;
+use coreflow_flowgen::builders;
 use libfuzzer_sys::fuzz_target;
 use std::net::IpAddr;
 use std::sync::OnceLock;

@@ -5,7 +5,6 @@
 //!   receive options (SO_RCVBUF/SO_RCVBUFFORCE, SO_RXQ_OVFL, SO_TIMESTAMPNS, SO_RCVTIMEO).
 //! - [`recv`](crate::net::recv): `recvmmsg` into buffers allocated once, with per-datagram truncation, kernel
 //!   receive timestamps and the socket's drop counter parsed from the control messages.
-//! - [`send`](crate::net::send): `sendmmsg` for the load generator.
 //! - [`signal`](crate::net::signal): SIGTERM/SIGINT blocked in every thread and waited for synchronously.
 //!
 //! Every `unsafe` block carries a `// SAFETY:` line. EINTR is retried in one place
@@ -14,7 +13,6 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod recv;
-pub mod send;
 pub mod signal;
 pub mod socket;
 

@@ -2,6 +2,8 @@
 //! directory, a running `coreflow` on ephemeral ports (its stderr read on a thread, its ports
 //! learned from the "listening on" lines, stopped with SIGTERM), and the `flowgen` runner with
 //! the `key=value` parsing of its report and of coreflow's exit summary. Every wait is bounded.
+//! flowgen runs in-process (the flowgen crate's command line and send loop, a dev-dependency),
+//! so a test always sends with the flowgen of its own build.
 //! The Kafka tests use it too, with their own listeners and no output file.
 
 #![allow(dead_code)]
@@ -17,7 +19,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub const COREFLOW: &str = env!("CARGO_BIN_EXE_coreflow");
-pub const FLOWGEN: &str = env!("CARGO_BIN_EXE_flowgen");
 /// How long a wait lasts unless a test asks for another bound ([`CollectorBuilder::wait`]).
 pub const WAIT: Duration = Duration::from_secs(20);
 
@@ -389,19 +390,19 @@ pub fn report_field(report: &str, key: &str) -> u64 {
     field(report, key).unwrap_or_else(|| panic!("no {key}= in {report:?}"))
 }
 
-/// Runs flowgen to the end; its report line (`datagrams=.. records=.. ...`).
+/// Runs flowgen with these arguments to the end, in this process; its report line
+/// (`flowgen: protocol=.. datagrams=.. records=.. ...`, what the binary prints on stdout).
+/// Panics on a bad command line or a socket that cannot be set up.
 pub fn run_flowgen(args: &[&str]) -> String {
-    let out = Command::new(FLOWGEN)
-        .args(args)
-        .output()
-        .expect("run flowgen");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "flowgen {args:?}: {text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
+    use coreflow_flowgen::cli;
+    let parsed = match cli::parse(args.iter().copied()) {
+        Ok(cli::Command::Run(a)) => a,
+        Ok(cli::Command::Help(_)) => panic!("flowgen {args:?}: help asked for"),
+        Err(e) => panic!("flowgen {args:?}: {e}"),
+    };
+    let report =
+        coreflow_flowgen::run::run(&parsed).unwrap_or_else(|e| panic!("flowgen {args:?}: {e}"));
+    format!("{report}\n")
 }
 
 /// [`run_flowgen`] on a thread of its own; its report line when it ends.

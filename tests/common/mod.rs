@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: where the captures are, how to list and read them;
-//! hand-built datagrams ([`builders`]); a running coreflow and flowgen ([`harness`]).
+//! hand-built datagrams ([`builders`], from the flowgen crate); a running coreflow and
+//! flowgen ([`harness`]).
 //!
 //! The captures live in `../shared/captures` relative to the repository root (see the captures
 //! README). They are not part of the repository, so every test that needs them calls
@@ -7,8 +8,10 @@
 
 #![allow(dead_code)]
 
-pub mod builders;
 pub mod harness;
+
+#[allow(unused_imports)]
+pub use coreflow_flowgen::builders;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};

@@ -1,12 +1,16 @@
-//! Hand-built export datagrams (NetFlow v5, NetFlow v9, IPFIX, sFlow v5) for the benches, the
-//! allocation tests and the fuzz seeds. Every builder is deterministic: record `i` of a
-//! datagram always holds the same values, so outputs can be compared across runs.
+//! Hand-built export datagrams (NetFlow v5, NetFlow v9, IPFIX, sFlow v5), pcap files and the
+//! stateful fuzz target's input, for coreflow's tests, benches, examples and fuzz seeds: the
+//! one place such bytes are built. Every builder is deterministic: record `i` of a datagram
+//! always holds the same values ([`field_value`]), so outputs can be compared across runs.
 //!
 //! The NetFlow v9 / IPFIX datagrams use one "typical" 20-field template: the IPv4 5-tuple,
 //! bytes, packets, input/output interface, flow start/end, TOS, TCP flags, source/destination
-//! AS, masks, next hop, BGP next hop and direction.
+//! AS, masks, next hop, BGP next hop and direction. [`sflow`] holds the sFlow samples and
+//! records to compose any sFlow datagram; [`sflow_flow_samples`] is the typical one.
 
-#![allow(dead_code)]
+pub mod sflow;
+
+use std::net::IpAddr;
 
 /// Export time (Unix seconds) written into every header.
 pub const EXPORT_SECS: u32 = 1_700_000_000;
@@ -297,42 +301,16 @@ pub fn eth_ipv4_tcp(len: usize) -> Vec<u8> {
     h
 }
 
-/// An sFlow v5 datagram (agent 192.0.2.10) with `n` flow samples, each holding one sampled
-/// header record (header protocol 1 = Ethernet) carrying `header`.
+/// An sFlow v5 datagram (agent 192.0.2.10, sequence 42, sysUptime [`UPTIME_MS`]) with `n`
+/// flow samples (sequence i + 1, source ifIndex 3, rate 1000, pool 1000 * (i + 1), input 3,
+/// output 4), each holding one sampled header record (Ethernet, frame length 1518, 4 bytes
+/// stripped) carrying `header`.
 pub fn sflow_flow_samples(n: u32, header: &[u8]) -> Vec<u8> {
-    let mut d = Vec::new();
-    let u32be = |d: &mut Vec<u8>, v: u32| d.extend_from_slice(&v.to_be_bytes());
-    u32be(&mut d, 5); // version
-    u32be(&mut d, 1); // agent address type IPv4
-    d.extend_from_slice(&[192, 0, 2, 10]);
-    u32be(&mut d, 0); // sub agent
-    u32be(&mut d, 42); // sequence
-    u32be(&mut d, UPTIME_MS);
-    u32be(&mut d, n);
-    let padded = header.len().div_ceil(4) * 4;
-    let record_len = 16 + padded; // protocol, frame length, stripped, header length + bytes
-    let sample_len = 32 + 8 + record_len;
-    for i in 0..n {
-        u32be(&mut d, 1); // enterprise 0, format 1: flow sample
-        u32be(&mut d, sample_len as u32);
-        u32be(&mut d, i + 1); // sample sequence
-        u32be(&mut d, 3); // source id: ifIndex 3
-        u32be(&mut d, 1000); // sampling rate
-        u32be(&mut d, 1000 * (i + 1)); // sample pool
-        u32be(&mut d, 0); // drops
-        u32be(&mut d, 3); // input
-        u32be(&mut d, 4); // output
-        u32be(&mut d, 1); // one flow record
-        u32be(&mut d, 1); // enterprise 0, format 1: sampled header
-        u32be(&mut d, record_len as u32);
-        u32be(&mut d, 1); // header protocol: Ethernet
-        u32be(&mut d, 1518); // frame length
-        u32be(&mut d, 4); // stripped (FCS)
-        u32be(&mut d, header.len() as u32);
-        d.extend_from_slice(header);
-        d.resize(d.len() + padded - header.len(), 0);
-    }
-    d
+    let record = [sflow::sampled_header_stripped(1, 1518, 4, header)];
+    let samples: Vec<Vec<u8>> = (0..n)
+        .map(|i| sflow::flow_sample(i + 1, 3, 1000, 1000 * (i + 1), 0, 3, 4, &record))
+        .collect();
+    sflow::datagram_at(IpAddr::from([192, 0, 2, 10]), 0, 42, UPTIME_MS, &samples)
 }
 
 /// The `stateful` fuzz target's input format: a sequence of datagrams, each as

@@ -1,8 +1,28 @@
-//! `sendmmsg` of several datagrams on a connected UDP socket (the load generator's path).
+//! `sendmmsg` of several datagrams on a connected UDP socket: flowgen's send path, and the
+//! only module of the crate that holds `unsafe` code.
+//!
+//! [`SendBatch`] keeps its header arrays between calls, so a send loop allocates nothing per
+//! batch. Every `unsafe` block carries a `// SAFETY:` line; EINTR is retried in
+//! one helper (`retry_eintr`).
 
-use super::retry_eintr;
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 use std::io;
 use std::os::fd::RawFd;
+
+/// Runs a libc call returning `-1`/errno until it does not fail with EINTR.
+fn retry_eintr<T: Copy + PartialEq + From<i8>>(mut f: impl FnMut() -> T) -> io::Result<T> {
+    loop {
+        let r = f();
+        if r != T::from(-1) {
+            return Ok(r);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
 
 /// Reusable header arrays for [`SendBatch::send`].
 #[derive(Default)]
