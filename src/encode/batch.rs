@@ -1,6 +1,7 @@
 //! Batches of encoded messages, the unit a worker hands to the output thread, and the
 //! [`Encoding`] that fills them the way the configured sink wants.
 
+use super::counters;
 use super::key;
 use super::schema::{PrefixCache, Schema, PB_ROOM};
 use super::Format;
@@ -288,13 +289,13 @@ impl Encoding {
     /// Encodes one sFlow counter record (`CounterMessage`) with the same format and framing.
     pub fn encode_counters(&self, rec: &crate::decode::sflow::CounterRecord, buf: &mut Vec<u8>) {
         match (self.format, self.framing) {
-            (Format::Json, Framing::Bare) => rec.write_json(buf),
+            (Format::Json, Framing::Bare) => counters::write_json(rec, buf),
             (Format::Pb, Framing::Bare) => {
                 use prost::Message;
                 // a Vec grows as needed: encoding into it cannot fail
-                let _ = rec.to_pb().encode(buf);
+                let _ = counters::to_pb(rec).encode(buf);
             }
-            (format, Framing::Stream) => crate::encode::counters::encode_counters(rec, format, buf),
+            (format, Framing::Stream) => counters::encode_counters(rec, format, buf),
         }
     }
 
