@@ -1,5 +1,5 @@
 //! Bounded label vocabularies. Each is a fieldless enum declared once, with the label string
-//! of every variant, by [`label_enum!`]: `label()`, `index()`, `ALL`, `COUNT` and `LABELS`
+//! of every variant, by `label_enum!`: `label()`, `index()`, `ALL`, `COUNT` and `LABELS`
 //! all follow from that one list, so counter arrays are sized by `COUNT` and rendered by
 //! zipping with `ALL`; no list of labels or literal array size is kept in step by hand.
 

@@ -53,7 +53,7 @@ pub struct DecodeStats {
     /// sFlow samples dropped because one of their records was malformed (also counted by
     /// reason in `errors`); the rest of the datagram still decodes.
     pub sflow_samples_dropped: u64,
-    /// What the last datagram held (reset by [`Decoder::decode`]): the per-exporter metrics
+    /// What the last datagram held (reset by [`Decoder::decode`](super::Decoder::decode)): the per-exporter metrics
     /// read it once per datagram.
     pub last: DatagramSummary,
 }

@@ -1,19 +1,20 @@
-//! Observability: counters, histograms and the HTTP endpoint (`/metrics`, `/templates`,
-//! `/healthz`) on its own thread.
+//! The HTTP endpoint (`/metrics`, `/templates`, `/healthz`) on its own thread. It only
+//! reads what the data path publishes in `crate::telemetry`:
 //!
-//! Nothing here is shared with the hot path in a way that could make a worker wait:
-//! - plain counters are the workers' own relaxed atomics ([`WorkerCounters`], published once
-//!   per `recvmmsg` call) and the output thread's ([`OutputStats`]);
-//! - per-exporter counters and the decode-time histograms live in the worker's
-//!   [`WorkerProbe`] (no atomics, no locks; one small-map lookup per datagram) and are copied
-//!   into a [`Published`] snapshot about once a second with `try_lock`;
-//! - the output thread's latency histograms go the same way through its [`OutputProbe`];
+//! - plain counters: the workers' relaxed atomics
+//!   ([`WorkerCounters`](crate::telemetry::counters::WorkerCounters), published once per
+//!   `recvmmsg` call) and the output thread's ([`OutputStats`]);
+//! - per-exporter counters and decode-time histograms, owned by each worker's
+//!   [`WorkerProbe`](crate::telemetry::probe::WorkerProbe) and copied into a [`Published`]
+//!   snapshot about once a second with `try_lock`; the output thread's latency histograms go
+//!   the same way through its [`OutputProbe`](crate::telemetry::probe::OutputProbe);
 //! - `/templates` sets a flag each worker looks at once per loop; the worker answers with a
 //!   listing of its own caches, and the request waits for it (bounded) without any lock on
 //!   the caches.
 //!
-//! A scrape merges the snapshots and renders GoFlow's metric names (so dashboards built for
-//! GoFlow keep working) plus coreflow's own (`coreflow_*`): see [`render`] and docs/metrics.md.
+//! Nothing here can make a worker wait. A scrape merges the snapshots and renders GoFlow's
+//! metric names (so dashboards built for GoFlow keep working) plus coreflow's own
+//! (`coreflow_*`): see [`render`] and docs/metrics.md.
 
 pub mod render;
 
