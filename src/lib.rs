@@ -6,8 +6,8 @@
 #![deny(unsafe_code)]
 
 pub mod allow;
+pub mod cli;
 pub mod collector;
-pub mod config;
 pub mod cursor;
 pub mod decode;
 pub mod error;
