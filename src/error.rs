@@ -1,4 +1,4 @@
-//! Errors shared by the layers that validate settings: the command line and TOML (`config`)
+//! Errors shared by the layers that validate settings: the command line and TOML (`cli`)
 //! and the sinks, which check what only they can (a file that cannot be opened, a Kafka
 //! property librdkafka refuses).
 

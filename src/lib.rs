@@ -7,7 +7,7 @@
 #![deny(unsafe_code)]
 
 pub mod app;
-pub mod config;
+pub mod cli;
 pub mod cursor;
 pub mod decode;
 pub mod encode;

@@ -408,7 +408,7 @@ fn check_config_prints_effective_settings() {
     let dir = TempDir::new("cfg");
     let p = dir.path("eff.toml");
     std::fs::write(&p, &text).unwrap();
-    let s = coreflow::config::load_file(&p).unwrap();
+    let s = coreflow::cli::load_file(&p).unwrap();
     assert_eq!(s.netflow.sockets, 2);
     assert!(!s.sflow.enabled);
 }

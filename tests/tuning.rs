@@ -12,7 +12,7 @@ fn shipped_examples_validate() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let p = entry.unwrap().path();
         if p.extension().is_some_and(|e| e == "toml") {
-            coreflow::config::load_file(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            coreflow::cli::load_file(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
             found.push(p.file_stem().unwrap().to_string_lossy().into_owned());
         }
     }
@@ -27,11 +27,8 @@ fn shipped_examples_validate() {
 #[test]
 fn kafka_tls_preset_selects_kafka_over_tls() {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tuning/kafka-tls.toml");
-    let s = coreflow::config::load_file(&p).unwrap();
-    assert!(matches!(
-        s.output.sink,
-        coreflow::config::SinkSettings::Kafka
-    ));
+    let s = coreflow::cli::load_file(&p).unwrap();
+    assert!(matches!(s.output.sink, coreflow::cli::SinkSettings::Kafka));
     assert!(s.kafka.tls && s.kafka.sasl);
 }
 
@@ -44,7 +41,7 @@ fn print_default_config_is_the_template() {
     assert!(out.status.success());
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
-        coreflow::config::DEFAULT_CONFIG
+        coreflow::cli::DEFAULT_CONFIG
     );
 }
 
@@ -52,7 +49,7 @@ fn print_default_config_is_the_template() {
 fn small_example_runs_here() {
     // small.toml is for a 2-core box: its cores must also resolve on any machine with 2 cores
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tuning/small.toml");
-    let s = coreflow::config::load_file(&p).unwrap();
+    let s = coreflow::cli::load_file(&p).unwrap();
     let cores = coreflow::app::collector::available_cores();
     if cores.len() >= 2 && cores.contains(&0) && cores.contains(&1) {
         s.resolve(&cores).unwrap();

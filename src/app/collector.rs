@@ -7,7 +7,7 @@
 //! everything it was sent and ends when the last worker has gone. A second signal exits at
 //! once.
 
-use crate::config::{ranges, ConfigError, Settings};
+use crate::cli::{ranges, ConfigError, Settings};
 use crate::decode::error::DecodeReason;
 use crate::decode::DecodeError;
 use crate::encode::batch::{Batch, Encoding, Framing};
@@ -52,7 +52,7 @@ pub fn available_cores() -> Vec<usize> {
 /// `--check-config`: every check that does not open a socket; returns the effective TOML.
 pub fn check(settings: &Settings) -> Result<String, ConfigError> {
     let cores = settings.resolve(&available_cores())?;
-    if let crate::config::SinkSettings::Kafka = settings.output.sink {
+    if let crate::cli::SinkSettings::Kafka = settings.output.sink {
         // same refusal as at start-up, so the check tells the truth
         if let Err(crate::sink::OpenError::Config(e)) =
             Sink::open(&settings.output, &settings.kafka)

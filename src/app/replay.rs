@@ -1,18 +1,10 @@
 //! `coreflow replay FILE...`: decode the flow datagrams of pcap/pcapng captures and write
 //! every flow to stdout, as the collector would publish it.
 
+use crate::cli::ReplayOptions;
 use crate::decode::{DecodeError, Decoder, FlowSink, Limits, Protocol};
-use crate::encode::schema::Schema;
-use crate::encode::{Encoder, Format};
+use crate::encode::Encoder;
 use std::io::Write;
-
-#[derive(Clone, Debug, Default)]
-pub struct ReplayOptions {
-    pub format: Format,
-    pub schema: Schema,
-    pub counters: bool,
-    pub files: Vec<std::path::PathBuf>,
-}
 
 /// Summary of one replay run, printed on stderr.
 #[derive(Clone, Debug, Default)]

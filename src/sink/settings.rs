@@ -1,4 +1,4 @@
-//! What the output side is configured with. `config` fills these from flags and TOML; the
+//! What the output side is configured with. `cli` fills these from flags and TOML; the
 //! sink only reads them, so it never depends on the command-line layer.
 
 use crate::encode::schema::Schema;

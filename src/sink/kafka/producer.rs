@@ -459,9 +459,9 @@ mod tests {
     use super::*;
 
     fn settings() -> KafkaSettings {
-        crate::config::parse_args(&["-kafka.out.brokers".into(), "127.0.0.1:1".into()])
+        crate::cli::parse_args(&["-kafka.out.brokers".into(), "127.0.0.1:1".into()])
             .map(|c| match c {
-                crate::config::Command::Run(s) => s.kafka.clone(),
+                crate::cli::Command::Run(s) => s.kafka.clone(),
                 _ => unreachable!(),
             })
             .unwrap()

@@ -1,0 +1,194 @@
+//! The settings written back as TOML: `--check-config` prints the effective settings, and
+//! `--print-default-config` the commented template of every key at its default.
+//!
+//! The effective settings go through the raw structs ([`RawConfig`]), so what is printed
+//! loads back into the same settings (a test holds it to that), with the core of every
+//! worker filled in once resolved. [`DEFAULT_CONFIG`] is `tuning/default.toml`, which the
+//! Debian package installs as `/etc/coreflow/coreflow.toml`; a test keeps it equal to the
+//! defaults.
+
+use super::raw::{
+    RawBatch, RawConfig, RawKafka, RawKey, RawLimits, RawListener, RawLog, RawMetrics, RawOutput,
+    RawReceive, RawScalar,
+};
+use super::settings::{ListenerSettings, Settings};
+use super::validate_listen::bind_addr_text;
+use crate::encode::key::KeyMode;
+use crate::encode::Format;
+use crate::sink::settings::SinkSettings;
+
+/// Every TOML key with its default value and a comment (`--print-default-config`, and the
+/// Debian package's `/etc/coreflow/coreflow.toml`). A test keeps it equal to the defaults.
+pub const DEFAULT_CONFIG: &str = include_str!("../../tuning/default.toml");
+
+impl Settings {
+    /// The effective settings as a TOML file that loads back into the same settings.
+    pub fn to_toml(&self, cores: Option<&[Vec<usize>]>) -> String {
+        let mut enabled_idx = 0;
+        let mut listener = |l: &ListenerSettings| {
+            let resolved = if l.enabled {
+                let c = cores.and_then(|c| c.get(enabled_idx)).cloned();
+                enabled_idx += 1;
+                c
+            } else {
+                None
+            };
+            RawListener {
+                enabled: Some(l.enabled),
+                address: Some(bind_addr_text(l.address)),
+                port: Some(l.port.into()),
+                sockets: Some(l.sockets as i64),
+                cores: resolved
+                    .or_else(|| l.cores.clone())
+                    .map(|c| c.into_iter().map(|x| x as i64).collect()),
+                reuseport: Some(l.reuseport),
+                allow: (!l.allow.is_empty()).then(|| l.allow.texts()),
+            }
+        };
+        let netflow = listener(&self.netflow);
+        let sflow = listener(&self.sflow);
+        let lim = |x: usize| Some(x as i64);
+        let raw = RawConfig {
+            netflow,
+            sflow,
+            receive: RawReceive {
+                batch: Some(self.receive.batch as i64),
+                max_datagram: Some(self.receive.max_datagram as i64),
+                rcvbuf: Some(self.receive.rcvbuf as i64),
+                timestamps: Some(self.receive.timestamps),
+                coalesce_us: Some(self.receive.coalesce.as_micros() as i64),
+            },
+            batch: RawBatch {
+                messages: Some(self.batch.messages as i64),
+                bytes: Some(self.batch.bytes as i64),
+                flush_ms: Some(self.batch.flush.as_millis() as i64),
+                channel: Some(self.batch.channel as i64),
+            },
+            output: RawOutput {
+                format: Some(
+                    match self.output.format {
+                        Format::Json => "json",
+                        Format::Pb => "pb",
+                    }
+                    .into(),
+                ),
+                schema: Some(self.output.schema.name().into()),
+                file: Some(match &self.output.sink {
+                    SinkSettings::File(p) => p.display().to_string(),
+                    _ => String::new(),
+                }),
+            },
+            limits: RawLimits {
+                max_exporters: lim(self.limits.max_exporters),
+                max_templates_per_exporter: lim(self.limits.max_templates_per_exporter),
+                max_fields_per_template: lim(self.limits.max_fields_per_template),
+                max_template_bytes: lim(self.limits.max_template_bytes),
+                max_records_per_datagram: lim(self.limits.max_records_per_datagram),
+                max_samples_per_datagram: lim(self.limits.max_samples_per_datagram),
+                max_as_path: lim(self.limits.max_as_path),
+                template_idle_timeout_s: Some(self.limits.template_idle_timeout_s as i64),
+            },
+            state_dir: self.state_dir.as_ref().map(|p| p.display().to_string()),
+            log: RawLog {
+                level: Some(self.log.level.name().into()),
+                format: Some(self.log.format.name().into()),
+            },
+            kafka: RawKafka {
+                enabled: Some(self.kafka.enabled),
+                topic: Some(self.kafka.topic.clone()),
+                // only written back when given, so the file keeps meaning "not configured"
+                brokers: self.kafka.configured.then(|| self.kafka.brokers.join(",")),
+                srv: (!self.kafka.srv.is_empty()).then(|| self.kafka.srv.clone()),
+                tls: Some(self.kafka.tls),
+                sasl: Some(self.kafka.sasl),
+                key: Some(match self.kafka.key {
+                    KeyMode::None => RawKey::One("none".into()),
+                    KeyMode::Exporter => RawKey::One("by-exporter".into()),
+                    KeyMode::Fields(f) => RawKey::Fields(f.names().map(String::from).collect()),
+                }),
+                hashing: None,
+                framing: Some(if self.kafka.varint { "varint" } else { "plain" }.into()),
+                counters_topic: self.kafka.counters_topic.clone(),
+                compression: Some(self.kafka.compression.clone()),
+                linger_ms: Some(self.kafka.linger_ms as i64),
+                batch_size: Some(self.kafka.batch_size as i64),
+                acks: Some(RawScalar::Str(self.kafka.acks.clone())),
+                idempotence: Some(self.kafka.idempotence),
+                queue_size: Some(self.kafka.queue_size as i64),
+                message_timeout_ms: Some(self.kafka.message_timeout_ms as i64),
+                queue_full_wait_ms: Some(self.kafka.queue_full_wait.as_millis() as i64),
+                shutdown_timeout_ms: Some(self.kafka.shutdown_timeout.as_millis() as i64),
+                librdkafka: (!self.kafka.librdkafka.is_empty()).then(|| {
+                    self.kafka
+                        .librdkafka
+                        .iter()
+                        .map(|(k, v)| (k.clone(), RawScalar::Str(v.clone())))
+                        .collect()
+                }),
+            },
+            metrics: RawMetrics {
+                address: Some(self.metrics.address.clone()),
+                path: Some(self.metrics.path.clone()),
+                templates_path: Some(self.metrics.templates_path.clone()),
+                max_exporters: Some(self.metrics.max_exporters as i64),
+            },
+        };
+        let sink = match &self.output.sink {
+            SinkSettings::Stdout => "stdout".to_string(),
+            SinkSettings::File(p) => format!("file {}", p.display()),
+            SinkSettings::Kafka => format!("kafka topic {}", self.kafka.topic),
+        };
+        format!(
+            "# coreflow effective settings (output: {sink})\n{}",
+            toml::to_string(&raw).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::tests::run;
+    use crate::cli::Origins;
+
+    #[test]
+    fn default_config_template_is_the_defaults() {
+        // the template sets every key the effective settings print (cores, brokers, srv and
+        // counters_topic are commented out: their default is "unset"), to the default value
+        let raw = RawConfig::from_toml(DEFAULT_CONFIG, "default.toml").unwrap();
+        let from_template = Settings::from_raw(&raw, &Origins::default()).unwrap();
+        let defaults = Settings::from_raw(&RawConfig::default(), &Origins::default()).unwrap();
+        assert_eq!(from_template.to_toml(None), defaults.to_toml(None));
+        let written: toml::Value = toml::from_str(&toml::to_string(&raw).unwrap()).unwrap();
+        let effective: toml::Value = toml::from_str(&defaults.to_toml(None)).unwrap();
+        assert_eq!(
+            written, effective,
+            "a key is missing from or extra in the template"
+        );
+        // the commented-out keys still parse when uncommented
+        let uncommented: String = DEFAULT_CONFIG
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if rest.contains(" = ") || rest.starts_with('[') => rest,
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let raw = RawConfig::from_toml(&uncommented, "uncommented").unwrap();
+        assert!(raw.kafka.brokers.is_some() && raw.netflow.cores.is_some());
+        assert!(raw.kafka.librdkafka.is_some() && raw.kafka.counters_topic.is_some());
+    }
+
+    #[test]
+    fn effective_toml_round_trips() {
+        let s = run("-fport 0 -sworkers 2 --format pb --output /tmp/o -kafka.out.brokers h:1");
+        let text = s.to_toml(Some(&s.resolve(&[0, 1]).unwrap()));
+        let raw = RawConfig::from_toml(&text, "effective").unwrap();
+        let back = Settings::from_raw(&raw, &Origins::default()).unwrap();
+        assert_eq!(back.sflow.cores, Some(vec![1, 0]));
+        let mut s2 = s.clone();
+        s2.netflow.cores = back.netflow.cores.clone();
+        s2.sflow.cores = back.sflow.cores.clone();
+        assert_eq!(back, s2);
+    }
+}

@@ -1,0 +1,479 @@
+//! The flags: one table per command (every spelling, boolean or valued, what it sets, its
+//! help line) and the clap definitions built from it, help text included.
+//!
+//! The tables are the single list of what the command line accepts: `lex` reads argv against
+//! them, clap parses against [`command`], and the generated `--help` lists them, so a flag
+//! cannot be accepted without being documented or the other way round. The collector's flags
+//! keep GoFlow v2/v3's names (`-fport`, `-kafka.out.brokers`, `-proto.fixedlen`, ...); each
+//! valued or boolean flag of the collector sets one TOML key ([`Target::Key`]) or is one of
+//! the informational switches.
+
+use super::help as text;
+use clap::{Arg, ArgAction};
+
+/// A boolean (`-netflow`, `-netflow=false`) or a flag that takes a value (`-fport 2055`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    Bool,
+    Value,
+}
+
+/// What a flag of the collector sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Target {
+    /// A TOML key: the flag beats the file.
+    Key(&'static str),
+    Config,
+    CheckConfig,
+    PrintDefaultConfig,
+    Help,
+    Version,
+    /// Accepted so that GoFlow unit files keep working; no effect.
+    Ignored,
+}
+
+/// What a flag of `coreflow replay` sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ReplayTarget {
+    Format,
+    Schema,
+    Counters,
+    Help,
+}
+
+/// One flag and every spelling of it.
+#[derive(Debug)]
+pub(super) struct Flag<T> {
+    /// Names without dashes. The first is clap's id and `--long` name; a one-letter name is
+    /// also `-x`; the others are aliases (listed in the help text as "also --name").
+    pub names: &'static [&'static str],
+    pub kind: Kind,
+    pub target: T,
+    /// The value's placeholder in the help (`BOOL` for booleans).
+    pub value: &'static str,
+    pub heading: Option<&'static str>,
+    pub help: &'static str,
+}
+
+const LISTEN: Option<&str> = Some("Listeners (GoFlow)");
+const OUTPUT: Option<&str> = Some("Output");
+const KAFKA: Option<&str> = Some("Kafka (GoFlow)");
+const TELEMETRY: Option<&str> = Some("Metrics and logging");
+const GENERAL: Option<&str> = Some("Configuration and information");
+
+const fn bool_flag<T>(
+    names: &'static [&'static str],
+    target: T,
+    heading: Option<&'static str>,
+    help: &'static str,
+) -> Flag<T> {
+    Flag {
+        names,
+        kind: Kind::Bool,
+        target,
+        value: "BOOL",
+        heading,
+        help,
+    }
+}
+
+const fn value_flag<T>(
+    names: &'static [&'static str],
+    target: T,
+    value: &'static str,
+    heading: Option<&'static str>,
+    help: &'static str,
+) -> Flag<T> {
+    Flag {
+        names,
+        kind: Kind::Value,
+        target,
+        value,
+        heading,
+        help,
+    }
+}
+
+use Target::Key;
+
+/// The collector's flags: GoFlow v2.1.0's, GoFlow v3's, then coreflow's own.
+pub(super) const FLAGS: &[Flag<Target>] = &[
+    bool_flag(
+        &["netflow"],
+        Key("netflow.enabled"),
+        LISTEN,
+        "enable the NetFlow v5/v9 and IPFIX listener (true)",
+    ),
+    value_flag(
+        &["faddr"],
+        Key("netflow.address"),
+        "ADDR",
+        LISTEN,
+        "its address; \"\" or \":\" = every IPv4 and IPv6\naddress (\"\")",
+    ),
+    value_flag(
+        &["fport"],
+        Key("netflow.port"),
+        "PORT",
+        LISTEN,
+        "its port, 0 picks a free one, logged (2055)",
+    ),
+    value_flag(
+        &["fworkers"],
+        Key("netflow.sockets"),
+        "N",
+        LISTEN,
+        "its sockets, one pinned worker thread each (1)",
+    ),
+    bool_flag(
+        &["freuse"],
+        Key("netflow.reuseport"),
+        LISTEN,
+        "SO_REUSEPORT even with one socket, to share the\nport (false)",
+    ),
+    bool_flag(
+        &["sflow"],
+        Key("sflow.enabled"),
+        LISTEN,
+        "enable the sFlow v5 listener (true)",
+    ),
+    value_flag(
+        &["saddr"],
+        Key("sflow.address"),
+        "ADDR",
+        LISTEN,
+        "its address (\"\")",
+    ),
+    value_flag(
+        &["sport"],
+        Key("sflow.port"),
+        "PORT",
+        LISTEN,
+        "its port (6343)",
+    ),
+    value_flag(
+        &["sworkers"],
+        Key("sflow.sockets"),
+        "N",
+        LISTEN,
+        "its sockets (1)",
+    ),
+    bool_flag(
+        &["sreuse"],
+        Key("sflow.reuseport"),
+        LISTEN,
+        "SO_REUSEPORT even with one socket (false)",
+    ),
+    value_flag(
+        &["format"],
+        Key("output.format"),
+        "json|pb",
+        OUTPUT,
+        "JSON lines, or varint-length-delimited protobuf\n(json; pb with Kafka)",
+    ),
+    value_flag(
+        &["schema"],
+        Key("output.schema"),
+        "NAME",
+        OUTPUT,
+        "goflow-v2 (GoFlow v2 FlowMessage), goflow-v3,\ngoflow2 (goflow-v2)",
+    ),
+    value_flag(
+        &["output"],
+        Key("output.file"),
+        "FILE",
+        OUTPUT,
+        "append to FILE instead of writing to stdout",
+    ),
+    bool_flag(
+        &["kafka"],
+        Key("kafka.enabled"),
+        KAFKA,
+        "publish to Kafka when brokers or an SRV record are\ngiven, unless --output is set (true)",
+    ),
+    value_flag(
+        &["kafka.out.brokers", "kafka.brokers"],
+        Key("kafka.brokers"),
+        "LIST",
+        KAFKA,
+        "brokers, comma-separated host:port",
+    ),
+    value_flag(
+        &["kafka.out.srv", "kafka.srv"],
+        Key("kafka.srv"),
+        "NAME",
+        KAFKA,
+        "brokers from this DNS SRV record",
+    ),
+    value_flag(
+        &["kafka.out.topic", "kafka.topic"],
+        Key("kafka.topic"),
+        "TOPIC",
+        KAFKA,
+        "topic (flow-messages)",
+    ),
+    bool_flag(
+        &["kafka.tls"],
+        Key("kafka.tls"),
+        KAFKA,
+        "TLS to the brokers (false)",
+    ),
+    bool_flag(
+        &["kafka.sasl"],
+        Key("kafka.sasl"),
+        KAFKA,
+        "SASL/PLAIN, credentials from KAFKA_SASL_USER and\nKAFKA_SASL_PASS (false)",
+    ),
+    bool_flag(
+        &["kafka.hashing"],
+        Key("kafka.hashing"),
+        KAFKA,
+        "key each message by the --kafka.key fields (false)",
+    ),
+    value_flag(
+        &["kafka.key"],
+        Key("kafka.key"),
+        "FIELD,...",
+        KAFKA,
+        "key fields, GoFlow names (SamplerAddress,DstAS);\nTOML also takes \"by-exporter\"",
+    ),
+    bool_flag(
+        &["proto.fixedlen"],
+        Key("kafka.framing"),
+        KAFKA,
+        "varint length prefix before each message (false)",
+    ),
+    value_flag(
+        &["kafka.version"],
+        Target::Ignored,
+        "V",
+        KAFKA,
+        "accepted and ignored (GoFlow v3 unit files)",
+    ),
+    bool_flag(
+        &["kafka.log.err"],
+        Target::Ignored,
+        KAFKA,
+        "accepted and ignored (GoFlow v3 unit files)",
+    ),
+    value_flag(
+        &["metrics.addr"],
+        Key("metrics.address"),
+        "ADDR",
+        TELEMETRY,
+        "HTTP endpoint for metrics, templates and /healthz\n\
+         (:8080); \"\" or off disables it; the bound address\n\
+         is logged",
+    ),
+    value_flag(
+        &["metrics.path"],
+        Key("metrics.path"),
+        "PATH",
+        TELEMETRY,
+        "Prometheus text format (/metrics)",
+    ),
+    value_flag(
+        &["templates.path"],
+        Key("metrics.templates_path"),
+        "PATH",
+        TELEMETRY,
+        "templates and sampling rates as JSON\n(/templates)",
+    ),
+    value_flag(
+        &["metrics.maxexporters", "metrics.max_exporters"],
+        Key("metrics.max_exporters"),
+        "N",
+        TELEMETRY,
+        "exporters with their own label values, the rest\nare router=\"other\" (1000)",
+    ),
+    value_flag(
+        &["loglevel"],
+        Key("log.level"),
+        "LEVEL",
+        TELEMETRY,
+        "error, warn, info, debug, trace (info)",
+    ),
+    value_flag(
+        &["logfmt"],
+        Key("log.format"),
+        "normal|json",
+        TELEMETRY,
+        "log line format on stderr (normal)",
+    ),
+    value_flag(
+        &["config"],
+        Target::Config,
+        "FILE",
+        GENERAL,
+        "read settings from this TOML file",
+    ),
+    value_flag(
+        &["state-dir"],
+        Key("state_dir"),
+        "DIR",
+        GENERAL,
+        "keep NetFlow v9/IPFIX templates and sampling rates\n\
+         in DIR across restarts and crashes (none)",
+    ),
+    bool_flag(
+        &["check-config"],
+        Target::CheckConfig,
+        GENERAL,
+        "validate everything (the core lists against this\n\
+         machine too), print the effective settings as\n\
+         TOML, exit 0",
+    ),
+    bool_flag(
+        &["print-default-config"],
+        Target::PrintDefaultConfig,
+        GENERAL,
+        "print every TOML key with its default and a\ncomment, exit 0",
+    ),
+    bool_flag(&["help", "h"], Target::Help, GENERAL, "this text"),
+    bool_flag(
+        &["version", "v"],
+        Target::Version,
+        GENERAL,
+        "print the version (`coreflow X.Y.Z`), exit 0",
+    ),
+];
+
+/// `coreflow replay`'s flags.
+pub(super) const REPLAY_FLAGS: &[Flag<ReplayTarget>] = &[
+    value_flag(
+        &["format"],
+        ReplayTarget::Format,
+        "json|pb",
+        None,
+        "JSON lines (json), or varint-length-delimited\nprotobuf (json)",
+    ),
+    value_flag(
+        &["schema"],
+        ReplayTarget::Schema,
+        "NAME",
+        None,
+        "goflow-v2, goflow-v3, goflow2 (goflow-v2)",
+    ),
+    bool_flag(
+        &["counters"],
+        ReplayTarget::Counters,
+        None,
+        "also write sFlow counter records (false)",
+    ),
+    bool_flag(&["help", "h"], ReplayTarget::Help, None, "this text"),
+];
+
+/// The id of `replay`'s file arguments.
+pub(super) const FILES: &str = "FILE";
+
+impl Flag<Target> {
+    /// The help text, with the TOML key the flag sets and its other spellings.
+    fn help_text(&self) -> String {
+        let mut text = match self.target {
+            Key(key) => format!("{} [{key}]", self.help),
+            _ => self.help.to_string(),
+        };
+        let aliases: Vec<String> = self.names[1..]
+            .iter()
+            .filter(|n| n.len() > 1)
+            .map(|n| format!("--{n}"))
+            .collect();
+        if !aliases.is_empty() {
+            text.push_str(&format!("\nalso {}", aliases.join(", ")));
+        }
+        text
+    }
+}
+
+fn arg<T>(f: &Flag<T>, help: String) -> Arg {
+    let mut a = Arg::new(f.names[0])
+        .long(f.names[0])
+        .action(ArgAction::Append)
+        .value_name(f.value)
+        .help(help);
+    if let Some(h) = f.heading {
+        a = a.help_heading(h);
+    }
+    for name in &f.names[1..] {
+        let mut chars = name.chars();
+        a = match (chars.next(), chars.next()) {
+            (Some(c), None) => a.short(c),
+            _ => a.alias(*name),
+        };
+    }
+    match f.kind {
+        Kind::Value => a.num_args(1).allow_hyphen_values(true),
+        Kind::Bool => a
+            .num_args(0..=1)
+            .require_equals(true)
+            .default_missing_value("true"),
+    }
+}
+
+/// The whole command line as clap sees it, help text included.
+pub(super) fn command() -> clap::Command {
+    let replay = clap::Command::new("replay")
+        .about(text::REPLAY_ABOUT)
+        .override_usage(text::REPLAY_USAGE)
+        .help_template(text::REPLAY_TEMPLATE)
+        .term_width(0)
+        .disable_help_flag(true)
+        .hide(true)
+        .args(REPLAY_FLAGS.iter().map(|f| arg(f, f.help.to_string())))
+        .arg(
+            Arg::new(FILES)
+                .help("pcap or pcapng capture files, read in order")
+                .num_args(0..)
+                .action(ArgAction::Append),
+        );
+    clap::Command::new("coreflow")
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .disable_help_subcommand(true)
+        .help_template(text::TEMPLATE)
+        // the help texts carry their own line breaks; clap would otherwise move a whole
+        // group's help below its flags as soon as one line is long
+        .term_width(0)
+        .before_help(text::BEFORE_OPTIONS)
+        .after_help(text::AFTER_OPTIONS)
+        .args(FLAGS.iter().map(|f| arg(f, f.help_text())))
+        .subcommand(replay)
+}
+
+/// `coreflow --help` (and `-h`).
+pub fn help() -> String {
+    let text = command().render_help().to_string();
+    text.trim_end().to_string()
+}
+
+/// `coreflow replay --help` (and `-h`).
+pub fn replay_help() -> String {
+    let mut cmd = command();
+    let text = match cmd.find_subcommand_mut("replay") {
+        Some(replay) => replay.render_help().to_string(),
+        None => String::new(),
+    };
+    text.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::raw::RawConfig;
+
+    #[test]
+    fn clap_accepts_the_tables() {
+        command().debug_assert();
+        let mut names: Vec<&str> = FLAGS.iter().flat_map(|f| f.names.iter().copied()).collect();
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), n, "a spelling names two flags");
+        // every key a flag names is one `RawConfig::set` knows
+        for f in FLAGS {
+            if let Key(key) = f.target {
+                RawConfig::default().set(key, f.names[0], "1").unwrap();
+            }
+        }
+    }
+}

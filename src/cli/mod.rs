@@ -1,0 +1,153 @@
+//! The command line and the configuration file, validated into the [`Settings`] the
+//! collector runs on, or into another [`Command`] (`replay`, help, version, ...).
+//!
+//! Two stages. The TOML file (`--config`) parses into a [`RawConfig`] (every key optional,
+//! unknown keys rejected), the flags are set on top of it (a flag beats the file, the file
+//! beats the default), and [`Settings::from_raw`] validates the result. The flags are
+//! clap's (`flags`), after GoFlow's spellings (`-netflow=false`, `-fport 2055`,
+//! `-kafka.out.brokers ...`) have been rewritten for it; GoFlow unit files keep working.
+//!
+//! Contract with `main`: any invalid flag or setting is one [`CliError`], printed as
+//! `coreflow: <setting>: <message>` on one line with exit status 2, before any socket is
+//! opened. The setting is named as the user wrote it: the flag as typed (`-fport`), with
+//! its TOML key once the value has been read (`-fport (netflow.port)`), or the key, or the
+//! file and line. When several arguments are wrong, the first in argv order is reported.
+//!
+//! Layering: this module reads from lower ones (decode limits, output settings, logging
+//! levels, schemas); nothing below the binary and the collector imports it.
+
+mod effective;
+mod flags;
+mod help;
+mod lex;
+mod raw;
+mod replay_cmd;
+mod settings;
+mod validate_limits;
+mod validate_listen;
+mod validate_output;
+mod validate_telemetry;
+
+pub use crate::error::ConfigError;
+pub use crate::sink::settings::{KafkaSettings, OutputSettings, SinkSettings};
+pub use effective::DEFAULT_CONFIG;
+pub use flags::{help, replay_help};
+pub use raw::{
+    RawBatch, RawConfig, RawKafka, RawKey, RawLimits, RawListener, RawLog, RawMetrics, RawOutput,
+    RawReceive, RawScalar,
+};
+pub use settings::{
+    ranges, BatchSettings, ListenerKind, ListenerSettings, LogSettings, MetricsSettings, Origins,
+    ReceiveSettings, Settings, DEFAULT_BROKERS,
+};
+pub use validate_listen::parse_bind_addr;
+
+use flags::{Target, FLAGS};
+pub use replay_cmd::ReplayOptions;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// What the command line asks for.
+#[derive(Clone, Debug)]
+pub enum Command {
+    Run(Box<Settings>),
+    CheckConfig(Box<Settings>),
+    Help,
+    Version,
+    /// `--print-default-config`: [`DEFAULT_CONFIG`] on stdout.
+    PrintDefaultConfig,
+    /// `coreflow replay FILE...`.
+    Replay(ReplayOptions),
+    /// `coreflow replay --help`.
+    ReplayHelp,
+}
+
+/// A command line that cannot run: one line after `coreflow: `, exit status 2.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CliError {
+    /// An invalid flag or setting, `setting: message`.
+    Config(ConfigError),
+    /// A `replay` usage error, the whole line.
+    Usage(String),
+}
+
+impl From<ConfigError> for CliError {
+    fn from(e: ConfigError) -> Self {
+        CliError::Config(e)
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Config(e) => e.fmt(f),
+            CliError::Usage(line) => f.write_str(line),
+        }
+    }
+}
+
+impl std::error::Error for CliError {}
+
+/// Parses the command line (without the program name) into a [`Command`]: for the
+/// collector, the flags set on top of the `--config` file and validated (machine checks such
+/// as the cores come later, [`Settings::resolve`]).
+pub fn parse_args(args: &[String]) -> Result<Command, CliError> {
+    if args.first().is_some_and(|a| a == "replay") {
+        return replay_cmd::parse(&args[1..]);
+    }
+    let lexed = lex::lex(args);
+    let m = flags::command()
+        .try_get_matches_from(&lexed.argv)
+        .map_err(lex::clap_error)?;
+    let (mut config, mut check, mut help, mut version) = (None, false, false, false);
+    let mut print_default = false;
+    let mut sets = Vec::new();
+    let read = lex::in_order(&m, FLAGS);
+    debug_assert_eq!(read.len(), lexed.spelled.len());
+    for ((flag, v), spelled) in read.into_iter().zip(lexed.spelled) {
+        match flag.target {
+            Target::Key(key) => sets.push((key, spelled, v)),
+            Target::Config => config = Some(PathBuf::from(v)),
+            Target::CheckConfig => check = lex::bool_value(&spelled, &v)?,
+            Target::Help => help = lex::bool_value(&spelled, &v)?,
+            Target::Version => version = lex::bool_value(&spelled, &v)?,
+            Target::PrintDefaultConfig => print_default = lex::bool_value(&spelled, &v)?,
+            Target::Ignored => {}
+        }
+    }
+    if let Some(e) = lexed.stop {
+        return Err(e);
+    }
+    if help {
+        return Ok(Command::Help);
+    }
+    if version {
+        return Ok(Command::Version);
+    }
+    if print_default {
+        return Ok(Command::PrintDefaultConfig);
+    }
+    let mut raw = match &config {
+        Some(p) => RawConfig::from_file(p)?,
+        None => RawConfig::default(),
+    };
+    let mut origins = Origins::default();
+    for (key, flag, v) in sets {
+        raw.set(key, &flag, &v)?;
+        origins.set(key, flag);
+    }
+    let settings = Box::new(Settings::from_raw(&raw, &origins)?);
+    Ok(if check {
+        Command::CheckConfig(settings)
+    } else {
+        Command::Run(settings)
+    })
+}
+
+/// Loads and validates a config file alone (no flags, no machine checks).
+pub fn load_file(path: &Path) -> Result<Settings, ConfigError> {
+    Settings::from_raw(&RawConfig::from_file(path)?, &Origins::default())
+}
+
+#[cfg(test)]
+mod tests;

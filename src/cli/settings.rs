@@ -1,0 +1,297 @@
+//! Stage two of the configuration: the validated [`Settings`] the collector runs on.
+//!
+//! [`Settings::from_raw`] turns a [`RawConfig`] into settings that are in range and mean
+//! something, section by section (`validate_listen`, `validate_output`, `validate_limits`,
+//! `validate_telemetry`), in a fixed order so that the first invalid setting is the one
+//! reported. Each error names the TOML key, or `flag (key)` when a flag set it
+//! ([`Origins`]). Nothing here looks at the machine; [`Settings::resolve`] checks the core
+//! lists against the cores this process may use, later, at start-up and in `--check-config`.
+
+use super::raw::RawConfig;
+use crate::decode::Limits;
+use crate::error::ConfigError;
+use crate::logging::{Level, LogFormat};
+use crate::net::socket::BindAddr;
+use crate::pipeline::allow::AllowList;
+use crate::sink::settings::{KafkaSettings, OutputSettings};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which listener: both detect the protocol per datagram; they differ in defaults and flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListenerKind {
+    /// NetFlow v5/v9 and IPFIX, :2055 by default.
+    Netflow,
+    /// sFlow v5, :6343 by default.
+    Sflow,
+}
+
+impl ListenerKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ListenerKind::Netflow => "netflow",
+            ListenerKind::Sflow => "sflow",
+        }
+    }
+    pub(super) fn default_port(self) -> u16 {
+        match self {
+            ListenerKind::Netflow => 2055,
+            ListenerKind::Sflow => 6343,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenerSettings {
+    pub kind: ListenerKind,
+    pub enabled: bool,
+    pub address: BindAddr,
+    /// 0 binds a free port (logged at start).
+    pub port: u16,
+    pub sockets: usize,
+    /// As configured; `None` spreads the workers over the available cores.
+    pub cores: Option<Vec<usize>>,
+    pub reuseport: bool,
+    /// Exporters accepted (empty: all).
+    pub allow: AllowList,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiveSettings {
+    /// Datagrams per recvmmsg call.
+    pub batch: usize,
+    /// Largest datagram accepted; larger ones are counted as truncated and dropped.
+    pub max_datagram: usize,
+    /// Socket receive buffer in bytes (0: kernel default).
+    pub rcvbuf: usize,
+    pub timestamps: bool,
+    /// After a recvmmsg call that returned less than half a batch, wait this long before the
+    /// next one so datagrams accumulate (fewer wake-ups per datagram at moderate rates).
+    pub coalesce: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchSettings {
+    /// Messages per batch before it is handed to the output thread.
+    pub messages: usize,
+    /// Bytes per batch before it is handed over.
+    pub bytes: usize,
+    /// Age after which a partly filled batch is handed over (also the receive timeout).
+    pub flush: Duration,
+    /// Capacity of the channel to the output thread, in batches.
+    pub channel: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogSettings {
+    pub level: Level,
+    pub format: LogFormat,
+}
+
+/// The metrics endpoint (GoFlow's flags plus the exporter label limit).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsSettings {
+    /// `[host]:port`; `""` or `off` disables the endpoint and the per-exporter accounting.
+    pub address: String,
+    pub path: String,
+    pub templates_path: String,
+    /// Exporters with their own label values; the rest are counted as `other`.
+    pub max_exporters: usize,
+}
+
+impl MetricsSettings {
+    pub fn enabled(&self) -> bool {
+        !(self.address.is_empty() || self.address == "off")
+    }
+}
+
+/// Everything the collector runs on, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub netflow: ListenerSettings,
+    pub sflow: ListenerSettings,
+    pub receive: ReceiveSettings,
+    pub batch: BatchSettings,
+    pub output: OutputSettings,
+    pub limits: Limits,
+    /// `--state-dir`: templates and sampling rates persisted there.
+    pub state_dir: Option<PathBuf>,
+    pub log: LogSettings,
+    pub kafka: KafkaSettings,
+    pub metrics: MetricsSettings,
+}
+
+pub const DEFAULT_BROKERS: &str = "127.0.0.1:9092,[::1]:9092";
+
+/// Which flag (if any) set each config key, so errors name what the user typed.
+#[derive(Clone, Debug, Default)]
+pub struct Origins(HashMap<&'static str, String>);
+
+impl Origins {
+    /// Records that `flag` (as typed) set `key`; the last flag for a key wins.
+    pub fn set(&mut self, key: &'static str, flag: impl Into<String>) {
+        self.0.insert(key, flag.into());
+    }
+
+    /// `key`, or `flag (key)` when a flag set it.
+    fn name(&self, key: &'static str) -> String {
+        match self.0.get(key) {
+            Some(flag) => format!("{flag} ({key})"),
+            None => key.to_string(),
+        }
+    }
+}
+
+/// The validation helpers every section shares: errors named after their origin, integers
+/// checked against their range.
+pub(super) struct V<'a> {
+    pub(super) origins: &'a Origins,
+}
+
+impl V<'_> {
+    pub(super) fn err(&self, key: &'static str, msg: impl Into<String>) -> ConfigError {
+        ConfigError::new(self.origins.name(key), msg)
+    }
+
+    pub(super) fn int(
+        &self,
+        key: &'static str,
+        v: Option<i64>,
+        default: i64,
+        min: i64,
+        max: i64,
+    ) -> Result<i64, ConfigError> {
+        let v = v.unwrap_or(default);
+        if v < min || v > max {
+            return Err(self.err(key, format!("{v} is out of range ({min} to {max})")));
+        }
+        Ok(v)
+    }
+}
+
+impl Settings {
+    /// Validates the raw configuration (no access to the machine: see [`Settings::resolve`]).
+    pub fn from_raw(raw: &RawConfig, origins: &Origins) -> Result<Settings, ConfigError> {
+        let v = V { origins };
+        let (netflow, sflow) = v.listeners(raw)?;
+        let receive = v.receive(&raw.receive)?;
+        let batch = v.batch(&raw.batch)?;
+        let (format, schema) = v.encoding(&raw.output)?;
+        let kafka = v.kafka(&raw.kafka)?;
+        let output = v.output(&raw.output, format, schema, &kafka)?;
+        let limits = v.limits(&raw.limits)?;
+        let state_dir = v.state_dir(raw.state_dir.as_deref())?;
+        let log = v.log(&raw.log)?;
+        let metrics = v.metrics(&raw.metrics)?;
+        Ok(Settings {
+            netflow,
+            sflow,
+            receive,
+            batch,
+            output,
+            limits,
+            state_dir,
+            log,
+            kafka,
+            metrics,
+        })
+    }
+
+    /// The enabled listeners, NetFlow first.
+    pub fn listeners(&self) -> impl Iterator<Item = &ListenerSettings> {
+        [&self.netflow, &self.sflow]
+            .into_iter()
+            .filter(|l| l.enabled)
+    }
+
+    /// Checks the settings against this machine and fixes the core of every worker: a
+    /// listener's worker `i` runs on `cores[i % len]`; without a list, workers are spread
+    /// over the available cores in order, NetFlow's first. Returns one core list per enabled
+    /// listener.
+    pub fn resolve(&self, available: &[usize]) -> Result<Vec<Vec<usize>>, ConfigError> {
+        if available.is_empty() {
+            return Ok(self.listeners().map(|l| vec![0; l.sockets]).collect());
+        }
+        let mut next = 0usize;
+        let mut out = Vec::new();
+        for l in self.listeners() {
+            let cores = match &l.cores {
+                Some(list) => {
+                    if let Some(bad) = list.iter().find(|c| !available.contains(c)) {
+                        return Err(ConfigError::new(
+                            format!("{}.cores", l.kind.name()),
+                            format!(
+                                "core {bad} is not available here (cores {})",
+                                ranges(available)
+                            ),
+                        ));
+                    }
+                    (0..l.sockets).map(|i| list[i % list.len()]).collect()
+                }
+                None => (0..l.sockets)
+                    .map(|_| {
+                        let c = available[next % available.len()];
+                        next += 1;
+                        c
+                    })
+                    .collect(),
+            };
+            out.push(cores);
+        }
+        Ok(out)
+    }
+}
+
+/// `host:port`, `:port` or `[v6]:port`.
+pub(super) fn looks_like_host_port(s: &str) -> bool {
+    match s.rsplit_once(':') {
+        Some((host, port)) => {
+            port.parse::<u16>().is_ok()
+                && (host.is_empty()
+                    || !host.contains(':')
+                    || (host.starts_with('[') && host.ends_with(']')))
+        }
+        None => false,
+    }
+}
+
+/// `0-3,8` for the log and errors.
+pub fn ranges(ids: &[usize]) -> String {
+    let mut v = ids.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        let mut j = i;
+        while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            v[i].to_string()
+        } else {
+            format!("{}-{}", v[i], v[j])
+        });
+        i = j + 1;
+    }
+    out.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::tests::run;
+
+    #[test]
+    fn cores_resolve() {
+        let s = run("-fworkers 3 -sworkers 2");
+        let c = s.resolve(&[0, 1]).unwrap();
+        assert_eq!(c, vec![vec![0, 1, 0], vec![1, 0]]);
+        let raw = RawConfig::from_toml("[sflow]\ncores = [5]\n", "t").unwrap();
+        let s = Settings::from_raw(&raw, &Origins::default()).unwrap();
+        let e = s.resolve(&[0, 1]).unwrap_err();
+        assert_eq!(e.setting, "sflow.cores");
+        assert_eq!(ranges(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
+    }
+}

@@ -1,0 +1,212 @@
+//! Validation of what comes out: `[output]` (format, schema, file) and `[kafka]`.
+//!
+//! The sink follows from both: a file when `output.file` is set, Kafka when brokers or an
+//! SRV record are configured (and `kafka.enabled`), stdout otherwise. Kafka carries protobuf
+//! unless JSON was asked for. librdkafka properties that coreflow sets itself are refused
+//! here, before librdkafka sees them; what only librdkafka can judge is checked when the
+//! sink opens (`output::kafka`), still before any socket.
+
+use super::raw::{RawKafka, RawKey, RawOutput};
+use super::settings::{looks_like_host_port, DEFAULT_BROKERS, V};
+use crate::encode::key::{KeyFields, KeyMode, GOFLOW_DEFAULT_KEY};
+use crate::encode::schema::Schema;
+use crate::encode::Format;
+use crate::error::ConfigError;
+use crate::sink::settings::{KafkaSettings, OutputSettings, SinkSettings};
+use std::path::PathBuf;
+use std::time::Duration;
+
+impl V<'_> {
+    /// `output.format` and `output.schema` (the format may still change with the sink).
+    pub(super) fn encoding(&self, o: &RawOutput) -> Result<(Format, Schema), ConfigError> {
+        let format = match o.format.as_deref() {
+            None => Format::Json,
+            Some(s) => Format::parse(s).ok_or_else(|| {
+                self.err("output.format", format!("unknown format {s:?} (json, pb)"))
+            })?,
+        };
+        let schema = match o.schema.as_deref() {
+            None => Schema::default(),
+            Some(s) => Schema::parse(s).ok_or_else(|| {
+                self.err(
+                    "output.schema",
+                    format!("unknown schema {s:?} ({})", Schema::NAMES.join(", ")),
+                )
+            })?,
+        };
+        Ok((format, schema))
+    }
+
+    /// `[kafka]`, whether or not Kafka is the sink.
+    pub(super) fn kafka(&self, k: &RawKafka) -> Result<KafkaSettings, ConfigError> {
+        let brokers_text = k.brokers.clone().unwrap_or_else(|| DEFAULT_BROKERS.into());
+        let brokers: Vec<String> = brokers_text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        for b in &brokers {
+            if !looks_like_host_port(b) {
+                return Err(self.err(
+                    "kafka.brokers",
+                    format!("{b:?} is not host:port (e.g. 127.0.0.1:9092,[::1]:9092)"),
+                ));
+            }
+        }
+        let key_fields = |names: Vec<&str>| {
+            KeyFields::parse(names)
+                .map(KeyMode::Fields)
+                .map_err(|m| self.err("kafka.key", m))
+        };
+        let key = match (&k.key, k.hashing) {
+            (_, Some(false)) => KeyMode::None,
+            (None, Some(true)) => key_fields(GOFLOW_DEFAULT_KEY.split(',').collect())?,
+            (None, None) => KeyMode::None,
+            (Some(RawKey::One(s)), h) => match s.trim() {
+                "none" | "" if h != Some(true) => KeyMode::None,
+                "by-exporter" | "exporter" => KeyMode::Exporter,
+                s => key_fields(s.split(',').collect())?,
+            },
+            (Some(RawKey::Fields(f)), _) => key_fields(f.iter().map(String::as_str).collect())?,
+        };
+        let varint = match k.framing.as_deref() {
+            None | Some("plain") => false,
+            Some("varint") => true,
+            Some(f) => {
+                return Err(self.err(
+                    "kafka.framing",
+                    format!("unknown framing {f:?} (plain, varint)"),
+                ))
+            }
+        };
+        let compression = k.compression.clone().unwrap_or_else(|| "none".into());
+        if !["none", "gzip", "snappy", "lz4", "zstd"].contains(&compression.as_str()) {
+            return Err(self.err(
+                "kafka.compression",
+                format!("unknown codec {compression:?} (none, gzip, snappy, lz4, zstd)"),
+            ));
+        }
+        let acks = match &k.acks {
+            None => "all".to_string(),
+            Some(a) => match a.text().as_str() {
+                "all" | "-1" => "all".to_string(),
+                a @ ("0" | "1") => a.to_string(),
+                a => return Err(self.err("kafka.acks", format!("{a:?} is not all, 1 or 0"))),
+            },
+        };
+        let idempotence = k.idempotence.unwrap_or(acks == "all");
+        if idempotence && acks != "all" {
+            return Err(self.err(
+                "kafka.acks",
+                format!(
+                    "idempotence needs acks = \"all\" (got {acks}); or set idempotence = false"
+                ),
+            ));
+        }
+        let mut librdkafka = Vec::new();
+        for (name, val) in k.librdkafka.iter().flatten() {
+            if let Some((_, ours)) = crate::sink::kafka::OWNED_PROPERTIES
+                .iter()
+                .find(|(p, _)| p == name)
+            {
+                return Err(ConfigError::new(
+                    format!("kafka.librdkafka.\"{name}\""),
+                    format!("coreflow sets this property itself: use {ours}"),
+                ));
+            }
+            librdkafka.push((name.clone(), val.text()));
+        }
+        let counters_topic = k.counters_topic.clone().filter(|t| !t.is_empty());
+        let kafka = KafkaSettings {
+            enabled: k.enabled.unwrap_or(true),
+            topic: k.topic.clone().unwrap_or_else(|| "flow-messages".into()),
+            brokers,
+            srv: k.srv.clone().unwrap_or_default(),
+            tls: k.tls.unwrap_or(false),
+            sasl: k.sasl.unwrap_or(false),
+            configured: k.brokers.is_some() || k.srv.as_deref().is_some_and(|s| !s.is_empty()),
+            key,
+            varint,
+            counters_topic,
+            compression,
+            linger_ms: self.int("kafka.linger_ms", k.linger_ms, 5, 0, 900_000)? as u64,
+            batch_size: self.int(
+                "kafka.batch_size",
+                k.batch_size,
+                1_000_000,
+                1,
+                2_147_483_647,
+            )? as u64,
+            acks,
+            idempotence,
+            queue_size: self.int(
+                "kafka.queue_size",
+                k.queue_size,
+                1_000_000,
+                1,
+                2_147_483_647,
+            )? as u64,
+            message_timeout_ms: self.int(
+                "kafka.message_timeout_ms",
+                k.message_timeout_ms,
+                300_000,
+                0,
+                2_147_483_647,
+            )? as u64,
+            queue_full_wait: Duration::from_millis(self.int(
+                "kafka.queue_full_wait_ms",
+                k.queue_full_wait_ms,
+                500,
+                0,
+                60_000,
+            )? as u64),
+            shutdown_timeout: Duration::from_millis(self.int(
+                "kafka.shutdown_timeout_ms",
+                k.shutdown_timeout_ms,
+                10_000,
+                0,
+                3_600_000,
+            )? as u64),
+            librdkafka,
+        };
+        if kafka.enabled && kafka.configured && kafka.topic.is_empty() {
+            return Err(self.err("kafka.topic", "empty topic"));
+        }
+        if kafka.enabled && kafka.configured && kafka.brokers.is_empty() && kafka.srv.is_empty() {
+            return Err(self.err("kafka.brokers", "no brokers"));
+        }
+        Ok(kafka)
+    }
+
+    /// The sink, and the format it gets.
+    pub(super) fn output(
+        &self,
+        o: &RawOutput,
+        format: Format,
+        schema: Schema,
+        kafka: &KafkaSettings,
+    ) -> Result<OutputSettings, ConfigError> {
+        let sink = match o.file.as_deref() {
+            Some(f) if !f.is_empty() && f != "-" => SinkSettings::File(PathBuf::from(f)),
+            _ if kafka.enabled && kafka.configured => SinkSettings::Kafka,
+            _ => SinkSettings::Stdout,
+        };
+        // Kafka carries protobuf unless JSON was asked for explicitly
+        let format = match (&sink, &o.format) {
+            (SinkSettings::Kafka, None) => Format::Pb,
+            _ => format,
+        };
+        if sink == SinkSettings::Kafka && kafka.varint && format == Format::Json {
+            return Err(self.err(
+                "kafka.framing",
+                "varint framing needs protobuf (output.format = \"pb\")",
+            ));
+        }
+        Ok(OutputSettings {
+            format,
+            schema,
+            sink,
+        })
+    }
+}

@@ -1,0 +1,64 @@
+//! Validation of what coreflow tells about itself: `[log]` and `[metrics]`.
+//!
+//! The metrics address is `[host]:port` (GoFlow's `:8080` form included); `""` or `off`
+//! turns the endpoint off. Its paths must be absolute so they cannot collide silently.
+
+use super::raw::{RawLog, RawMetrics};
+use super::settings::{looks_like_host_port, LogSettings, MetricsSettings, V};
+use crate::error::ConfigError;
+use crate::logging::{Level, LogFormat};
+
+impl V<'_> {
+    /// `[log]`.
+    pub(super) fn log(&self, lg: &RawLog) -> Result<LogSettings, ConfigError> {
+        Ok(LogSettings {
+            level: match lg.level.as_deref() {
+                None => Level::Info,
+                Some(s) => Level::parse(s).ok_or_else(|| {
+                    self.err(
+                        "log.level",
+                        format!("unknown level {s:?} ({})", Level::NAMES.join(", ")),
+                    )
+                })?,
+            },
+            format: match lg.format.as_deref() {
+                None => LogFormat::Normal,
+                Some(s) => LogFormat::parse(s).ok_or_else(|| {
+                    self.err("log.format", format!("unknown format {s:?} (normal, json)"))
+                })?,
+            },
+        })
+    }
+
+    /// `[metrics]`.
+    pub(super) fn metrics(&self, m: &RawMetrics) -> Result<MetricsSettings, ConfigError> {
+        let metrics = MetricsSettings {
+            address: m.address.clone().unwrap_or_else(|| ":8080".into()),
+            path: m.path.clone().unwrap_or_else(|| "/metrics".into()),
+            templates_path: m
+                .templates_path
+                .clone()
+                .unwrap_or_else(|| "/templates".into()),
+            max_exporters: self.int("metrics.max_exporters", m.max_exporters, 1000, 1, 1_000_000)?
+                as usize,
+        };
+        for (key, p) in [
+            ("metrics.path", &metrics.path),
+            ("metrics.templates_path", &metrics.templates_path),
+        ] {
+            if !p.starts_with('/') {
+                return Err(self.err(key, format!("{p:?} must start with /")));
+            }
+        }
+        if metrics.enabled()
+            && !looks_like_host_port(&metrics.address)
+            && !metrics.address.starts_with(':')
+        {
+            return Err(self.err(
+                "metrics.address",
+                format!("{:?} is not [host]:port", metrics.address),
+            ));
+        }
+        Ok(metrics)
+    }
+}
