@@ -43,6 +43,36 @@ macro_rules! label_enum {
 
 pub(crate) use label_enum;
 
+label_enum! {
+    /// Which listener a socket group, a worker and its metrics belong to: the `listener` label,
+    /// the TOML section and the state file prefix. Both detect the protocol per datagram; they
+    /// differ in defaults, flags and the GoFlow kind of an undecodable datagram.
+    pub enum ListenerKind {
+        /// NetFlow v5/v9 and IPFIX, :2055 by default.
+        Netflow = "netflow",
+        /// sFlow v5, :6343 by default.
+        Sflow = "sflow",
+    }
+}
+
+impl ListenerKind {
+    /// The UDP port GoFlow listens on for this kind.
+    pub fn default_port(self) -> u16 {
+        match self {
+            ListenerKind::Netflow => 2055,
+            ListenerKind::Sflow => 6343,
+        }
+    }
+
+    /// The short name in thread names (`cf-nf-0`).
+    pub fn short(self) -> &'static str {
+        match self {
+            ListenerKind::Netflow => "nf",
+            ListenerKind::Sflow => "sf",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     label_enum! {

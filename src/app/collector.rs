@@ -12,6 +12,7 @@ use crate::decode::error::DecodeReason;
 use crate::decode::DecodeError;
 use crate::encode::batch::{Batch, Encoding, Framing};
 use crate::encode::key::KeyMode;
+use crate::labels::ListenerKind;
 use crate::metrics::{self, Paths, Sources};
 use crate::net::signal::{self, Signals};
 use crate::net::socket::{open_group, GroupSpec};
@@ -208,16 +209,16 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         let (socks, info) = open_group(&spec).map_err(|e| {
             RunError::Runtime(anyhow::anyhow!(
                 "{}: cannot listen on port {}: {e}",
-                l.kind.name(),
+                l.kind.label(),
                 l.port
             ))
         })?;
         for d in &info.degraded {
-            crate::log_warn!("{}: {d}", l.kind.name());
+            crate::log_warn!("{}: {d}", l.kind.label());
         }
         crate::log_info!(
             "{} listening on {} with {} socket{} (cores {}, steering {}, rcvbuf {} bytes{})",
-            l.kind.name(),
+            l.kind.label(),
             info.local.map(|a| a.to_string()).unwrap_or_default(),
             socks.len(),
             if socks.len() == 1 { "" } else { "s" },
@@ -231,7 +232,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             if info.rcvbuf_forced { ", forced" } else { "" }
         );
         let steered = info.steering || socks.len() == 1;
-        groups.push((l.kind.name(), socks, cores, info.local, steered));
+        groups.push((l.kind, socks, cores, info.local, steered));
     }
 
     let kafka = sink.kafka_stats().is_some();
@@ -300,7 +301,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
     if let Some(dir) = &settings.state_dir {
         std::fs::create_dir_all(dir)
             .map_err(|e| RunError::Runtime(anyhow::anyhow!("state_dir {}: {e}", dir.display())))?;
-        let files = crate::state::load_dir(dir, "netflow");
+        let files = crate::state::load_dir(dir, ListenerKind::Netflow.label());
         let writer =
             crate::state::Writer::start(dir.clone()).map_err(|e| RunError::Runtime(e.into()))?;
         state = Some((dir.clone(), files, writer));
@@ -310,11 +311,13 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         let n_socks = socks.len();
         for (i, socket) in socks.into_iter().enumerate() {
             let wstate = match &state {
-                Some((_, files, writer)) if listener == "netflow" => Some(worker::WorkerState {
-                    file: crate::state::file_name(listener, i),
-                    tx: writer.tx.clone(),
-                    initial: crate::state::for_worker(files, i, n_socks, steered),
-                }),
+                Some((_, files, writer)) if listener == ListenerKind::Netflow => {
+                    Some(worker::WorkerState {
+                        file: crate::state::file_name(listener.label(), i),
+                        tx: writer.tx.clone(),
+                        initial: crate::state::for_worker(files, i, n_socks, steered),
+                    })
+                }
                 _ => None,
             };
             let c = Arc::new(WorkerCounters::default());
@@ -336,7 +339,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
                 limits: settings.limits,
                 allow: settings
                     .listeners()
-                    .find(|l| l.kind.name() == listener)
+                    .find(|l| l.kind == listener)
                     .map(|l| l.allow.clone())
                     .unwrap_or_default(),
                 encoding,
@@ -347,9 +350,8 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
                 probe,
                 state: wstate,
             };
-            let short = if listener == "netflow" { "nf" } else { "sf" };
             let h = std::thread::Builder::new()
-                .name(format!("cf-{short}-{i}"))
+                .name(format!("cf-{}-{i}", listener.short()))
                 .spawn(move || worker::run(cfg))
                 .map_err(|e| RunError::Runtime(e.into()))?;
             handles.push(h);

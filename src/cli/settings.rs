@@ -18,29 +18,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Which listener: both detect the protocol per datagram; they differ in defaults and flags.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ListenerKind {
-    /// NetFlow v5/v9 and IPFIX, :2055 by default.
-    Netflow,
-    /// sFlow v5, :6343 by default.
-    Sflow,
-}
-
-impl ListenerKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            ListenerKind::Netflow => "netflow",
-            ListenerKind::Sflow => "sflow",
-        }
-    }
-    pub(super) fn default_port(self) -> u16 {
-        match self {
-            ListenerKind::Netflow => 2055,
-            ListenerKind::Sflow => 6343,
-        }
-    }
-}
+pub use crate::labels::ListenerKind;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListenerSettings {
@@ -220,7 +198,7 @@ impl Settings {
                 Some(list) => {
                     if let Some(bad) = list.iter().find(|c| !available.contains(c)) {
                         return Err(ConfigError::new(
-                            format!("{}.cores", l.kind.name()),
+                            format!("{}.cores", l.kind.label()),
                             format!(
                                 "core {bad} is not available here (cores {})",
                                 ranges(available)

@@ -59,13 +59,17 @@ impl Sources {
         let stall = STALL_AFTER.as_millis() as u64;
         for w in &self.workers {
             if w.exited.load(Ordering::Relaxed) {
-                return Err(format!("{} worker {} has stopped", w.listener, w.id));
+                return Err(format!(
+                    "{} worker {} has stopped",
+                    w.listener.label(),
+                    w.id
+                ));
             }
             let idle = now.saturating_sub(w.heartbeat_ms.load(Ordering::Relaxed));
             if idle > stall {
                 return Err(format!(
                     "{} worker {} has not turned its loop for {:.1} s",
-                    w.listener,
+                    w.listener.label(),
                     w.id,
                     idle as f64 / 1e3
                 ));

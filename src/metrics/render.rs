@@ -544,7 +544,7 @@ fn families(src: &Sources, last_scrape: f64) -> Vec<MetricFamily> {
     for (w, s) in src.workers.iter().zip(&snaps) {
         let c = &w.counters;
         let id = w.id.to_string();
-        let l = [("worker", id.as_str()), ("listener", w.listener)];
+        let l = [("worker", id.as_str()), ("listener", w.listener.label())];
         let vals = [
             g(&c.datagrams),
             g(&c.bytes),

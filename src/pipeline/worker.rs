@@ -14,6 +14,7 @@ use crate::decode::error::DecodeReason;
 use crate::decode::{DatagramSummary, Decoder, FlowSink, Limits, Protocol};
 use crate::encode::batch::{Batch, Encoding};
 use crate::flow::FlowRecord;
+use crate::labels::ListenerKind;
 use crate::logging::RateLimit;
 use crate::net::recv::RecvBatch;
 use crate::pipeline::allow::AllowList;
@@ -31,7 +32,7 @@ use std::time::{Duration, Instant};
 pub struct WorkerConfig {
     pub id: usize,
     /// `netflow` or `sflow`, for the logs.
-    pub listener: &'static str,
+    pub listener: ListenerKind,
     pub core: Option<usize>,
     pub socket: Socket,
     pub recv_batch: usize,
@@ -265,7 +266,7 @@ fn next_pause(pause: Duration, max: Duration, queue: Option<(u32, u32)>) -> Dura
 const MIN_PAUSE_US: u64 = 50;
 
 pub fn run(cfg: WorkerConfig) {
-    let name = format!("{} worker {}", cfg.listener, cfg.id);
+    let name = format!("{} worker {}", cfg.listener.label(), cfg.id);
     if let Some(core) = cfg.core {
         if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
             crate::log_warn!("{name}: cannot pin to core {core}; running unpinned");
@@ -419,7 +420,7 @@ pub fn run(cfg: WorkerConfig) {
             if let Some(st) = &cfg.state {
                 if dec.templates.take_dirty() || state_pending {
                     // writer busy: try again at the next sweep
-                    state_pending = !st.save(&dec, cfg.listener, cfg.id, false);
+                    state_pending = !st.save(&dec, cfg.listener.label(), cfg.id, false);
                 }
             }
         }
@@ -433,7 +434,7 @@ pub fn run(cfg: WorkerConfig) {
     }
     publish(&c, &sh.local, &dec, kernel_drops);
     if let Some(st) = &cfg.state {
-        if !st.save(&dec, cfg.listener, cfg.id, true) {
+        if !st.save(&dec, cfg.listener.label(), cfg.id, true) {
             crate::log_error!("{name}: state not saved at shutdown (writer stuck)");
         }
     }

@@ -10,6 +10,7 @@ use super::hist::{Lat, Published};
 use super::{clock_ms, clock_ms_now, now_ns, PUBLISH_INTERVAL};
 use crate::decode::template::{SamplingInfo, TemplateInfo};
 use crate::decode::{DatagramSummary, DecodeError, DecodeStats, Decoder, Protocol};
+use crate::labels::ListenerKind;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -42,7 +43,7 @@ pub struct TemplateListing {
 pub struct WorkerHandle {
     pub id: usize,
     /// `netflow` or `sflow`.
-    pub listener: &'static str,
+    pub listener: ListenerKind,
     /// The socket's local address.
     pub local: Option<SocketAddr>,
     pub counters: Arc<WorkerCounters>,
@@ -57,7 +58,7 @@ pub struct WorkerHandle {
 impl WorkerHandle {
     pub fn new(
         id: usize,
-        listener: &'static str,
+        listener: ListenerKind,
         local: Option<SocketAddr>,
         counters: Arc<WorkerCounters>,
     ) -> WorkerHandle {
@@ -94,10 +95,9 @@ impl WorkerHandle {
 
     /// GoFlow kind of the listener, for datagrams of no known protocol.
     fn fallback_kind(&self) -> usize {
-        if self.listener == "sflow" {
-            GoflowKind::Sflow.index()
-        } else {
-            GoflowKind::NetFlow.index()
+        match self.listener {
+            ListenerKind::Sflow => GoflowKind::Sflow.index(),
+            ListenerKind::Netflow => GoflowKind::NetFlow.index(),
         }
     }
 }
