@@ -418,187 +418,155 @@ impl FlowRecord {
     }
 }
 
-/// Read access to a flow's fields: what the protobuf encoders are written against.
-/// [`FlowRecord`] implements it from its fields. A decoder of a fixed record layout may
-/// implement it over the datagram's bytes (NetFlow v5: `netflow5::V5Flow`): the encoders,
-/// generic over it, then see at compile time which fields such a record never has and how
-/// wide the others are, and no record is filled in between.
-pub trait Flow {
-    fn flow_type(&self) -> FlowType;
-    fn sequence_num(&self) -> u32;
-    fn mpls_count(&self) -> u8;
-    fn time_received_ns(&self) -> u64;
-    fn sampling_rate(&self) -> u64;
-    fn time_flow_start_ns(&self) -> u64;
-    fn time_flow_end_ns(&self) -> u64;
-    fn bytes(&self) -> u64;
-    fn packets(&self) -> u64;
-    fn src_mac(&self) -> u64;
-    fn dst_mac(&self) -> u64;
-    fn sampler_address(&self) -> Addr;
-    fn src_addr(&self) -> Addr;
-    fn dst_addr(&self) -> Addr;
-    fn next_hop(&self) -> Addr;
-    fn bgp_next_hop(&self) -> Addr;
-    fn mpls_ip(&self) -> Addr;
-    fn src_addr_encap(&self) -> Addr;
-    fn dst_addr_encap(&self) -> Addr;
-    fn etype(&self) -> u32;
-    fn proto(&self) -> u32;
-    fn src_port(&self) -> u32;
-    fn dst_port(&self) -> u32;
-    fn in_if(&self) -> u32;
-    fn out_if(&self) -> u32;
-    fn src_vlan(&self) -> u32;
-    fn dst_vlan(&self) -> u32;
-    fn vlan_id(&self) -> u32;
-    fn ingress_vrf_id(&self) -> u32;
-    fn egress_vrf_id(&self) -> u32;
-    fn ip_tos(&self) -> u32;
-    fn forwarding_status(&self) -> u32;
-    fn ip_ttl(&self) -> u32;
-    fn ip_flags(&self) -> u32;
-    fn tcp_flags(&self) -> u32;
-    fn icmp_type(&self) -> u32;
-    fn icmp_code(&self) -> u32;
-    fn ipv6_flow_label(&self) -> u32;
-    fn fragment_id(&self) -> u32;
-    fn fragment_offset(&self) -> u32;
-    fn flow_direction(&self) -> u32;
-    fn bi_flow_direction(&self) -> u32;
-    fn src_as(&self) -> u32;
-    fn dst_as(&self) -> u32;
-    fn next_hop_as(&self) -> u32;
-    fn src_net(&self) -> u32;
-    fn dst_net(&self) -> u32;
-    fn observation_domain_id(&self) -> u32;
-    fn observation_point_id(&self) -> u32;
-    fn proto_encap(&self) -> u32;
-    fn etype_encap(&self) -> u32;
-    fn ip_tos_encap(&self) -> u32;
-    fn ip_ttl_encap(&self) -> u32;
-    fn ipv6_flow_label_encap(&self) -> u32;
-    fn fragment_id_encap(&self) -> u32;
-    fn fragment_offset_encap(&self) -> u32;
-    fn ppp_address_control(&self) -> u32;
-    fn has_encap(&self) -> bool;
-    fn has_ppp(&self) -> bool;
-    fn as_path(&self) -> &[u32];
-    fn communities(&self) -> &[u32];
-    fn mpls_labels(&self) -> &[u32];
-    fn mpls_ttls(&self) -> &[u8];
-    fn layers(&self) -> (&[u8], &[u32]);
-    /// Whether any field of `groups` (`FieldGroups` bits) may be non-zero.
-    fn may_hold(&self, groups: u8) -> bool;
-    /// Whether the record's field-group hint holds (see [`FlowRecord::groups_hold`]).
-    fn groups_hold(&self) -> bool;
-    /// The flow as a record (for the sinks that take one).
-    fn to_record(&self) -> FlowRecord;
-}
-
-/// `Flow`'s accessors of plain fields, for `FlowRecord`: each returns the field.
-macro_rules! field_accessors {
-    ($($name:ident: $ty:ty;)*) => {$(
-        #[inline(always)]
-        fn $name(&self) -> $ty {
-            self.$name
+/// Declares the [`Flow`] trait and its implementation for [`FlowRecord`] from one list of
+/// the record's scalar fields: each becomes an accessor whose default is the field's "not
+/// carried" value, and `FlowRecord` returns the field itself.
+macro_rules! flow_accessors {
+    ($($name:ident: $ty:ty = $absent:expr;)*) => {
+        /// Read access to a flow's fields: what the protobuf encoders are written against.
+        /// [`FlowRecord`] implements it from its fields. A decoder of a fixed record layout
+        /// may implement it over the datagram's bytes (NetFlow v5: `netflow5::V5Flow`),
+        /// overriding the accessors of the fields its layout carries: every other accessor
+        /// keeps its default, the field's "not carried" value (zero, `Addr::NONE`, empty).
+        /// The encoders, generic over it, then see at compile time which fields such a
+        /// record never has and how wide the others are, and no record is filled in between.
+        pub trait Flow {
+            $(
+                #[inline(always)]
+                fn $name(&self) -> $ty {
+                    $absent
+                }
+            )*
+            #[inline(always)]
+            fn as_path(&self) -> &[u32] {
+                &[]
+            }
+            #[inline(always)]
+            fn communities(&self) -> &[u32] {
+                &[]
+            }
+            #[inline(always)]
+            fn mpls_labels(&self) -> &[u32] {
+                &[]
+            }
+            #[inline(always)]
+            fn mpls_ttls(&self) -> &[u8] {
+                &[]
+            }
+            #[inline(always)]
+            fn layers(&self) -> (&[u8], &[u32]) {
+                (&[], &[])
+            }
+            /// Whether any field of `groups` (`FieldGroups` bits) may be non-zero.
+            fn may_hold(&self, groups: u8) -> bool;
+            /// Whether the record's field-group hint holds (see [`FlowRecord::groups_hold`]).
+            fn groups_hold(&self) -> bool;
+            /// The flow as a record (for the sinks that take one).
+            fn to_record(&self) -> FlowRecord;
         }
-    )*};
+
+        impl Flow for FlowRecord {
+            $(
+                #[inline(always)]
+                fn $name(&self) -> $ty {
+                    self.$name
+                }
+            )*
+            #[inline(always)]
+            fn as_path(&self) -> &[u32] {
+                FlowRecord::as_path(self)
+            }
+            #[inline(always)]
+            fn communities(&self) -> &[u32] {
+                FlowRecord::communities(self)
+            }
+            #[inline(always)]
+            fn mpls_labels(&self) -> &[u32] {
+                FlowRecord::mpls_labels(self)
+            }
+            #[inline(always)]
+            fn mpls_ttls(&self) -> &[u8] {
+                FlowRecord::mpls_ttls(self)
+            }
+            #[inline(always)]
+            fn layers(&self) -> (&[u8], &[u32]) {
+                FlowRecord::layers(self)
+            }
+            #[inline(always)]
+            fn may_hold(&self, groups: u8) -> bool {
+                FlowRecord::may_hold(self, groups)
+            }
+            fn groups_hold(&self) -> bool {
+                FlowRecord::groups_hold(self)
+            }
+            #[inline(always)]
+            fn to_record(&self) -> FlowRecord {
+                *self
+            }
+        }
+    };
 }
 
-impl Flow for FlowRecord {
-    field_accessors! {
-        flow_type: FlowType;
-        sequence_num: u32;
-        mpls_count: u8;
-        time_received_ns: u64;
-        sampling_rate: u64;
-        time_flow_start_ns: u64;
-        time_flow_end_ns: u64;
-        bytes: u64;
-        packets: u64;
-        src_mac: u64;
-        dst_mac: u64;
-        sampler_address: Addr;
-        src_addr: Addr;
-        dst_addr: Addr;
-        next_hop: Addr;
-        bgp_next_hop: Addr;
-        mpls_ip: Addr;
-        src_addr_encap: Addr;
-        dst_addr_encap: Addr;
-        etype: u32;
-        proto: u32;
-        src_port: u32;
-        dst_port: u32;
-        in_if: u32;
-        out_if: u32;
-        src_vlan: u32;
-        dst_vlan: u32;
-        vlan_id: u32;
-        ingress_vrf_id: u32;
-        egress_vrf_id: u32;
-        ip_tos: u32;
-        forwarding_status: u32;
-        ip_ttl: u32;
-        ip_flags: u32;
-        tcp_flags: u32;
-        icmp_type: u32;
-        icmp_code: u32;
-        ipv6_flow_label: u32;
-        fragment_id: u32;
-        fragment_offset: u32;
-        flow_direction: u32;
-        bi_flow_direction: u32;
-        src_as: u32;
-        dst_as: u32;
-        next_hop_as: u32;
-        src_net: u32;
-        dst_net: u32;
-        observation_domain_id: u32;
-        observation_point_id: u32;
-        proto_encap: u32;
-        etype_encap: u32;
-        ip_tos_encap: u32;
-        ip_ttl_encap: u32;
-        ipv6_flow_label_encap: u32;
-        fragment_id_encap: u32;
-        fragment_offset_encap: u32;
-        ppp_address_control: u32;
-        has_encap: bool;
-        has_ppp: bool;
-    }
-    #[inline(always)]
-    fn as_path(&self) -> &[u32] {
-        FlowRecord::as_path(self)
-    }
-    #[inline(always)]
-    fn communities(&self) -> &[u32] {
-        FlowRecord::communities(self)
-    }
-    #[inline(always)]
-    fn mpls_labels(&self) -> &[u32] {
-        FlowRecord::mpls_labels(self)
-    }
-    #[inline(always)]
-    fn mpls_ttls(&self) -> &[u8] {
-        FlowRecord::mpls_ttls(self)
-    }
-    #[inline(always)]
-    fn layers(&self) -> (&[u8], &[u32]) {
-        FlowRecord::layers(self)
-    }
-    #[inline(always)]
-    fn may_hold(&self, groups: u8) -> bool {
-        FlowRecord::may_hold(self, groups)
-    }
-    fn groups_hold(&self) -> bool {
-        FlowRecord::groups_hold(self)
-    }
-    #[inline(always)]
-    fn to_record(&self) -> FlowRecord {
-        *self
-    }
+flow_accessors! {
+    flow_type: FlowType = FlowType::Unknown;
+    sequence_num: u32 = 0;
+    mpls_count: u8 = 0;
+    time_received_ns: u64 = 0;
+    sampling_rate: u64 = 0;
+    time_flow_start_ns: u64 = 0;
+    time_flow_end_ns: u64 = 0;
+    bytes: u64 = 0;
+    packets: u64 = 0;
+    src_mac: u64 = 0;
+    dst_mac: u64 = 0;
+    sampler_address: Addr = Addr::NONE;
+    src_addr: Addr = Addr::NONE;
+    dst_addr: Addr = Addr::NONE;
+    next_hop: Addr = Addr::NONE;
+    bgp_next_hop: Addr = Addr::NONE;
+    mpls_ip: Addr = Addr::NONE;
+    src_addr_encap: Addr = Addr::NONE;
+    dst_addr_encap: Addr = Addr::NONE;
+    etype: u32 = 0;
+    proto: u32 = 0;
+    src_port: u32 = 0;
+    dst_port: u32 = 0;
+    in_if: u32 = 0;
+    out_if: u32 = 0;
+    src_vlan: u32 = 0;
+    dst_vlan: u32 = 0;
+    vlan_id: u32 = 0;
+    ingress_vrf_id: u32 = 0;
+    egress_vrf_id: u32 = 0;
+    ip_tos: u32 = 0;
+    forwarding_status: u32 = 0;
+    ip_ttl: u32 = 0;
+    ip_flags: u32 = 0;
+    tcp_flags: u32 = 0;
+    icmp_type: u32 = 0;
+    icmp_code: u32 = 0;
+    ipv6_flow_label: u32 = 0;
+    fragment_id: u32 = 0;
+    fragment_offset: u32 = 0;
+    flow_direction: u32 = 0;
+    bi_flow_direction: u32 = 0;
+    src_as: u32 = 0;
+    dst_as: u32 = 0;
+    next_hop_as: u32 = 0;
+    src_net: u32 = 0;
+    dst_net: u32 = 0;
+    observation_domain_id: u32 = 0;
+    observation_point_id: u32 = 0;
+    proto_encap: u32 = 0;
+    etype_encap: u32 = 0;
+    ip_tos_encap: u32 = 0;
+    ip_ttl_encap: u32 = 0;
+    ipv6_flow_label_encap: u32 = 0;
+    fragment_id_encap: u32 = 0;
+    fragment_offset_encap: u32 = 0;
+    ppp_address_control: u32 = 0;
+    has_encap: bool = false;
+    has_ppp: bool = false;
 }
 
 /// A MAC address in the low 48 bits of a u64, as GoFlow stores it.

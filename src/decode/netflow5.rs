@@ -126,8 +126,8 @@ macro_rules! present {
     )*};
 }
 
-/// The accessors whose value is the same for every v5 record: its type, its ether type
-/// (IPv4) and the fields v5 does not carry (zero).
+/// The accessors whose value is the same for every v5 record: its type and its ether type
+/// (IPv4).
 macro_rules! fixed {
     ($($name:ident: $ty:ty = $v:expr;)*) => {$(
         #[inline(always)]
@@ -163,49 +163,11 @@ impl Flow for V5Flow<'_> {
         src_net: u32 = u32::from(v5.r[44]);
         dst_net: u32 = u32::from(v5.r[45]);
     }
+    // the fields v5 carries at a fixed value; every other accessor keeps its "not carried"
+    // default (see `Flow`)
     fixed! {
         flow_type: FlowType = FlowType::NetflowV5;
         etype: u32 = 0x0800;
-        mpls_count: u8 = 0;
-        src_mac: u64 = 0;
-        dst_mac: u64 = 0;
-        bgp_next_hop: Addr = Addr::NONE;
-        mpls_ip: Addr = Addr::NONE;
-        src_addr_encap: Addr = Addr::NONE;
-        dst_addr_encap: Addr = Addr::NONE;
-        src_vlan: u32 = 0;
-        dst_vlan: u32 = 0;
-        vlan_id: u32 = 0;
-        ingress_vrf_id: u32 = 0;
-        egress_vrf_id: u32 = 0;
-        forwarding_status: u32 = 0;
-        ip_ttl: u32 = 0;
-        ip_flags: u32 = 0;
-        icmp_type: u32 = 0;
-        icmp_code: u32 = 0;
-        ipv6_flow_label: u32 = 0;
-        fragment_id: u32 = 0;
-        fragment_offset: u32 = 0;
-        flow_direction: u32 = 0;
-        bi_flow_direction: u32 = 0;
-        next_hop_as: u32 = 0;
-        observation_domain_id: u32 = 0;
-        observation_point_id: u32 = 0;
-        proto_encap: u32 = 0;
-        etype_encap: u32 = 0;
-        ip_tos_encap: u32 = 0;
-        ip_ttl_encap: u32 = 0;
-        ipv6_flow_label_encap: u32 = 0;
-        fragment_id_encap: u32 = 0;
-        fragment_offset_encap: u32 = 0;
-        ppp_address_control: u32 = 0;
-        has_encap: bool = false;
-        has_ppp: bool = false;
-        as_path: &[u32] = &[];
-        communities: &[u32] = &[];
-        mpls_labels: &[u32] = &[];
-        mpls_ttls: &[u8] = &[];
-        layers: (&[u8], &[u32]) = (&[], &[]);
     }
     #[inline(always)]
     fn may_hold(&self, _groups: u8) -> bool {
