@@ -144,7 +144,9 @@ const NO_PREFIX: Prefix = Prefix {
 
 thread_local! {
     /// The prefix cache of this thread's messages (whichever buffer they go to).
-    pub(super) static PREFIX: std::cell::RefCell<Prefix> = const { std::cell::RefCell::new(NO_PREFIX) };
+    pub(super) static PREFIX: std::cell::RefCell<Prefix> = const {
+        std::cell::RefCell::new(NO_PREFIX)
+    };
     // One scratch array per thread, zeroed once, for callers that encode into a `Vec`:
     // re-zeroing 2 KiB per message cost more than encoding it.
     static SCRATCH: std::cell::RefCell<[u8; PB_ROOM]> = const {
