@@ -1,0 +1,118 @@
+//! The JSON side of each field kind a layout names in `schema!`: numbers as numbers,
+//! addresses as text, MACs as aa:bb:cc:dd:ee:ff, enums as their names. Zero values are
+//! omitted (as protobuf omits them). One object per record, written into the caller's `Vec`;
+//! `super::pb` has the same kinds for protobuf, so one field list drives both encoders.
+
+use crate::flow::{layer, Addr};
+use std::io::Write;
+
+pub(super) struct Json<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Json<'a> {
+    pub(super) fn new(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Json { out, first: true }
+    }
+
+    fn key(&mut self, k: &str) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(k.as_bytes());
+        self.out.extend_from_slice(b"\":");
+    }
+
+    pub(super) fn end(self) {
+        self.out.push(b'}');
+    }
+
+    pub(super) fn u64(&mut self, k: &str, v: u64) {
+        if v != 0 {
+            self.key(k);
+            let _ = write!(self.out, "{v}");
+        }
+    }
+    pub(super) fn u32(&mut self, k: &str, v: u32) {
+        self.u64(k, u64::from(v))
+    }
+    pub(super) fn big(&mut self, k: &str, v: u64) {
+        self.u64(k, v)
+    }
+    pub(super) fn u64_memo(&mut self, k: &str, v: u64) {
+        self.u64(k, v)
+    }
+    pub(super) fn u64_again(&mut self, k: &str, v: u64) {
+        self.u64(k, v)
+    }
+    pub(super) fn recv_ns(&mut self, k: &str, v: u64) {
+        self.u64(k, v)
+    }
+    pub(super) fn boolean(&mut self, k: &str, v: bool) {
+        if v {
+            self.key(k);
+            self.out.extend_from_slice(b"true");
+        }
+    }
+    pub(super) fn enumv(&mut self, k: &str, v: (i32, &str)) {
+        self.key(k);
+        self.out.push(b'"');
+        self.out.extend_from_slice(v.1.as_bytes());
+        self.out.push(b'"');
+    }
+    pub(super) fn mac(&mut self, k: &str, v: u64) {
+        if v != 0 {
+            self.key(k);
+            let b = v.to_be_bytes();
+            let _ = write!(
+                self.out,
+                "\"{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}\"",
+                b[2], b[3], b[4], b[5], b[6], b[7]
+            );
+        }
+    }
+    pub(super) fn addr(&mut self, k: &str, v: Addr) {
+        if let Some(ip) = v.to_ip() {
+            self.key(k);
+            let _ = write!(self.out, "\"{ip}\"");
+        }
+    }
+    pub(super) fn addr_list(&mut self, k: &str, v: Addr) {
+        if let Some(ip) = v.to_ip() {
+            self.key(k);
+            let _ = write!(self.out, "[\"{ip}\"]");
+        }
+    }
+    pub(super) fn packed<T: Copy + Into<u64>>(&mut self, k: &str, v: &[T]) {
+        if v.is_empty() {
+            return;
+        }
+        self.key(k);
+        self.out.push(b'[');
+        for (i, &x) in v.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            let _ = write!(self.out, "{}", x.into());
+        }
+        self.out.push(b']');
+    }
+    pub(super) fn layers(&mut self, k: &str, v: &[u8]) {
+        if v.is_empty() {
+            return;
+        }
+        self.key(k);
+        self.out.push(b'[');
+        for (i, &x) in v.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            let _ = write!(self.out, "\"{}\"", layer::name(x));
+        }
+        self.out.push(b']');
+    }
+}
