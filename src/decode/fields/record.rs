@@ -1,0 +1,276 @@
+//! The record loops: every record of a data set decoded by its [`Plan`] and handed to the
+//! sink (`decode_data`: a fixed-length loop with slots and record reuse, and a
+//! variable-length one), and the walk over options records that feeds the sampling cache
+//! (`decode_options`). The top layer of `fields`: it uses every sibling, none uses it.
+
+use super::apply::{apply, Aux};
+use super::op::{window_shift, Val};
+use super::plan::{flag, Plan};
+use super::sampling::{SamplerRates, Sampling};
+use super::slots::{apply_slots, plain_path, restore_volatile, Slots};
+use super::time::{resolve_time, RecCtx, TimeSrc};
+use crate::decode::spec::VARLEN;
+use crate::decode::{DecodeError, Section};
+use crate::flow::{FieldGroups, FlowRecord};
+
+#[inline(always)]
+fn reuse_enabled(plan: &Plan) -> bool {
+    plan.reuse && !plain_path()
+}
+
+/// The outcome of one data set.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SetOutcome {
+    pub records: usize,
+    /// The last sampling rate a record carried (IE 34/50/305..), with its sampler id.
+    pub seen_rate: Option<(Option<u64>, u64)>,
+    /// The record budget ran out before the set was done.
+    pub limit_hit: bool,
+    /// A variable-length record ran past the set.
+    pub error: Option<DecodeError>,
+}
+
+/// Reads one variable-length prefix at `*p`.
+#[inline]
+fn varlen(data: &[u8], p: &mut usize) -> Option<usize> {
+    let l = *data.get(*p)? as usize;
+    *p += 1;
+    if l < 255 {
+        return Some(l);
+    }
+    let b = data.get(*p..*p + 2)?;
+    *p += 2;
+    Some(u16::from_be_bytes([b[0], b[1]]) as usize)
+}
+
+/// What a record needs after all its ops ran: times, sampling rate, ICMP from the port.
+/// A function rather than a closure so that it is inlined into both record loops.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn finish<R: SamplerRates>(
+    plan: &Plan,
+    ctx: &RecCtx,
+    samplers: &R,
+    last_sampler: &mut Option<(u64, Option<u64>)>,
+    rec: &mut FlowRecord,
+    aux: &Aux,
+    out: &mut SetOutcome,
+) {
+    if plan.start != TimeSrc::None as u8 || plan.end != TimeSrc::None as u8 {
+        let sys_init = if aux.samp.sys_init_ms != 0 {
+            aux.samp.sys_init_ms
+        } else {
+            ctx.sys_init_ms
+        };
+        if plan.start != TimeSrc::None as u8 {
+            rec.time_flow_start_ns = resolve_time(plan.start, aux.start, ctx, sys_init);
+        }
+        if plan.end != TimeSrc::None as u8 {
+            rec.time_flow_end_ns = resolve_time(plan.end, aux.end, ctx, sys_init);
+        }
+    }
+    if plan.flags & flag::SAMPLING != 0 {
+        if let Some(sid) = aux.samp.sampler_id {
+            let rate = match *last_sampler {
+                Some((id, r)) if id == sid => r,
+                _ => {
+                    let r = samplers.rate(sid);
+                    *last_sampler = Some((sid, r));
+                    r
+                }
+            };
+            if let Some(r) = rate {
+                rec.sampling_rate = r;
+            }
+        }
+        if let Some(r) = aux.samp.rate() {
+            rec.sampling_rate = r;
+            out.seen_rate = Some((aux.samp.sampler_id, r));
+        }
+    }
+    if plan.flags & flag::ICMP_FROM_PORT != 0 && (rec.proto == 1 || rec.proto == 58) {
+        rec.icmp_type = (rec.dst_port >> 8) & 0xFF;
+        rec.icmp_code = rec.dst_port & 0xFF;
+        rec.groups.0 |= FieldGroups::MISC;
+    }
+}
+
+/// Decodes every record of one data set and hands each flow to `sink`. `base` is the
+/// datagram's prefilled record (sampling rate of the domain already in it).
+#[inline]
+pub(crate) fn decode_data<S: crate::decode::FlowSink, R: SamplerRates>(
+    plan: &Plan,
+    data: &[u8],
+    base: &FlowRecord,
+    ctx: &RecCtx,
+    samplers: &R,
+    budget: usize,
+    sink: &mut S,
+) -> SetOutcome {
+    let mut out = SetOutcome::default();
+    let base = &FlowRecord {
+        groups: FieldGroups(base.groups.0 | plan.groups),
+        ..*base
+    };
+    // one-entry cache of the sampler-id lookup: a set's records share their sampler
+    let mut last_sampler: Option<(u64, Option<u64>)> = None;
+    if plan.fixed {
+        let n = data.len() / plan.min_len;
+        let take = if n > budget {
+            out.limit_hit = true;
+            budget
+        } else {
+            n
+        };
+        let reuse = reuse_enabled(plan);
+        let no_slots = Slots::default();
+        let (slots, ops) = if plain_path() {
+            (&no_slots, &plan.ops)
+        } else {
+            (&plan.slots, &plan.rest)
+        };
+        let mut rec = *base;
+        for r in data.chunks_exact(plan.min_len).take(take) {
+            if reuse {
+                restore_volatile(&mut rec, base, !plan.rest_without_addrs);
+            } else {
+                rec = *base;
+            }
+            let mut aux = Aux::default();
+            apply_slots(&mut rec, &mut aux, r, slots);
+            for op in ops.iter() {
+                let x = Val {
+                    r,
+                    off: op.off as usize,
+                    len: op.len as usize,
+                    shift: op.shift,
+                };
+                apply(&mut rec, &mut aux, op.kind, op.arg, x);
+            }
+            finish(
+                plan,
+                ctx,
+                samplers,
+                &mut last_sampler,
+                &mut rec,
+                &aux,
+                &mut out,
+            );
+            sink.flow(&rec);
+        }
+        out.records = take;
+        return out;
+    }
+    let mut pos = 0usize;
+    while data.len() - pos >= plan.min_len {
+        if out.records == budget {
+            out.limit_hit = true;
+            break;
+        }
+        let mut p = pos;
+        let mut rec = *base;
+        let mut aux = Aux::default();
+        let mut ok = true;
+        for op in plan.ops.iter() {
+            let len = if op.len == VARLEN {
+                match varlen(data, &mut p) {
+                    Some(l) => l,
+                    None => {
+                        ok = false;
+                        break;
+                    }
+                }
+            } else {
+                op.len as usize
+            };
+            if data.len() - p < len {
+                ok = false;
+                break;
+            }
+            let x = Val {
+                r: data,
+                off: p,
+                len,
+                shift: window_shift(p + len, len),
+            };
+            p += len;
+            apply(&mut rec, &mut aux, op.kind, op.arg, x);
+        }
+        if !ok {
+            out.error = Some(DecodeError::Truncated {
+                section: Section::DataSet,
+                offset: pos,
+                need: plan.min_len.max(p - pos + 1),
+                have: data.len() - pos,
+            });
+            break;
+        }
+        finish(
+            plan,
+            ctx,
+            samplers,
+            &mut last_sampler,
+            &mut rec,
+            &aux,
+            &mut out,
+        );
+        sink.flow(&rec);
+        out.records += 1;
+        pos = p;
+    }
+    out
+}
+
+/// Walks the records of one options data set and calls `each` with the sampling IEs of each.
+/// Returns (records, limit hit, error).
+pub(crate) fn decode_options(
+    plan: &Plan,
+    data: &[u8],
+    budget: usize,
+    mut each: impl FnMut(&Sampling),
+) -> (usize, bool, Option<DecodeError>) {
+    let mut records = 0;
+    let mut pos = 0usize;
+    let mut rec = FlowRecord::default();
+    while data.len() - pos >= plan.min_len {
+        if records == budget {
+            return (records, true, None);
+        }
+        let mut aux = Aux::default();
+        let mut p = pos;
+        for op in plan.ops.iter() {
+            let (start, len) = if plan.fixed {
+                (pos + op.off as usize, op.len as usize)
+            } else {
+                let len = if op.len == VARLEN {
+                    varlen(data, &mut p)
+                } else {
+                    Some(op.len as usize)
+                };
+                let s = p;
+                p = p.saturating_add(len.unwrap_or(usize::MAX));
+                (s, len.unwrap_or(usize::MAX))
+            };
+            if data.get(start..start.saturating_add(len)).is_none() {
+                let e = DecodeError::Truncated {
+                    section: Section::DataSet,
+                    offset: pos,
+                    need: plan.min_len,
+                    have: data.len() - pos,
+                };
+                return (records, false, Some(e));
+            }
+            let x = Val {
+                r: data,
+                off: start,
+                len,
+                shift: window_shift(start + len, len),
+            };
+            apply(&mut rec, &mut aux, op.kind, op.arg, x);
+        }
+        pos = if plan.fixed { pos + plan.min_len } else { p };
+        records += 1;
+        each(&aux.samp);
+    }
+    (records, false, None)
+}
