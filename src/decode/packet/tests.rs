@@ -5,7 +5,7 @@ use crate::flow::{layer, Addr, FlowRecord};
 
 /// An Ethernet/IPv4/TCP frame of `len` captured bytes (payload 0xab), DF set, ACK|PSH.
 pub fn eth_ipv4_tcp(len: usize) -> Vec<u8> {
-    crate::decode::sflow::fixture::eth_ipv4_tcp_header(len)
+    coreflow_flowgen::builders::sflow::eth_ipv4_tcp_header(len)
 }
 
 fn ipv4(proto: u8, src: [u8; 4], dst: [u8; 4], payload_len: usize) -> Vec<u8> {

@@ -26,7 +26,6 @@
 //! a counter record is `crate::encode::counters`'s job, never this module's.
 
 mod counters;
-pub mod fixture;
 mod interface;
 mod record;
 #[cfg(test)]

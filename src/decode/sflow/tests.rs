@@ -2,9 +2,9 @@
 //! record kind, hostile counts and lengths, truncation and corruption at every offset, and
 //! the counter records as the encoders write them.
 
-use super::fixture::*;
 use super::*;
 use crate::flow::layer;
+use coreflow_flowgen::builders::sflow::*;
 
 #[derive(Default)]
 struct Collect {
