@@ -1,5 +1,5 @@
 //! Decodes and encodes flowgen datagrams in a loop (for callgrind / perf).
-//! `hotloop PROTO ROUNDS`
+//! `hotloop PROTO ROUNDS [SCHEMA [json]]` (SCHEMA: v2, v3, goflow2; protobuf unless `json`)
 use coreflow::decode::Decoder;
 use coreflow::encode::batch::{Batch, BatchWriter, Encoding, Framing};
 use coreflow::encode::key::KeyMode;
@@ -25,8 +25,12 @@ fn main() {
         Some("goflow2") => Schema::Goflow2,
         _ => Schema::GoflowV2,
     };
+    let format = match args.get(4).map(String::as_str) {
+        Some("json") => Format::Json,
+        _ => Format::Pb,
+    };
     let enc = Encoding {
-        format: Format::Pb,
+        format,
         schema,
         framing: Framing::Stream,
         key: KeyMode::None,
