@@ -4,11 +4,11 @@
 #![allow(dead_code)]
 
 use coreflow::decode::Decoder;
-use coreflow::flow::FlowRecord;
 use coreflow::encode::batch::{Batch, Encoding, Framing};
 use coreflow::encode::key::KeyMode;
-use coreflow::encode::Format;
 use coreflow::encode::schema::Schema;
+use coreflow::encode::Format;
+use coreflow::flow::FlowRecord;
 use prost::Message;
 use std::net::IpAddr;
 
