@@ -2,6 +2,7 @@
 //!
 //! `Header::new_checked` checks the length once; after that no accessor can panic.
 
+use super::fields::uptime_to_ns;
 use super::{DecodeError, Decoder, FlowSink, LimitKind, Section};
 use crate::flow::{Addr, FieldGroups, Flow, FlowRecord, FlowType};
 use std::net::IpAddr;
@@ -65,17 +66,6 @@ impl<'a> Header<'a> {
     pub fn sampling_mode(&self) -> u8 {
         (self.u16(22) >> 14) as u8
     }
-}
-
-/// Export time minus (sysUptime - t) in ns, with the 32-bit uptime wrap handled: a
-/// switched-time a little "after" the uptime is a flow that started before the counter wrapped.
-#[inline]
-pub(crate) fn uptime_to_ns(export_ns: u64, uptime_ms: u32, t_ms: u32) -> u64 {
-    let ago_ms = uptime_ms.wrapping_sub(t_ms);
-    // A difference in the top half of the u32 range means t is after the export uptime
-    // (clock skew between line cards): treat it as "now" rather than 49 days ago.
-    let ago_ms = if ago_ms > u32::MAX / 2 { 0 } else { ago_ms };
-    export_ns.saturating_sub(u64::from(ago_ms) * 1_000_000)
 }
 
 /// What the records of one v5 datagram share.

@@ -36,7 +36,7 @@ pub(crate) use op::Op;
 pub(crate) use plan::Plan;
 pub(crate) use record::{decode_data, decode_options};
 pub(crate) use sampling::SamplerRates;
-pub(crate) use time::RecCtx;
+pub(crate) use time::{uptime_to_ns, RecCtx};
 
 // for the decoders' tests
 #[cfg(test)]

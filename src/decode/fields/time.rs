@@ -83,12 +83,21 @@ pub(super) fn resolve_time(src: u8, raw: u64, ctx: &RecCtx, sys_init_ms: u64) ->
         TimeSrc::Millis => raw.saturating_mul(1_000_000),
         TimeSrc::Seconds => raw.saturating_mul(1_000_000_000),
         TimeSrc::DeltaMicros => ctx.export_ns.saturating_sub(raw.saturating_mul(1_000)),
-        TimeSrc::Uptime if ctx.v9 => {
-            crate::decode::netflow5::uptime_to_ns(ctx.export_ns, ctx.uptime_ms, raw as u32)
-        }
+        TimeSrc::Uptime if ctx.v9 => uptime_to_ns(ctx.export_ns, ctx.uptime_ms, raw as u32),
         TimeSrc::Uptime if sys_init_ms != 0 => {
             sys_init_ms.saturating_add(raw).saturating_mul(1_000_000)
         }
         _ => ctx.export_ns,
     }
+}
+
+/// Export time minus (sysUptime - t) in ns, with the 32-bit uptime wrap handled: a
+/// switched-time a little "after" the uptime is a flow that started before the counter wrapped.
+#[inline]
+pub(crate) fn uptime_to_ns(export_ns: u64, uptime_ms: u32, t_ms: u32) -> u64 {
+    let ago_ms = uptime_ms.wrapping_sub(t_ms);
+    // A difference in the top half of the u32 range means t is after the export uptime
+    // (clock skew between line cards): treat it as "now" rather than 49 days ago.
+    let ago_ms = if ago_ms > u32::MAX / 2 { 0 } else { ago_ms };
+    export_ns.saturating_sub(u64::from(ago_ms) * 1_000_000)
 }
