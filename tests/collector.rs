@@ -409,7 +409,7 @@ fn check_config_prints_effective_settings() {
     let p = dir.path("eff.toml");
     std::fs::write(&p, &text).unwrap();
     let s = coreflow::cli::load_file(&p).unwrap();
-    assert_eq!(s.netflow.sockets, 2);
+    assert_eq!(s.netflow.workers(), 2);
     assert!(!s.sflow.enabled);
 }
 

@@ -64,6 +64,19 @@ pub fn check(settings: &Settings) -> Result<String, ConfigError> {
     Ok(settings.to_toml(Some(&cores)))
 }
 
+/// One bind's sockets, before their workers start.
+struct Group {
+    kind: ListenerKind,
+    socks: Vec<socket2::Socket>,
+    /// The core of each socket's worker.
+    cores: Vec<usize>,
+    local: Option<std::net::SocketAddr>,
+    /// Each exporter reaches one socket only (by address, or there is one socket).
+    steered: bool,
+    /// The listener-wide number of the group's first worker.
+    first: usize,
+}
+
 /// Totals over all workers and the output thread, for the exit summary.
 #[derive(Clone, Debug, Default)]
 pub struct Totals {
@@ -193,46 +206,75 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
     // Before any thread exists, so every thread inherits the mask.
     let signals = Signals::block().map_err(|e| RunError::Runtime(e.into()))?;
 
-    // Sockets for every listener before any thread starts: a bind error stops here.
+    // Sockets for every listener and each of its addresses before any thread starts: a bind
+    // error stops here. Each bind is its own SO_REUSEPORT group with its own workers; the
+    // workers of a listener are numbered across its binds (bind 0's first).
     let mut groups = Vec::new();
     for (l, cores) in settings.listeners().zip(cores) {
-        let spec = GroupSpec {
-            addr: l.address,
-            port: l.port,
-            sockets: l.sockets,
-            reuseport: l.reuseport,
-            rcvbuf: settings.receive.rcvbuf,
-            // short enough to flush batches on time and to notice shutdown quickly
-            timeout: (settings.batch.flush / 2).clamp(Duration::from_millis(1), SHUTDOWN_POLL),
-            timestamps: settings.receive.timestamps,
-        };
-        let (socks, info) = open_group(&spec).map_err(|e| {
-            RunError::Runtime(anyhow::anyhow!(
-                "{}: cannot listen on port {}: {e}",
-                l.kind.label(),
-                l.port
-            ))
-        })?;
-        for d in &info.degraded {
-            crate::log_warn!("{}: {d}", l.kind.label());
+        let mut cores = cores.into_iter();
+        let mut first = 0;
+        // port 0 (a free port) is picked by the first bind and shared by the others
+        let mut port = l.port;
+        for (bi, b) in l.binds.iter().enumerate() {
+            let bind_cores: Vec<usize> = cores.by_ref().take(b.sockets).collect();
+            let spec = GroupSpec {
+                addr: b.address,
+                port,
+                sockets: b.sockets,
+                reuseport: l.reuseport,
+                rcvbuf: settings.receive.rcvbuf,
+                // short enough to flush batches on time and to notice shutdown quickly
+                timeout: (settings.batch.flush / 2).clamp(Duration::from_millis(1), SHUTDOWN_POLL),
+                timestamps: settings.receive.timestamps,
+            };
+            let what = l.kind.label();
+            let which = if l.binds.len() > 1 {
+                format!("bind {bi}, ")
+            } else {
+                String::new()
+            };
+            let (socks, info) = open_group(&spec).map_err(|e| {
+                RunError::Runtime(anyhow::anyhow!(
+                    "{what}: {which}cannot listen on {} port {port}: {e}",
+                    match b.address {
+                        crate::net::socket::BindAddr::Any => "every address".to_string(),
+                        crate::net::socket::BindAddr::Ip(ip) => ip.to_string(),
+                    }
+                ))
+            })?;
+            for d in &info.degraded {
+                crate::log_warn!("{what}: {which}{d}");
+            }
+            crate::log_info!(
+                "{what} listening on {} with {} socket{} ({which}cores {}, steering {}, rcvbuf {} \
+                 bytes{})",
+                info.local.map(|a| a.to_string()).unwrap_or_default(),
+                socks.len(),
+                if socks.len() == 1 { "" } else { "s" },
+                ranges(&bind_cores),
+                match (info.steering, socks.len()) {
+                    (true, _) => "by exporter address",
+                    (false, 1) => "none (one socket)",
+                    (false, _) => "kernel 4-tuple hash (CBPF unavailable)",
+                },
+                info.rcvbuf,
+                if info.rcvbuf_forced { ", forced" } else { "" }
+            );
+            if let Some(a) = info.local {
+                port = a.port();
+            }
+            let steered = info.steering || socks.len() == 1;
+            let n = socks.len();
+            groups.push(Group {
+                kind: l.kind,
+                socks,
+                cores: bind_cores,
+                local: info.local,
+                steered,
+                first,
+            });
+            first += n;
         }
-        crate::log_info!(
-            "{} listening on {} with {} socket{} (cores {}, steering {}, rcvbuf {} bytes{})",
-            l.kind.label(),
-            info.local.map(|a| a.to_string()).unwrap_or_default(),
-            socks.len(),
-            if socks.len() == 1 { "" } else { "s" },
-            ranges(&cores),
-            match (info.steering, socks.len()) {
-                (true, _) => "by exporter address",
-                (false, 1) => "none (one socket)",
-                (false, _) => "kernel 4-tuple hash (CBPF unavailable)",
-            },
-            info.rcvbuf,
-            if info.rcvbuf_forced { ", forced" } else { "" }
-        );
-        let steered = info.steering || socks.len() == 1;
-        groups.push((l.kind, socks, cores, info.local, steered));
     }
 
     let kafka = sink.kafka_stats().is_some();
@@ -256,7 +298,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         settings.output.schema.name(),
         sink.describe()
     );
-    let n_workers: usize = groups.iter().map(|g| g.1.len()).sum();
+    let n_workers: usize = groups.iter().map(|g| g.socks.len()).sum();
     let (tx, rx) = crossbeam_channel::bounded::<Batch>(settings.batch.channel);
     let shutdown = Arc::new(AtomicBool::new(false));
     let out_failed = Arc::new(AtomicBool::new(false));
@@ -307,15 +349,17 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         state = Some((dir.clone(), files, writer));
     }
     let mut id = 0;
-    for (listener, socks, cores, local, steered) in groups {
-        let n_socks = socks.len();
-        for (i, socket) in socks.into_iter().enumerate() {
+    for g in groups {
+        let (listener, local, n_socks) = (g.kind, g.local, g.socks.len());
+        for (i, socket) in g.socks.into_iter().enumerate() {
+            // the worker's number within its listener (state file, thread name)
+            let index = g.first + i;
             let wstate = match &state {
                 Some((_, files, writer)) if listener == ListenerKind::Netflow => {
                     Some(worker::WorkerState {
-                        file: crate::state::file_name(listener.label(), i),
+                        file: crate::state::file_name(listener.label(), index),
                         tx: writer.tx.clone(),
-                        initial: crate::state::for_worker(files, i, n_socks, steered),
+                        initial: crate::state::for_worker(files, i, n_socks, g.steered),
                     })
                 }
                 _ => None,
@@ -328,7 +372,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             let cfg = WorkerConfig {
                 id,
                 listener,
-                core: cores.get(i).copied(),
+                core: g.cores.get(i).copied(),
                 socket,
                 recv_batch: settings.receive.batch,
                 max_datagram: settings.receive.max_datagram,
@@ -351,7 +395,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
                 state: wstate,
             };
             let h = std::thread::Builder::new()
-                .name(format!("cf-{}-{i}", listener.short()))
+                .name(format!("cf-{}-{index}", listener.short()))
                 .spawn(move || worker::run(cfg))
                 .map_err(|e| RunError::Runtime(e.into()))?;
             handles.push(h);
@@ -464,7 +508,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         writer.finish();
         // files of workers that no longer exist were loaded (and re-saved by the workers
         // their exporters steer to now)
-        let n = settings.netflow.sockets;
+        let n = settings.netflow.workers();
         for (p, f) in files {
             if settings.netflow.enabled && f.worker >= n {
                 let _ = std::fs::remove_file(&p);

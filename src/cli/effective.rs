@@ -8,7 +8,7 @@
 //! defaults.
 
 use super::raw::{
-    RawBatch, RawConfig, RawKafka, RawKey, RawLimits, RawListener, RawLog, RawMetrics, RawOutput,
+    RawBatch, RawConfig, RawBind, RawKafka, RawKey, RawLimits, RawListener, RawLog, RawMetrics, RawOutput,
     RawReceive, RawScalar,
 };
 use super::settings::{ListenerSettings, Settings};
@@ -33,17 +33,43 @@ impl Settings {
             } else {
                 None
             };
-            RawListener {
+            // the resolved cores are in worker order: cut them per bind
+            let mut first = 0;
+            let mut per_bind = l.binds.iter().map(|b| {
+                let c = match &resolved {
+                    Some(all) => Some(all.iter().skip(first).take(b.sockets).copied().collect()),
+                    None => b.cores.clone(),
+                };
+                first += b.sockets;
+                (
+                    bind_addr_text(b.address),
+                    b.sockets as i64,
+                    c.map(|c| c.into_iter().map(|x| x as i64).collect()),
+                )
+            });
+            let mut raw = RawListener {
                 enabled: Some(l.enabled),
-                address: Some(bind_addr_text(l.address)),
                 port: Some(l.port.into()),
-                sockets: Some(l.sockets as i64),
-                cores: resolved
-                    .or_else(|| l.cores.clone())
-                    .map(|c| c.into_iter().map(|x| x as i64).collect()),
                 reuseport: Some(l.reuseport),
                 allow: (!l.allow.is_empty()).then(|| l.allow.texts()),
+                ..RawListener::default()
+            };
+            if l.bind_list {
+                raw.bind = Some(
+                    per_bind
+                        .map(|(address, sockets, cores)| RawBind {
+                            address: Some(address),
+                            sockets: Some(sockets),
+                            cores,
+                        })
+                        .collect(),
+                );
+            } else if let Some((address, sockets, cores)) = per_bind.next() {
+                raw.address = Some(address);
+                raw.sockets = Some(sockets);
+                raw.cores = cores;
             }
+            raw
         };
         let netflow = listener(&self.netflow);
         let sflow = listener(&self.sflow);
@@ -185,10 +211,28 @@ mod tests {
         let text = s.to_toml(Some(&s.resolve(&[0, 1]).unwrap()));
         let raw = RawConfig::from_toml(&text, "effective").unwrap();
         let back = Settings::from_raw(&raw, &Origins::default()).unwrap();
-        assert_eq!(back.sflow.cores, Some(vec![1, 0]));
+        assert_eq!(back.sflow.binds[0].cores, Some(vec![1, 0]));
         let mut s2 = s.clone();
-        s2.netflow.cores = back.netflow.cores.clone();
-        s2.sflow.cores = back.sflow.cores.clone();
+        s2.netflow.binds[0].cores = back.netflow.binds[0].cores.clone();
+        s2.sflow.binds[0].cores = back.sflow.binds[0].cores.clone();
         assert_eq!(back, s2);
+        // a bind list is written back as a list, each bind with its own cores
+        let raw = RawConfig::from_toml(
+            "[[netflow.bind]]\naddress = \"127.0.0.1\"\nsockets = 2\ncores = [1]\n\
+             [[netflow.bind]]\naddress = \"127.0.0.2\"\n",
+            "t",
+        )
+        .unwrap();
+        let s = Settings::from_raw(&raw, &Origins::default()).unwrap();
+        let text = s.to_toml(Some(&s.resolve(&[0, 1, 2, 3]).unwrap()));
+        let back = RawConfig::from_toml(&text, "effective").unwrap();
+        let binds = back.netflow.bind.as_ref().unwrap();
+        assert_eq!(binds.len(), 2, "{text}");
+        assert_eq!(binds[0].cores, Some(vec![1, 1]));
+        assert_eq!(binds[1].address.as_deref(), Some("127.0.0.2"));
+        assert_eq!(binds[1].cores, Some(vec![1]), "{text}");
+        assert!(back.netflow.address.is_none() && back.netflow.sockets.is_none());
+        let again = Settings::from_raw(&back, &Origins::default()).unwrap();
+        assert_eq!(again.netflow.binds.len(), 2);
     }
 }

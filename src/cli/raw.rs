@@ -47,6 +47,22 @@ pub struct RawListener {
     /// Exporter allowlist (CIDR prefixes); empty or absent accepts every source.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allow: Option<Vec<String>>,
+    /// `[[netflow.bind]]`: several addresses, each its own socket group and cores (instead of
+    /// `address`, `sockets` and `cores`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<Vec<RawBind>>,
+}
+
+/// One entry of a listener's `bind` list; the port is the listener's.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawBind {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sockets: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cores: Option<Vec<i64>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -334,8 +350,8 @@ mod tests {
         .unwrap();
         let mut origins = Origins::default();
         let s = Settings::from_raw(&raw, &origins).unwrap();
-        assert_eq!((s.netflow.port, s.netflow.sockets), (9995, 2));
-        assert_eq!(s.netflow.cores, Some(vec![1]));
+        assert_eq!((s.netflow.port, s.netflow.binds[0].sockets), (9995, 2));
+        assert_eq!(s.netflow.binds[0].cores, Some(vec![1]));
         assert_eq!(s.output.format, crate::encode::Format::Pb);
         // a flag beats the file
         let mut raw2 = raw.clone();

@@ -24,15 +24,42 @@ pub use crate::labels::ListenerKind;
 pub struct ListenerSettings {
     pub kind: ListenerKind,
     pub enabled: bool,
-    pub address: BindAddr,
     /// 0 binds a free port (logged at start).
     pub port: u16,
-    pub sockets: usize,
-    /// As configured; `None` spreads the workers over the available cores.
-    pub cores: Option<Vec<usize>>,
+    /// One or more addresses, each its own SO_REUSEPORT group (at least one): `address`,
+    /// `sockets` and `cores`, or the `[[<listener>.bind]]` list.
+    pub binds: Vec<BindSettings>,
+    /// The binds came from a `bind` list (errors and `--check-config` name them so).
+    pub bind_list: bool,
     pub reuseport: bool,
     /// Exporters accepted (empty: all).
     pub allow: AllowList,
+}
+
+/// One address of a listener: its socket group and the cores of its workers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BindSettings {
+    pub address: BindAddr,
+    pub sockets: usize,
+    /// As configured; `None` spreads the workers over the available cores.
+    pub cores: Option<Vec<usize>>,
+}
+
+impl ListenerSettings {
+    /// Workers (= sockets) over all binds.
+    pub fn workers(&self) -> usize {
+        self.binds.iter().map(|b| b.sockets).sum()
+    }
+
+    /// The setting that names bind `i`'s `key` (`netflow.cores`, or `netflow.bind[1].cores`
+    /// when the list was used).
+    pub fn bind_key(&self, i: usize, key: &str) -> String {
+        if self.binds.len() == 1 && !self.bind_list {
+            format!("{}.{key}", self.kind.label())
+        } else {
+            format!("{}.bind[{i}].{key}", self.kind.label())
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -183,41 +210,62 @@ impl Settings {
             .filter(|l| l.enabled)
     }
 
-    /// Checks the settings against this machine and fixes the core of every worker: a
-    /// listener's worker `i` runs on `cores[i % len]`; without a list, workers are spread
-    /// over the available cores in order, NetFlow's first. Returns one core list per enabled
-    /// listener.
+    /// Checks the settings against this machine and fixes the core of every worker: the
+    /// worker `i` of a bind with a core list runs on `cores[i % len]`; workers without a list
+    /// are spread over the available cores in order ([`auto_cores`]), NetFlow's first.
+    /// Returns one core list per enabled listener, in worker order (bind 0's workers first).
     pub fn resolve(&self, available: &[usize]) -> Result<Vec<Vec<usize>>, ConfigError> {
         if available.is_empty() {
-            return Ok(self.listeners().map(|l| vec![0; l.sockets]).collect());
+            return Ok(self.listeners().map(|l| vec![0; l.workers()]).collect());
         }
+        let unlisted = self
+            .listeners()
+            .flat_map(|l| &l.binds)
+            .filter(|b| b.cores.is_none())
+            .map(|b| b.sockets)
+            .sum();
+        let pool = auto_cores(available, unlisted);
         let mut next = 0usize;
         let mut out = Vec::new();
         for l in self.listeners() {
-            let cores = match &l.cores {
-                Some(list) => {
-                    if let Some(bad) = list.iter().find(|c| !available.contains(c)) {
-                        return Err(ConfigError::new(
-                            format!("{}.cores", l.kind.label()),
-                            format!(
-                                "core {bad} is not available here (cores {})",
-                                ranges(available)
-                            ),
-                        ));
+            let mut cores = Vec::with_capacity(l.workers());
+            for (bi, b) in l.binds.iter().enumerate() {
+                match &b.cores {
+                    Some(list) => {
+                        if let Some(bad) = list.iter().find(|c| !available.contains(c)) {
+                            return Err(ConfigError::new(
+                                l.bind_key(bi, "cores"),
+                                format!(
+                                    "core {bad} is not available here (cores {})",
+                                    ranges(available)
+                                ),
+                            ));
+                        }
+                        cores.extend((0..b.sockets).map(|i| list[i % list.len()]));
                     }
-                    (0..l.sockets).map(|i| list[i % list.len()]).collect()
-                }
-                None => (0..l.sockets)
-                    .map(|_| {
-                        let c = available[next % available.len()];
+                    None => cores.extend((0..b.sockets).map(|_| {
+                        let c = pool[next % pool.len()];
                         next += 1;
                         c
-                    })
-                    .collect(),
-            };
+                    })),
+                }
+            }
             out.push(cores);
         }
         Ok(out)
+    }
+}
+
+/// The cores that workers without a core list are spread over: every available core, less
+/// core 0 when there are more cores than such workers. Core 0 typically takes the interrupts
+/// the kernel does not spread (and the timer, RCU and other housekeeping work pinned there),
+/// so a receive worker on it competes with them; with at least as many workers as cores,
+/// every core is used, as before.
+pub fn auto_cores(available: &[usize], workers: usize) -> Vec<usize> {
+    if available.len() > workers && available.contains(&0) {
+        available.iter().copied().filter(|&c| c != 0).collect()
+    } else {
+        available.to_vec()
     }
 }
 
@@ -270,6 +318,17 @@ mod tests {
         let s = Settings::from_raw(&raw, &Origins::default()).unwrap();
         let e = s.resolve(&[0, 1]).unwrap_err();
         assert_eq!(e.setting, "sflow.cores");
+        // more cores than unlisted workers: core 0 is left out
+        let s = run("-fworkers 2 -sworkers 1");
+        assert_eq!(s.resolve(&[0, 1, 2, 3]).unwrap(), vec![vec![1, 2], vec![3]]);
+        // as many workers as cores (or more): every core, as before
+        assert_eq!(s.resolve(&[0, 1, 2]).unwrap(), vec![vec![0, 1], vec![2]]);
+        // configured lists do not count and are taken as written (core 0 included)
+        let raw = RawConfig::from_toml("[netflow]\ncores = [0]\n", "t").unwrap();
+        let s = Settings::from_raw(&raw, &Origins::default()).unwrap();
+        assert_eq!(s.resolve(&[0, 1, 2]).unwrap(), vec![vec![0], vec![1]]);
+        assert_eq!(auto_cores(&[1, 2], 1), vec![1, 2]);
+        assert_eq!(auto_cores(&[0, 1], 2), vec![0, 1]);
         assert_eq!(ranges(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
     }
 }
