@@ -8,15 +8,15 @@
 //!
 //! At start every file is read once; each exporter goes to the worker its address steers to
 //! (or to every worker when the kernel does not steer by address), so a changed number of
-//! workers loses nothing.
+//! workers loses nothing. Templates are re-learned through the normal path, limits included.
+//! A file with the wrong magic or version, or that does not parse, is logged and ignored.
 //!
 //! A listener with several addresses (`[[netflow.bind]]`) numbers its workers across them,
-//! bind 0's first, so `<worker>` stays unique within the listener and one bind keeps the
-//! names it always had. Which address an exporter sends to is not recorded, so each bind
-//! loads every exporter into the worker the exporter steers to within that bind's group (one
-//! worker per bind); a worker that never hears from an exporter keeps those templates until
-//! they age out like any other. Templates are re-learned through the normal path, limits included.
-//! A file with the wrong magic or version, or that does not parse, is logged and ignored.
+//! bind 0's first, so `<worker>` stays unique within the listener and a single address keeps
+//! the names it always had. Which address an exporter sent to is not recorded, so each bind
+//! loads every exporter into the worker it steers to within that bind's group (one worker per
+//! bind); a worker that never hears from an exporter holds its templates until they expire
+//! (`limits.template_idle_timeout_s`).
 
 pub use crate::decode::template::{DomainRate, ExporterState, SamplerRate, SavedTemplate};
 use serde::{Deserialize, Serialize};

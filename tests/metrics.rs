@@ -618,3 +618,67 @@ fn metrics_can_be_turned_off_and_a_bad_address_is_refused() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("metrics.address"));
 }
+
+/// One listener on two addresses (two NICs, issue 21): a socket group per address with its
+/// own workers, one port picked by the first and shared, the flows sent to each address
+/// arrive, and the traffic metrics carry the local address of the socket that received them.
+#[test]
+fn one_listener_on_two_addresses() {
+    let toml = "[netflow]\nport = 0\n\
+                [[netflow.bind]]\naddress = \"127.0.0.1\"\nsockets = 2\n\
+                [[netflow.bind]]\naddress = \"127.0.0.2\"\n\
+                [sflow]\nenabled = false\n";
+    let c = Collector::builder()
+        .metrics_endpoint()
+        .listeners(&[])
+        .config(toml)
+        .start(&[]);
+    let port = c.netflow_addr().port();
+    let mut sent = 0;
+    for ip in ["127.0.0.1", "127.0.0.2"] {
+        sent += flowgen(&[
+            "--protocol",
+            "v9",
+            "--target",
+            &format!("{ip}:{port}"),
+            "--exporters",
+            "3",
+            "--count",
+            "20",
+            "--records",
+            "5",
+            "--rate",
+            "2000",
+        ]);
+    }
+    let locals = ["127.0.0.1", "127.0.0.2"];
+    let m = c.wait_metrics("traffic on both addresses", |m| {
+        locals
+            .iter()
+            .all(|ip| m.sum("flow_traffic_bytes", &[("local_ip", ip)]) > 0.0)
+    });
+    assert_eq!(m.label_values("flow_traffic_bytes", "local_ip"), locals);
+    assert_eq!(
+        m.label_values("flow_traffic_bytes", "local_port"),
+        [port.to_string()]
+    );
+    let (status, log, flows) = c.stop();
+    assert!(status.success(), "{log:?}");
+    assert_eq!(flows.len() as u64, sent, "{log:?}");
+    // two groups: two sockets on the first address, one on the second
+    let listening: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("netflow listening on"))
+        .collect();
+    assert_eq!(listening.len(), 2, "{log:?}");
+    assert!(
+        listening[0].contains(&format!("127.0.0.1:{port} with 2 sockets (bind 0,")),
+        "{}",
+        listening[0]
+    );
+    assert!(
+        listening[1].contains(&format!("127.0.0.2:{port} with 1 socket (bind 1,")),
+        "{}",
+        listening[1]
+    );
+}
