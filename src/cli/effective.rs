@@ -8,8 +8,8 @@
 //! defaults.
 
 use super::raw::{
-    RawBatch, RawConfig, RawBind, RawKafka, RawKey, RawLimits, RawListener, RawLog, RawMetrics, RawOutput,
-    RawReceive, RawScalar,
+    RawBatch, RawBind, RawConfig, RawKafka, RawKey, RawLimits, RawListener, RawLog, RawMetrics,
+    RawOutput, RawReceive, RawScalar,
 };
 use super::settings::{ListenerSettings, Settings};
 use super::validate_listen::bind_addr_text;

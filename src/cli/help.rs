@@ -34,9 +34,10 @@ DESCRIPTION
     and spellings work unchanged (`-fport 2055`, `-kafka.out.brokers HOST:PORT`). A boolean
     is set with `-flag` and cleared with `-flag=false`; it never takes the next argument.
     The TOML key of each flag is in brackets; `coreflow --print-default-config` shows every
-    key. Core lists, receive buffers, batching, decoder limits and the Kafka producer's
-    tuning (compression, linger, acks, queue size, timeouts, librdkafka properties) are
-    TOML-only: [netflow] cores, [receive], [batch], [limits], [kafka], [kafka.librdkafka].";
+    key. Core lists, several addresses per listener, receive buffers, batching, decoder
+    limits and the Kafka producer's tuning (compression, linger, acks, queue size, timeouts,
+    librdkafka properties) are TOML-only: [netflow] cores, [[netflow.bind]], [receive],
+    [batch], [limits], [kafka], [kafka.librdkafka].";
 
 pub(super) const AFTER_OPTIONS: &str = "\
 COMMANDS

@@ -37,7 +37,10 @@ fn defaults_are_goflows() {
     let s = run("");
     assert!(s.netflow.enabled && s.sflow.enabled);
     assert_eq!((s.netflow.port, s.sflow.port), (2055, 6343));
-    assert_eq!((s.netflow.binds[0].sockets, s.sflow.binds[0].sockets), (1, 1));
+    assert_eq!(
+        (s.netflow.binds[0].sockets, s.sflow.binds[0].sockets),
+        (1, 1)
+    );
     assert_eq!(s.netflow.binds[0].address, BindAddr::Any);
     assert!(!s.netflow.reuseport);
     assert_eq!(s.output.sink, SinkSettings::Stdout);
@@ -61,7 +64,10 @@ fn goflow_spellings() {
     );
     assert!(!s.netflow.enabled);
     assert_eq!(s.sflow.port, 7000);
-    assert_eq!(s.sflow.binds[0].address, BindAddr::Ip("127.0.0.1".parse().unwrap()));
+    assert_eq!(
+        s.sflow.binds[0].address,
+        BindAddr::Ip("127.0.0.1".parse().unwrap())
+    );
     assert_eq!(s.sflow.binds[0].sockets, 3);
     assert!(s.sflow.reuseport);
     assert_eq!(s.log.level, Level::Debug);
@@ -90,10 +96,16 @@ fn every_goflow_flag_and_alias_parses() {
          -kafka.version 2.1.1 -kafka.log.err=false -metrics.path /m \
          -metrics.max_exporters 7 --state-dir /tmp/sd",
     );
-    assert_eq!(s.netflow.binds[0].address, BindAddr::Ip("10.0.0.1".parse().unwrap()));
+    assert_eq!(
+        s.netflow.binds[0].address,
+        BindAddr::Ip("10.0.0.1".parse().unwrap())
+    );
     assert_eq!((s.netflow.port, s.netflow.binds[0].sockets), (9995, 2));
     assert!(s.netflow.reuseport);
-    assert_eq!(s.sflow.binds[0].address, BindAddr::Ip("::1".parse().unwrap()));
+    assert_eq!(
+        s.sflow.binds[0].address,
+        BindAddr::Ip("::1".parse().unwrap())
+    );
     assert_eq!(s.sflow.port, 6344);
     assert_eq!(s.kafka.brokers, vec!["h:1"]);
     assert_eq!(

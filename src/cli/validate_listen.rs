@@ -55,12 +55,11 @@ impl V<'_> {
             ));
         }
         if netflow.enabled && sflow.enabled && netflow.port == sflow.port && netflow.port != 0 {
-            let clash = sflow.binds.iter().enumerate().find(|(_, b)| {
-                netflow
-                    .binds
-                    .iter()
-                    .any(|n| overlap(n.address, b.address))
-            });
+            let clash = sflow
+                .binds
+                .iter()
+                .enumerate()
+                .find(|(_, b)| netflow.binds.iter().any(|n| overlap(n.address, b.address)));
             if let Some((i, _)) = clash {
                 let key = if sflow.bind_list {
                     sflow.bind_key(i, "address")
@@ -166,7 +165,7 @@ impl V<'_> {
         match raw {
             None => Ok(None),
             Some([]) => Err(err(
-                "empty core list (leave the key out to use every core)".into(),
+                "empty core list (leave the key out to use every core)".into()
             )),
             Some(c) => c
                 .iter()
@@ -281,7 +280,10 @@ mod tests {
         let n = &s.netflow;
         assert!(n.bind_list);
         assert_eq!((n.port, n.binds.len(), n.workers()), (9995, 2, 6));
-        assert_eq!(n.binds[0].address, BindAddr::Ip("192.0.2.10".parse().unwrap()));
+        assert_eq!(
+            n.binds[0].address,
+            BindAddr::Ip("192.0.2.10".parse().unwrap())
+        );
         assert_eq!(n.binds[0].cores, Some(vec![2, 3, 4, 5]));
         assert_eq!((n.binds[1].sockets, n.binds[1].cores.clone()), (2, None));
         // worker order: bind 0's four, then bind 1's two (auto: core 0 skipped), then sFlow
