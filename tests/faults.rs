@@ -455,3 +455,60 @@ fn corrupt_state_file_is_ignored() {
     let warned = log.iter().filter(|l| l.contains("ignored")).count();
     assert_eq!(warned, 2, "{log:?}");
 }
+
+/// State with two binds (`[[netflow.bind]]`): the workers are numbered across the binds, so
+/// the second address's worker writes `netflow-2.json` (not a file of the first group), and
+/// after a restart an exporter that sends to the second address decodes its first data
+/// datagram from the persisted templates.
+#[test]
+fn state_files_of_two_binds_do_not_clash() {
+    let state = TempDir::new("state");
+    let sd = state.root().to_str().unwrap().to_string();
+    let toml = "[netflow]\nport = 0\n\
+                [[netflow.bind]]\naddress = \"127.0.0.1\"\nsockets = 2\n\
+                [[netflow.bind]]\naddress = \"127.0.0.2\"\n\
+                [sflow]\nenabled = false\n";
+    let collector = || {
+        Collector::builder()
+            .wait(WAIT)
+            .listeners(&[])
+            .config(toml)
+            .start(&["--state-dir", &sd])
+    };
+    let now = now_ns();
+    let mut ex = exporters(4, now);
+    let c = collector();
+    let dst = SocketAddr::new("127.0.0.2".parse().unwrap(), c.netflow_addr().port());
+    let mut d = Vec::new();
+    let mut socks = Vec::new();
+    for (ip, e) in ex.iter_mut() {
+        let s = UdpSocket::bind(SocketAddr::new(*ip, 0)).unwrap();
+        d.clear();
+        e.build(now, true, false, &mut d);
+        s.send_to(&d, dst).unwrap();
+        socks.push(s);
+    }
+    let (log, _) = stop_expecting_exit_0(c);
+    let file = state.path("netflow-2.json");
+    let v: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(v["worker"], 2, "{log:?}");
+    assert_eq!(v["exporters"].as_array().unwrap().len(), 4, "{v}");
+
+    let c = collector();
+    let dst = SocketAddr::new("127.0.0.2".parse().unwrap(), c.netflow_addr().port());
+    let mut expected = 0;
+    for ((_, e), s) in ex.iter_mut().zip(&socks) {
+        d.clear();
+        expected += e.build(now_ns(), false, true, &mut d).records;
+        s.send_to(&d, dst).unwrap();
+    }
+    c.wait_lines(expected as usize);
+    let (log, flows) = stop_expecting_exit_0(c);
+    let summary = exit_summary(&log);
+    assert_eq!(flows.len() as u64, expected, "{summary}");
+    assert_eq!(
+        summary_field(&summary, "template_not_found"),
+        0,
+        "{summary}"
+    );
+}

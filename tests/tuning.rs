@@ -55,3 +55,22 @@ fn small_example_runs_here() {
         s.resolve(&cores).unwrap();
     }
 }
+
+#[test]
+fn two_nic_recipe_validates() {
+    // the TOML block of the guide's "Two NICs" section, as a file
+    let guide =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tuning/README.md"))
+            .unwrap();
+    let section = &guide[guide.find("### Two NICs").expect("Two NICs section")..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let block = &section[start..start + section[start..].find("```").unwrap()];
+    let p = std::env::temp_dir().join(format!("coreflow-two-nic-{}.toml", std::process::id()));
+    std::fs::write(&p, block).unwrap();
+    let s = coreflow::cli::load_file(&p);
+    let _ = std::fs::remove_file(&p);
+    let s = s.unwrap();
+    assert_eq!(s.netflow.binds.len(), 2);
+    assert_eq!(s.netflow.workers(), 8);
+    assert_eq!(s.netflow.binds[1].cores, Some(vec![10, 11, 12, 13]));
+}
