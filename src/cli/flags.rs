@@ -313,8 +313,8 @@ pub(super) const FLAGS: &[Flag<Target>] = &[
         "URL,...",
         GOFLOW2,
         "netflow://HOST:PORT?count=N,sflow://...: the\n\
-         listeners (nfl = netflow); count or workers\n\
-         = sockets; one not named is off\n\
+         listeners (nfl, flow = netflow); count or\n\
+         workers = sockets; one not named is off\n\
          [netflow.*, sflow.*]",
     ),
     value_flag(

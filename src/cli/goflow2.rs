@@ -292,19 +292,17 @@ fn listen(spelled: &str, v: &str) -> Result<Vec<(&'static str, String)>, ConfigE
     for url in v.split(',').map(str::trim).filter(|u| !u.is_empty()) {
         let bad = |m: String| ConfigError::new(spelled, format!("{url:?}: {m}"));
         let Some((scheme, rest)) = url.split_once("://") else {
-            return Err(bad("not scheme://host:port (netflow, sflow, nfl)".into()));
+            return Err(bad(
+                "not scheme://host:port (netflow, sflow, nfl, flow)".into()
+            ));
         };
         let (i, l) = match scheme {
-            "netflow" | "nfl" => (0, "netflow"),
+            // both listeners detect the protocol per datagram: flow:// is the NetFlow one
+            "netflow" | "nfl" | "flow" => (0, "netflow"),
             "sflow" => (1, "sflow"),
-            "flow" => {
-                return Err(bad(
-                    "flow:// is not supported: use netflow:// and sflow://".into()
-                ))
-            }
             _ => {
                 return Err(bad(format!(
-                    "unknown scheme {scheme:?} (netflow, sflow, nfl)"
+                    "unknown scheme {scheme:?} (netflow, sflow, nfl, flow)"
                 )))
             }
         };
@@ -406,6 +404,8 @@ mod tests {
         assert_eq!(s.netflow.address, BindAddr::Any);
         let s = run("-listen sflow://:6343");
         assert!(!s.netflow.enabled && s.sflow.enabled);
+        let s = run("-listen flow://:2057");
+        assert!(s.netflow.enabled && !s.sflow.enabled && s.netflow.port == 2057);
         // a flag naming its key beats -listen, whatever the order
         let s = run("-fport 9000 -listen netflow://:2055");
         assert_eq!(s.netflow.port, 9000);
@@ -422,7 +422,10 @@ mod tests {
                 "-listen udp://:2055",
                 "-listen: \"udp://:2055\": unknown scheme",
             ),
-            ("-listen flow://:2055", "flow:// is not supported"),
+            (
+                "-listen flow://:2055,nfl://:2056",
+                "\"nfl://:2056\": a second netflow listener",
+            ),
             ("-listen netflow://host", "no port"),
             (
                 "-listen sflow://:6343?queue_size=10",
