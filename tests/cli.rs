@@ -205,3 +205,146 @@ fn help_lists_every_flag() {
         assert!(help.contains(flag), "{flag} is not in --help");
     }
 }
+
+/// `--check-config` of these flags, or of `--config` with this TOML.
+fn check_config(args: &[&str], toml: Option<&str>) -> String {
+    let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let path = std::env::temp_dir().join(format!(
+        "coreflow-cli-{}-{:x}.toml",
+        std::process::id(),
+        toml.map_or(0, |t| t.len() * 31
+            + t.bytes().map(usize::from).sum::<usize>())
+    ));
+    if let Some(t) = toml {
+        std::fs::write(&path, t).unwrap();
+        args.extend(["--config".into(), path.to_str().unwrap().into()]);
+    }
+    args.push("--check-config".into());
+    let out = Command::new(env!("CARGO_BIN_EXE_coreflow"))
+        .args(&args)
+        .output()
+        .expect("run the coreflow binary");
+    if toml.is_some() {
+        let _ = std::fs::remove_file(&path);
+    }
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// goflow2's README command lines (Kafka, a file, several listeners) run with the same
+/// settings as the TOML they mean.
+#[test]
+fn goflow2_command_lines_equal_their_toml() {
+    let file = std::env::temp_dir().join("goflow2.log");
+    let file = file.to_str().unwrap();
+    let file_toml = format!(
+        "[netflow]\nenabled = false\n[sflow]\naddress = \"127.0.0.1\"\nport = 6343\n\
+         [output]\nfile = \"{file}\"\nformat = \"json\"\nschema = \"goflow2\"\n\
+         [kafka]\nenabled = false\n[metrics]\naddress = \"127.0.0.1:8081\"\n"
+    );
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &[
+                "-transport=kafka",
+                "-transport.kafka.brokers=localhost:9092",
+                "-transport.kafka.topic=flows",
+                "-format=bin",
+            ],
+            "[output]\nformat = \"pb\"\nschema = \"goflow2\"\n\
+             [kafka]\nenabled = true\nbrokers = \"localhost:9092\"\ntopic = \"flows\"\n\
+             framing = \"varint\"\n",
+        ),
+        (
+            &["-listen", "sflow://:6343?count=4,netflow://:2055"],
+            "[netflow]\nenabled = true\naddress = \"\"\nport = 2055\n\
+             [sflow]\nenabled = true\naddress = \"\"\nport = 6343\nsockets = 4\n\
+             [output]\nformat = \"json\"\nschema = \"goflow2\"\n",
+        ),
+        (
+            &[
+                "-listen",
+                "sflow://127.0.0.1:6343",
+                "-transport",
+                "file",
+                "-transport.file",
+                file,
+                "-format",
+                "json",
+                "-addr",
+                "127.0.0.1:8081",
+                "-loglevel",
+                "info",
+                "-logfmt",
+                "normal",
+            ],
+            &file_toml,
+        ),
+    ];
+    for (args, toml) in cases {
+        let flags = check_config(args, None);
+        assert_eq!(flags, check_config(&[], Some(toml)), "{args:?}");
+    }
+    // goflow2's Kafka line writes goflow2 protobuf, varint-framed
+    let kafka = check_config(cases[0].0, None);
+    for want in [
+        "schema = \"goflow2\"",
+        "framing = \"varint\"",
+        "format = \"pb\"",
+    ] {
+        assert!(kafka.contains(want), "{want}:\n{kafka}");
+    }
+}
+
+#[test]
+fn goflow2_flags_coreflow_cannot_honour_exit_2_with_one_line() {
+    for (args, line) in [
+        (
+            &["-transport.kafka.tls.ca", "/ca.pem"][..],
+            "coreflow: -transport.kafka.tls.ca: not supported as a flag: set \
+             kafka.librdkafka.\"ssl.ca.location\" in the config file",
+        ),
+        (
+            &["-transport.kafka.maxmsgbytes=2000000"],
+            "coreflow: -transport.kafka.maxmsgbytes: not supported: set \
+             kafka.librdkafka.\"message.max.bytes\" in the config file",
+        ),
+        (
+            &[
+                "-transport",
+                "kafka",
+                "-transport.kafka.sasl",
+                "scram-sha256",
+            ],
+            "coreflow: -transport.kafka.sasl (kafka.sasl): scram-sha256 is not supported \
+             (none, plain)",
+        ),
+        (
+            &["-listen", "netflow://:2055,netflow://:2056"],
+            "coreflow: -listen: \"netflow://:2056\": a second netflow listener (after \
+             \"netflow://:2055\"): coreflow binds one address per protocol",
+        ),
+        (
+            &["-format", "text"],
+            "coreflow: -format (output.format): goflow2's text format is not supported \
+             (json, pb, bin)",
+        ),
+        (
+            &["-mapping", "mapping.yaml"],
+            "coreflow: -mapping: mapping files are not supported (coreflow's schemas are fixed)",
+        ),
+    ] {
+        let out = coreflow(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("{line}\n"),
+            "{args:?}"
+        );
+    }
+}

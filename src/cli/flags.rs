@@ -8,6 +8,7 @@
 //! valued or boolean flag of the collector sets one TOML key ([`Target::Key`]) or is one of
 //! the informational switches.
 
+use super::goflow2::G2;
 use super::help as text;
 use clap::{Arg, ArgAction};
 
@@ -30,6 +31,8 @@ pub(super) enum Target {
     Version,
     /// Accepted so that GoFlow unit files keep working; no effect.
     Ignored,
+    /// A goflow2 flag, read by `goflow2` (it may set several keys).
+    Goflow2(G2),
 }
 
 /// What a flag of `coreflow replay` sets.
@@ -60,6 +63,7 @@ const OUTPUT: Option<&str> = Some("Output");
 const KAFKA: Option<&str> = Some("Kafka (GoFlow)");
 const TELEMETRY: Option<&str> = Some("Metrics and logging");
 const GENERAL: Option<&str> = Some("Configuration and information");
+const GOFLOW2: Option<&str> = Some("goflow2 (docs/goflow2.md)");
 
 const fn bool_flag<T>(
     names: &'static [&'static str],
@@ -166,10 +170,13 @@ pub(super) const FLAGS: &[Flag<Target>] = &[
     ),
     value_flag(
         &["format"],
-        Key("output.format"),
-        "json|pb",
+        Target::Goflow2(G2::Format),
+        "json|pb|bin",
         OUTPUT,
-        "JSON lines, or varint-length-delimited protobuf\n(json; pb with Kafka)",
+        "JSON lines, or protobuf (json; pb with Kafka);\n\
+         bin is goflow2's: pb, goflow2 schema, varint\n\
+         framing, unless --schema or -proto.fixedlen\n\
+         say otherwise [output.format]",
     ),
     value_flag(
         &["schema"],
@@ -299,6 +306,111 @@ pub(super) const FLAGS: &[Flag<Target>] = &[
         "normal|json",
         TELEMETRY,
         "log line format on stderr (normal)",
+    ),
+    value_flag(
+        &["listen"],
+        Target::Goflow2(G2::Listen),
+        "URL,...",
+        GOFLOW2,
+        "netflow://HOST:PORT?count=N,sflow://...: the\n\
+         listeners (nfl, flow = netflow); count or\n\
+         workers = sockets; one not named is off\n\
+         [netflow.*, sflow.*]",
+    ),
+    value_flag(
+        &["transport"],
+        Target::Goflow2(G2::Transport),
+        "kafka|file",
+        GOFLOW2,
+        "where flows go; kafka with goflow2's default\n\
+         brokers [kafka.enabled, output.file]",
+    ),
+    value_flag(
+        &["transport.file"],
+        Target::Goflow2(G2::File),
+        "FILE",
+        GOFLOW2,
+        "append to FILE (\"\" = stdout) [output.file]",
+    ),
+    value_flag(
+        &["transport.kafka.brokers"],
+        Target::Goflow2(G2::Kafka("kafka.brokers")),
+        "LIST",
+        GOFLOW2,
+        "brokers, host:port,... [kafka.brokers]",
+    ),
+    value_flag(
+        &["transport.kafka.topic"],
+        Target::Goflow2(G2::Kafka("kafka.topic")),
+        "TOPIC",
+        GOFLOW2,
+        "topic [kafka.topic]",
+    ),
+    value_flag(
+        &["transport.kafka.srv"],
+        Target::Goflow2(G2::Kafka("kafka.srv")),
+        "NAME",
+        GOFLOW2,
+        "brokers from this DNS SRV record [kafka.srv]",
+    ),
+    bool_flag(
+        &["transport.kafka.tls"],
+        Target::Goflow2(G2::Kafka("kafka.tls")),
+        GOFLOW2,
+        "TLS to the brokers [kafka.tls]",
+    ),
+    value_flag(
+        &["transport.kafka.sasl"],
+        Target::Goflow2(G2::Sasl),
+        "none|plain",
+        GOFLOW2,
+        "SASL/PLAIN with KAFKA_SASL_USER and\n\
+         KAFKA_SASL_PASS [kafka.sasl]",
+    ),
+    bool_flag(
+        &["transport.kafka.hashing"],
+        Target::Goflow2(G2::Hashing),
+        GOFLOW2,
+        "key each message by its exporter, unless\n\
+         kafka.key says otherwise [kafka.hashing,\n\
+         kafka.key]",
+    ),
+    value_flag(
+        &["transport.kafka.compression"],
+        Target::Goflow2(G2::Compression),
+        "CODEC",
+        GOFLOW2,
+        "none, gzip, snappy, lz4, zstd\n\
+         [kafka.compression]",
+    ),
+    value_flag(
+        &["transport.kafka.version"],
+        Target::Ignored,
+        "V",
+        GOFLOW2,
+        "accepted and ignored (librdkafka negotiates)",
+    ),
+    value_flag(
+        &["addr"],
+        Target::Goflow2(G2::Key("metrics.address")),
+        "ADDR",
+        GOFLOW2,
+        "the HTTP endpoint, as --metrics.addr\n\
+         [metrics.address]",
+    ),
+    value_flag(
+        &["produce"],
+        Target::Goflow2(G2::Produce),
+        "sample",
+        GOFLOW2,
+        "sample only: one message per flow",
+    ),
+    value_flag(
+        &["mapping"],
+        Target::Goflow2(G2::Mapping),
+        "\"\"",
+        GOFLOW2,
+        "only empty: mapping files are not supported",
     ),
     value_flag(
         &["config"],

@@ -31,7 +31,8 @@ DESCRIPTION
     before any socket is opened.
 
     Flags take one or two dashes, `-flag value` or `-flag=value`: GoFlow v2/v3 flag names
-    and spellings work unchanged (`-fport 2055`, `-kafka.out.brokers HOST:PORT`). A boolean
+    and spellings work unchanged (`-fport 2055`, `-kafka.out.brokers HOST:PORT`), and so do
+    goflow2's (`-listen URL,...`, `-transport kafka`, `-format bin`: docs/goflow2.md). A boolean
     is set with `-flag` and cleared with `-flag=false`; it never takes the next argument.
     The TOML key of each flag is in brackets; `coreflow --print-default-config` shows every
     key. Core lists, several addresses per listener, receive buffers, batching, decoder

@@ -13,6 +13,7 @@
 //! clap's matches back in argv order: a later flag beats an earlier one for one setting.
 
 use super::flags::{Flag, Kind, FLAGS, REPLAY_FLAGS};
+use super::goflow2::REFUSED;
 use super::CliError;
 use crate::error::ConfigError;
 use clap::ArgMatches;
@@ -61,7 +62,11 @@ pub(super) fn lex(args: &[String]) -> Lexed {
         };
         let spelled = &a[..a.len() - body.len() + name.len()];
         let Some(flag) = find(FLAGS, name) else {
-            out.stop = Some(ConfigError::new(spelled, "unknown flag (see --help)").into());
+            let why = match REFUSED.iter().find(|r| r.0 == name) {
+                Some(r) => r.1,
+                None => "unknown flag (see --help)",
+            };
+            out.stop = Some(ConfigError::new(spelled, why).into());
             break;
         };
         let value = match (flag.kind, inline) {

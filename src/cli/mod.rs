@@ -6,6 +6,8 @@
 //! beats the default), and [`Settings::from_raw`] validates the result. The flags are
 //! clap's (`flags`), after GoFlow's spellings (`-netflow=false`, `-fport 2055`,
 //! `-kafka.out.brokers ...`) have been rewritten for it; GoFlow unit files keep working.
+//! goflow2's flags (`-listen`, `-transport*`, `-format bin`, `-addr`) are read by `goflow2`
+//! into the same keys.
 //!
 //! Contract with `main`: any invalid flag or setting is one [`CliError`], printed as
 //! `coreflow: <setting>: <message>` on one line with exit status 2, before any socket is
@@ -18,6 +20,7 @@
 
 mod effective;
 mod flags;
+mod goflow2;
 mod help;
 mod lex;
 mod raw;
@@ -102,6 +105,7 @@ pub fn parse_args(args: &[String]) -> Result<Command, CliError> {
     let (mut config, mut check, mut help, mut version) = (None, false, false, false);
     let mut print_default = false;
     let mut sets = Vec::new();
+    let mut g2 = goflow2::Goflow2::default();
     let read = lex::in_order(&m, FLAGS);
     debug_assert_eq!(read.len(), lexed.spelled.len());
     for ((flag, v), spelled) in read.into_iter().zip(lexed.spelled) {
@@ -113,6 +117,7 @@ pub fn parse_args(args: &[String]) -> Result<Command, CliError> {
             Target::Version => version = lex::bool_value(&spelled, &v)?,
             Target::PrintDefaultConfig => print_default = lex::bool_value(&spelled, &v)?,
             Target::Ignored => {}
+            Target::Goflow2(g) => g2.push(g, spelled, v),
         }
     }
     if let Some(e) = lexed.stop {
@@ -132,10 +137,17 @@ pub fn parse_args(args: &[String]) -> Result<Command, CliError> {
         None => RawConfig::default(),
     };
     let mut origins = Origins::default();
+    // the file, then what goflow2's flags imply (one flag, several keys: errors name the
+    // key too), then the flags that name their key
+    for (key, flag, v) in g2.implied()? {
+        raw.set(key, &format!("{flag} ({key})"), &v)?;
+        origins.set(key, flag);
+    }
     for (key, flag, v) in sets {
         raw.set(key, &flag, &v)?;
         origins.set(key, flag);
     }
+    g2.fill_defaults(&mut raw, &mut origins)?;
     let settings = Box::new(Settings::from_raw(&raw, &origins)?);
     Ok(if check {
         Command::CheckConfig(settings)

@@ -319,6 +319,7 @@ impl RawConfig {
             "kafka.tls" => raw.kafka.tls = Some(b()?),
             "kafka.sasl" => raw.kafka.sasl = Some(b()?),
             "kafka.hashing" => raw.kafka.hashing = Some(b()?),
+            "kafka.compression" => raw.kafka.compression = s(),
             "kafka.key" => raw.kafka.key = Some(RawKey::One(val.to_string())),
             "kafka.framing" => {
                 raw.kafka.framing = Some(if b()? { "varint" } else { "plain" }.into())
