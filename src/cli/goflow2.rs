@@ -391,17 +391,20 @@ mod tests {
         let s = run("-listen netflow://127.0.0.1:9995?count=3,sflow://[::1]:6344");
         assert!(s.netflow.enabled && s.sflow.enabled);
         assert_eq!(
-            s.netflow.address,
+            s.netflow.binds[0].address,
             BindAddr::Ip("127.0.0.1".parse().unwrap())
         );
-        assert_eq!((s.netflow.port, s.netflow.sockets), (9995, 3));
-        assert_eq!(s.sflow.address, BindAddr::Ip("::1".parse().unwrap()));
-        assert_eq!((s.sflow.port, s.sflow.sockets), (6344, 1));
+        assert_eq!((s.netflow.port, s.netflow.binds[0].sockets), (9995, 3));
+        assert_eq!(
+            s.sflow.binds[0].address,
+            BindAddr::Ip("::1".parse().unwrap())
+        );
+        assert_eq!((s.sflow.port, s.sflow.binds[0].sockets), (6344, 1));
         // a listener not named is off; nfl is NetFlow; workers become sockets
         let s = run("-listen nfl://:2056?count=2&workers=4");
         assert!(s.netflow.enabled && !s.sflow.enabled);
-        assert_eq!((s.netflow.port, s.netflow.sockets), (2056, 4));
-        assert_eq!(s.netflow.address, BindAddr::Any);
+        assert_eq!((s.netflow.port, s.netflow.binds[0].sockets), (2056, 4));
+        assert_eq!(s.netflow.binds[0].address, BindAddr::Any);
         let s = run("-listen sflow://:6343");
         assert!(!s.netflow.enabled && s.sflow.enabled);
         let s = run("-listen flow://:2057");
