@@ -6,8 +6,9 @@
 //! `scripts/test` sets after starting nisshi on 127.0.0.1. The outage and late-broker tests
 //! start their own broker and also need `COREFLOW_TEST_NISSHI` (the nisshi binary); the SRV
 //! test needs `dnsmasq`. Without them those tests print why and pass, so `cargo test` alone
-//! stays green. Tests that need no broker (bad settings, SIGTERM during an outage) always run. coreflow runs under the
-//! shared harness ([`common::harness`]); the broker control and the consumer are here.
+//! stays green. Tests that need no broker (bad settings, SIGTERM during an outage) always
+//! run. coreflow runs under the shared harness ([`common::harness`]); the broker control and
+//! the consumer are here.
 
 mod common;
 
