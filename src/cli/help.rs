@@ -50,6 +50,7 @@ FILES
     /usr/lib/sysctl.d/60-coreflow.conf    net.core.rmem_max, netdev_max_backlog
     /usr/share/doc/coreflow/              README, tuning guide, presets (examples/)
     /usr/share/coreflow/proto/            the output schemas (.proto)
+    /usr/share/coreflow/measure.sh        loss-free rate on loopback (tuning/README.md)
 
 ENVIRONMENT
     KAFKA_SASL_USER, KAFKA_SASL_PASS      SASL/PLAIN credentials (-kafka.sasl)
@@ -83,7 +84,7 @@ EXAMPLES
     coreflow replay capture.pcap | head
 
 SEE ALSO
-    README.md and tuning/README.md (installed in /usr/share/doc/coreflow/),
+    README.md and tuning/README.md (installed under /usr/share/doc/coreflow/),
     coreflow-flowgen --help (flowgen, the load generator), systemctl(1), sysctl.d(5)";
 
 /// `coreflow replay --help`: the usage line, what it does, then the generated arguments.
