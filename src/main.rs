@@ -1,8 +1,10 @@
 //! coreflow binary: parse, validate, start, wait, map the result to an exit code.
 //!
-//! Exit status: 0 on success (a clean stop, `--check-config`, `--help`, `--version`,
-//! `replay`), 1 for a runtime failure, 2 for an invalid command line or setting, always as
-//! one line `coreflow: ...` on stderr.
+//! Exit status: 0 on success (a clean stop, where every flow received was delivered or
+//! counted as lost; `--check-config`, `--help`, `--version`, `replay`), 1 for a runtime
+//! failure (could not start, the output failed for good, a thread stopped unexpectedly, a
+//! second signal), 2 for an invalid command line or setting, always as one line
+//! `coreflow: ...` on stderr.
 
 use coreflow::app::collector::{self, RunError};
 use coreflow::cli::ReplayOptions;

@@ -6,8 +6,9 @@
 //! `scripts/test` sets after starting nisshi on 127.0.0.1. The outage and late-broker tests
 //! start their own broker and also need `COREFLOW_TEST_NISSHI` (the nisshi binary); the SRV
 //! test needs `dnsmasq`. Without them those tests print why and pass, so `cargo test` alone
-//! stays green. Tests that need no broker (bad settings) always run. coreflow runs under the
-//! shared harness ([`common::harness`]); the broker control and the consumer are here.
+//! stays green. Tests that need no broker (bad settings, SIGTERM during an outage) always
+//! run. coreflow runs under the shared harness ([`common::harness`]); the broker control and
+//! the consumer are here.
 
 mod common;
 
@@ -454,6 +455,89 @@ fn sflow_counters_to_their_own_topic() {
     assert_eq!(cm.agent_address, vec![192, 0, 2, 1]);
     let fm = FlowMessage::decode(&rf.got[0].value[..]).unwrap();
     assert_eq!(fm.bytes, 1518);
+}
+
+/// `GET path` on the metrics endpoint: the status code and the body.
+fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (code, body.to_string())
+}
+
+/// The sum of a metric family's samples in a Prometheus text body.
+fn metric(body: &str, name: &str) -> u64 {
+    body.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|r| r.starts_with('{') || r.starts_with(' '))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+/// SIGTERM while no broker answers (the brokers are a closed port on 127.0.0.1, so no broker
+/// is needed): the messages wait in flight, `/healthz` reports the stall after 5 s, and the
+/// stop waits `shutdown_timeout_ms`, counts every undelivered message as
+/// `kafka_dropped_shutdown`, logs the count at warn and exits 0.
+#[test]
+fn sigterm_during_a_broker_outage_exits_0_with_the_loss_counted() {
+    let topic = unique("down");
+    // port 1 (tcpmux): nothing listens there, every connection is refused
+    let c = collector()
+        .metrics_endpoint()
+        .config(&format!(
+            "[kafka]\nbrokers = \"127.0.0.1:1\"\ntopic = \"{topic}\"\n\
+             message_timeout_ms = 600000\nshutdown_timeout_ms = 300\n"
+        ))
+        .start(&[]);
+    let sent = flowgen(&["--protocol", "v5", "--target", &target(&c), "--count", "20"]);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (code, body) = http_get(c.metrics_addr(), "/metrics");
+        assert_eq!(code, 200, "{body}");
+        if metric(&body, "coreflow_output_in_flight") == sent.records {
+            assert_eq!(metric(&body, "coreflow_output_delivered_total"), 0);
+            break;
+        }
+        assert!(Instant::now() < deadline, "never all in flight:\n{body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // the stall rule: nothing delivered for 5 s with messages in flight
+    loop {
+        let (code, body) = http_get(c.metrics_addr(), "/healthz");
+        if code == 503 {
+            assert!(body.contains("delivered nothing"), "{body}");
+            break;
+        }
+        assert_eq!(code, 200, "{body}");
+        assert!(Instant::now() < deadline, "/healthz still 200");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, log, summary) = stop(c);
+    assert_eq!(status.code(), Some(0), "{log:?}");
+    assert_eq!(field(&summary, "flows"), sent.records, "{summary}");
+    assert_eq!(
+        check_accounting(&summary),
+        0,
+        "nothing delivered: {summary}"
+    );
+    assert_eq!(
+        field(&summary, "kafka_dropped_shutdown"),
+        sent.records,
+        "{summary}"
+    );
+    let warned = format!("{} messages not delivered", sent.records);
+    assert!(
+        log.iter()
+            .any(|l| l.contains("level=warn") && l.contains(&warned)),
+        "{log:?}"
+    );
 }
 
 /// Bad Kafka settings: one line naming the setting, exit status 2, no broker needed.

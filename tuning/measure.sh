@@ -6,11 +6,15 @@
 #                     [--format pb|json] [--output FILE] [--coalesce US] [--channel N]
 #                     [--metrics default|off|on|scrape] [--exporters N]
 #
-# For each worker count W: coreflow (release build in DIR, default target/release) with one
-# listener of W sockets pinned to cores 0..W-1 and protobuf to /dev/null; N flowgen processes
-# (16 exporters each, distinct 127.0.x.y addresses) pinned to the cores after the workers
-# (unpinned when there are none left); for each aggregate rate in datagrams/s (ascending),
-# one run of S seconds. A run is loss-free when coreflow received every datagram sent, the
+# The binaries: with --bin DIR, DIR/coreflow and DIR/flowgen; otherwise $COREFLOW and $FLOWGEN
+# when set, else target/release/coreflow and target/release/flowgen of a checkout (the current
+# directory), else coreflow and coreflow-flowgen (the package's names) on PATH. Installed by
+# the package as /usr/share/coreflow/measure.sh.
+#
+# For each worker count W: coreflow with one listener of W sockets pinned to cores 0..W-1 and
+# protobuf to /dev/null; N flowgen processes (16 exporters each, distinct 127.0.x.y
+# addresses) pinned to the cores after the workers (unpinned when there are none left); for
+# each aggregate rate in datagrams/s (ascending), one run of S seconds. A run is loss-free when coreflow received every datagram sent, the
 # kernel dropped none (SO_RXQ_OVFL/SO_MEMINFO), no batch was dropped at the output channel,
 # and every flow was written. Stops at the first lossy rate of each W. One line per run:
 #   workers rate sent received kernel_drops channel_drops written lossfree cpu_s
@@ -22,7 +26,7 @@
 # port; scrape also fetches /metrics once a second during the run and adds the slowest
 # scrape (ms) and the page size to the line. --exporters: per flowgen process (16).
 set -u
-BIN=target/release; PROTO=v5; RECORDS=30; WORKERS="1 2"; SENDERS=1; RATES="10000 20000 40000"
+BIN=; PROTO=v5; RECORDS=30; WORKERS="1 2"; SENDERS=1; RATES="10000 20000 40000"
 SECONDS_RUN=5; FORMAT=pb; OUTPUT=/dev/null; COALESCE=10000; CHANNEL=; METRICS=default; EXPORTERS=16
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -35,8 +39,18 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2;;
   esac
 done
-[ -x "$BIN/coreflow" ] && [ -x "$BIN/flowgen" ] || {
-  echo "no coreflow/flowgen in $BIN: cargo build --release (builds both: coreflow and crates/flowgen)" >&2; exit 2; }
+if [ -n "$BIN" ]; then
+  COREFLOW=$BIN/coreflow; FLOWGEN=$BIN/flowgen
+else
+  # a checkout's release build, else the installed binaries
+  pick() { if [ -x "$1" ]; then echo "$1"; else shift; command -v "$@" 2>/dev/null | head -n 1; fi; }
+  COREFLOW=${COREFLOW:-$(pick target/release/coreflow coreflow)}
+  FLOWGEN=${FLOWGEN:-$(pick target/release/flowgen coreflow-flowgen flowgen)}
+fi
+[ -x "$COREFLOW" ] && [ -x "$FLOWGEN" ] || {
+  echo "coreflow ($COREFLOW) or flowgen ($FLOWGEN) not found: cargo build --release in a checkout" \
+    "(builds both), install the package (coreflow, coreflow-flowgen), or set COREFLOW and FLOWGEN" >&2
+  exit 2; }
 NCPU=$(nproc)
 HZ=$(getconf CLK_TCK)
 TMP=$(mktemp -d)
@@ -66,7 +80,7 @@ EOF
     on|scrape) printf '[metrics]\naddress = "127.0.0.1:0"\nmax_exporters = %s\n' \
       $((EXPORTERS * SENDERS + 10)) >> "$TMP/c.toml";;
   esac
-  "$BIN/coreflow" --config "$TMP/c.toml" 2> "$TMP/err" &
+  "$COREFLOW" --config "$TMP/c.toml" 2> "$TMP/err" &
   local PID=$!
   local PORT=""
   for i in $(seq 200); do
@@ -98,7 +112,7 @@ EOF
     if [ $((W + i)) -lt "$NCPU" ] && command -v taskset > /dev/null; then
       pin="taskset -c $((W + i))"
     fi
-    $pin "$BIN/flowgen" --protocol "$PROTO" --records "$RECORDS" --exporters "$EXPORTERS" \
+    $pin "$FLOWGEN" --protocol "$PROTO" --records "$RECORDS" --exporters "$EXPORTERS" \
       --first-exporter $((EXPORTERS * i)) --rate $((R / SENDERS)) --duration "$SECONDS_RUN" \
       --target "127.0.0.1:$PORT" > "$TMP/gen.$i" &
     pids+=($!)
@@ -140,7 +154,7 @@ EOF
 }
 
 
-echo "# $(date -u +%FT%TZ) $(uname -r) cpus=$NCPU load=$(cut -d' ' -f1-3 /proc/loadavg) proto=$PROTO records=$RECORDS senders=$SENDERS exporters=$EXPORTERS seconds=$SECONDS_RUN format=$FORMAT coalesce_us=$COALESCE metrics=$METRICS bin=$BIN"
+echo "# $(date -u +%FT%TZ) $(uname -r) cpus=$NCPU load=$(cut -d' ' -f1-3 /proc/loadavg) proto=$PROTO records=$RECORDS senders=$SENDERS exporters=$EXPORTERS seconds=$SECONDS_RUN format=$FORMAT coalesce_us=$COALESCE metrics=$METRICS coreflow=$COREFLOW flowgen=$FLOWGEN"
 for W in $WORKERS; do
   for R in $RATES; do
     run "$W" "$R" || break

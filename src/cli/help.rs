@@ -52,6 +52,7 @@ FILES
     /usr/lib/sysctl.d/60-coreflow.conf    net.core.rmem_max, netdev_max_backlog
     /usr/share/doc/coreflow/              README, tuning guide, presets (examples/)
     /usr/share/coreflow/proto/            the output schemas (.proto)
+    /usr/share/coreflow/measure.sh        loss-free rate on loopback (tuning/README.md)
 
 ENVIRONMENT
     KAFKA_SASL_USER, KAFKA_SASL_PASS      SASL/PLAIN credentials (-kafka.sasl)
@@ -62,13 +63,18 @@ ENVIRONMENT
 
 SIGNALS
     SIGTERM, SIGINT        stop reading, drain what the sockets hold, flush every batch
-                           (Kafka: wait up to kafka.shutdown_timeout_ms), exit
+                           (Kafka: wait up to kafka.shutdown_timeout_ms, then count what
+                           is left as kafka_dropped_shutdown), exit
     second SIGTERM/SIGINT  exit at once, status 1
 
 EXIT STATUS
-    0   stopped by SIGTERM/SIGINT with every batch flushed; --check-config, --help and
-        --version succeeded
-    1   runtime failure (a port in use, the output failed, a second signal)
+    0   stopped by SIGTERM/SIGINT with every flow received delivered or counted as lost
+        (messages Kafka did not take before kafka.shutdown_timeout_ms, e.g. during a
+        broker outage: logged at warn, in the exit summary and the metrics);
+        --check-config, --help and --version succeeded
+    1   runtime failure: could not start (a port in use), the output failed for good (a
+        broken pipe, a failed last flush), a worker or the output thread stopped
+        unexpectedly, a second signal
     2   invalid setting or command line: one line naming it, before any socket is opened
 
 EXAMPLES
@@ -80,7 +86,7 @@ EXAMPLES
     coreflow replay capture.pcap | head
 
 SEE ALSO
-    README.md and tuning/README.md (installed in /usr/share/doc/coreflow/),
+    README.md and tuning/README.md (installed under /usr/share/doc/coreflow/),
     coreflow-flowgen --help (flowgen, the load generator), systemctl(1), sysctl.d(5)";
 
 /// `coreflow replay --help`: the usage line, what it does, then the generated arguments.

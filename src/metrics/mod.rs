@@ -30,7 +30,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// A thread whose loop has not turned for this long is reported by `/healthz`.
+/// The `/healthz` stall rule: a worker or the output thread whose loop has not turned for
+/// this long, or an output that has delivered nothing for this long while batches are
+/// queued or messages in flight, turns `/healthz` to 503 with the reason. A shorter stall
+/// (a broker outage's first seconds) still answers 200.
 pub const STALL_AFTER: Duration = Duration::from_secs(5);
 /// How long `/templates` waits for the workers' fresh listings.
 const TEMPLATES_WAIT: Duration = Duration::from_millis(500);

@@ -126,7 +126,8 @@ pub struct Output {
     /// Return channel of each worker, by worker index.
     pub returns: Vec<Sender<Batch>>,
     pub counters: Arc<OutputCounters>,
-    /// Set when the sink failed for good (the collector then shuts down, exit status 1).
+    /// Set when the sink failed for good, or its last flush failed (the collector then shuts
+    /// down, exit status 1).
     pub failed: Arc<AtomicBool>,
     /// Set when shutdown begins (the Kafka sink then bounds its waits by its
     /// `shutdown_timeout`).
@@ -273,8 +274,10 @@ fn run_file(
         give_back(&returns, b);
     }
     if let Err(e) = sink.flush() {
+        // what the buffer held is lost uncounted: an error, not a clean stop
         crate::log_error!("output: flush {}: {e}", sink.describe());
         c.write_errors.fetch_add(1, Ordering::Relaxed);
+        failed.store(true, Ordering::Relaxed);
     }
     latency.finish();
 }
@@ -345,8 +348,10 @@ fn run_kafka(
     let lost = sink.finish();
     mirror_kafka(&ks, &st);
     if lost > 0 {
-        crate::log_error!(
-            "output: {}: {lost} messages not delivered within the shutdown timeout",
+        // counted (kafka_dropped_shutdown, coreflow_output_dropped_total): a clean stop
+        crate::log_warn!(
+            "output: {}: {lost} messages not delivered within kafka.shutdown_timeout_ms, \
+             counted as kafka_dropped_shutdown",
             sink.describe()
         );
     }
