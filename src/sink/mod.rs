@@ -16,7 +16,7 @@ use crate::telemetry::counters::{FailReason, OutputCounters, OutputStats};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use settings::{OutputSettings, SinkSettings};
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -286,7 +286,7 @@ fn run_file(
 /// metrics endpoint and `/healthz` read (absolute values: the Kafka counters are the source).
 #[cfg(feature = "kafka")]
 fn mirror_kafka(k: &kafka::KafkaStats, st: &OutputStats) {
-    let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     let delivered = g(&k.delivered);
     if delivered != g(&st.delivered) {
         st.delivered.store(delivered, Ordering::Relaxed);
