@@ -32,6 +32,10 @@ pub const REORDER_DATAGRAMS: u32 = 1024;
 /// Consecutive late datagrams in sequence with each other that mean a restart.
 pub const RESTART_STREAK: u32 = 4;
 
+/// The unit each protocol's sequence counts, by [`Protocol::index`]: the `unit` label of
+/// `coreflow_sequence_missing_total`.
+pub const UNITS: [&str; Protocol::COUNT] = ["flows", "datagrams", "records", "datagrams"];
+
 /// What a datagram header says about its place in its stream: set by the protocol decoders.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SeqNote {
