@@ -18,8 +18,8 @@ pub mod netflow9;
 #[cfg(test)]
 pub(crate) mod nftest;
 pub mod packet;
-pub(crate) mod sets;
 pub mod seq;
+pub(crate) mod sets;
 pub mod sflow;
 pub mod spec;
 pub mod stats;

@@ -268,16 +268,22 @@ impl Accounting {
     }
 }
 
-/// Sequence-gap accounting (`decode::seq`) and the flows in the kernel's drops, per worker.
+/// Sequence-gap accounting (`decode::seq`) per worker and protocol seen, and the flows in
+/// the kernel's drops, per worker.
 fn sequence(o: &mut Out, src: &Sources) {
     let g = WorkerCounters::get;
-    let (mut gaps, mut missing, mut late, mut resyncs, mut kflows) = <[Vec<Metric>; 5]>::default().into();
+    let (mut gaps, mut missing, mut late, mut resyncs, mut kflows) =
+        <[Vec<Metric>; 5]>::default().into();
     for w in &src.workers {
         let c = &w.counters;
         let id = w.id.to_string();
         let l = [("worker", id.as_str()), ("listener", w.listener.label())];
         kflows.push(gauge(&l, c.kernel_dropped_flows() as f64));
         for (p, name) in Protocol::LABELS.iter().enumerate() {
+            // the protocols this worker has seen (any listener may get any protocol)
+            if g(&c.decoded[p]) == 0 && g(&c.seq_gaps[p]) == 0 {
+                continue;
+            }
             let l = [l[0], l[1], ("protocol", name)];
             gaps.push(counter(&l, g(&c.seq_gaps[p]) as f64));
             let lu = [l[0], l[1], l[2], ("unit", crate::decode::seq::UNITS[p])];
@@ -286,10 +292,22 @@ fn sequence(o: &mut Out, src: &Sources) {
             resyncs.push(counter(&l, g(&c.seq_resyncs[p]) as f64));
         }
     }
-    o.counters("coreflow_sequence_gaps_total", "Gaps in exporters' sequence numbers (loss between exporter and host), by protocol.", gaps);
+    o.counters(
+        "coreflow_sequence_gaps_total",
+        "Gaps in exporters' sequence numbers (loss between exporter and host), by protocol.",
+        gaps,
+    );
     o.counters("coreflow_sequence_missing_total", "Units missing in those gaps, in each protocol's unit: v5 flows, v9 datagrams, IPFIX data records, sFlow datagrams.", missing);
-    o.counters("coreflow_sequence_late_total", "Datagrams that arrived behind their stream's sequence (reordered or duplicated).", late);
-    o.counters("coreflow_sequence_resyncs_total", "Streams resynced without counting a gap (exporter restart, a jump).", resyncs);
+    o.counters(
+        "coreflow_sequence_late_total",
+        "Datagrams that arrived behind their stream's sequence (reordered or duplicated).",
+        late,
+    );
+    o.counters(
+        "coreflow_sequence_resyncs_total",
+        "Streams resynced without counting a gap (exporter restart, a jump).",
+        resyncs,
+    );
     o.gauges("coreflow_kernel_dropped_flows_estimate", "Flows the kernel's dropped datagrams likely held: coreflow_kernel_drops_total times the worker's flows per datagram.", kflows);
 }
 
