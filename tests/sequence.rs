@@ -81,20 +81,28 @@ fn series(page: &str, name: &str, want: &[(&str, &str)]) -> f64 {
     hits.iter().sum()
 }
 
-/// Waits until the collector has written `flows` flows, scrapes `/metrics` once the worker
-/// published them, stops the collector; (the scrape, the exit summary).
-fn finish(c: Collector, flows: u64) -> (String, String) {
+/// The sum of every series of `name`.
+fn total(page: &str, name: &str) -> u64 {
+    page.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .map(|l| l.rsplit_once(' ').unwrap().1.parse::<f64>().unwrap())
+        .sum::<f64>() as u64
+}
+
+/// Waits until the collector has written the flows of flowgen's `reports`, scrapes `/metrics`
+/// once the worker published them (counters and per-exporter rows), stops the collector;
+/// (the scrape, the exit summary).
+fn finish(c: Collector, reports: &[&str]) -> (String, String) {
+    let sum = |k| reports.iter().map(|r| report_field(r, k)).sum::<u64>();
+    let (flows, datagrams) = (sum("records"), sum("datagrams"));
     c.wait_lines(flows as usize);
-    // the workers publish their counters about once a second
+    // the workers publish their counters and exporter rows about once a second
     let mut page = String::new();
     for _ in 0..100 {
         page = http_get(c.metrics_addr(), "/metrics");
-        let decoded: f64 = page
-            .lines()
-            .filter(|l| l.starts_with("coreflow_flows_decoded_total{"))
-            .map(|l| l.rsplit_once(' ').unwrap().1.parse::<f64>().unwrap())
-            .sum();
-        if decoded as u64 >= flows {
+        if total(&page, "coreflow_flows_decoded_total") >= flows
+            && total(&page, "flow_traffic_packets") >= datagrams
+        {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -119,7 +127,7 @@ fn skipped_datagrams_are_exact_gaps_in_each_protocols_unit() {
         } else {
             skipped_records
         };
-        let (page, summary) = finish(c, report_field(&report, "records"));
+        let (page, summary) = finish(c, &[&report]);
         assert_eq!(summary_field(&summary, "kernel_drops"), 0, "{summary}");
         assert_eq!(summary_field(&summary, "sequence_gaps"), 9, "{summary}");
         assert_eq!(
@@ -142,6 +150,12 @@ fn skipped_datagrams_are_exact_gaps_in_each_protocols_unit() {
         );
         assert_eq!(series(&page, "coreflow_sequence_late_total", &p), 0.0);
         assert_eq!(series(&page, "coreflow_sequence_resyncs_total", &p), 0.0);
+        // per exporter: flowgen's exporter 0 sends from 127.0.1.1
+        let r = [("router", "127.0.1.1"), ("protocol", label)];
+        let e = "coreflow_exporter_sequence_gaps_total";
+        assert_eq!(series(&page, e, &r), 9.0, "{protocol}");
+        let e = "coreflow_exporter_sequence_missing_total";
+        assert_eq!(series(&page, e, &r), missing as f64, "{protocol}");
     }
 }
 
@@ -152,8 +166,7 @@ fn an_exporter_restart_is_no_gap() {
         // the same exporter twice: the second run starts its sequence at 0 again
         let first = send(&c, protocol, &[]);
         let second = send(&c, protocol, &[]);
-        let flows = report_field(&first, "records") + report_field(&second, "records");
-        let (page, summary) = finish(c, flows);
+        let (page, summary) = finish(c, &[&first, &second]);
         assert_eq!(summary_field(&summary, "sequence_gaps"), 0, "{summary}");
         let (label, _) = labels(protocol);
         let p = [("protocol", label)];
@@ -164,6 +177,7 @@ fn an_exporter_restart_is_no_gap() {
             1.0,
             "{protocol}"
         );
+        assert!(!page.contains("coreflow_exporter_sequence_gaps_total{"));
     }
 }
 
@@ -174,7 +188,7 @@ fn a_sequence_wrap_is_no_gap() {
         // 2^32 - 40 units before the wrap: v9/sFlow wrap after 40 datagrams, v5/IPFIX after
         // 40 flows (the second datagram)
         let report = send(&c, protocol, &["--first-sequence", "4294967256"]);
-        let (page, summary) = finish(c, report_field(&report, "records"));
+        let (page, summary) = finish(c, &[&report]);
         assert_eq!(summary_field(&summary, "sequence_gaps"), 0, "{summary}");
         let (label, _) = labels(protocol);
         let p = [("protocol", label)];

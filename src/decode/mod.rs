@@ -155,4 +155,36 @@ mod tests {
         assert_eq!(Protocol::detect(&[0, 0, 0, 4]), None);
         assert_eq!(Protocol::detect(&[0, 5]), None);
     }
+
+    /// flowgen's datagrams, one in ten lost: the decoder counts each gap in the protocol's
+    /// unit (IPFIX: data records, the options data record of the first datagram included).
+    #[test]
+    fn sequence_gaps_in_each_protocols_unit() {
+        use coreflow_flowgen::{Exporter, GenOptions, GenProtocol};
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        for (p, proto, per_gap) in [
+            (GenProtocol::V5, Protocol::NetflowV5, 30),
+            (GenProtocol::V9, Protocol::NetflowV9, 1),
+            (GenProtocol::Ipfix, Protocol::Ipfix, 30),
+            (GenProtocol::Sflow, Protocol::SflowV5, 1),
+        ] {
+            let mut e = Exporter::new(0, ip, GenOptions::new(p), 1_700_000_000_000_000_000);
+            let mut dec = Decoder::default();
+            let mut sink = |_: &FlowRecord| {};
+            for i in 1..=50u32 {
+                let mut buf = Vec::new();
+                e.datagram(1_700_000_000_000_000_000, &mut buf);
+                if i % 10 == 0 {
+                    continue;
+                }
+                dec.decode(ip, 0, &buf, &mut sink).unwrap();
+                let want = if i % 10 == 1 && i > 1 { per_gap } else { 0 };
+                assert_eq!(dec.stats.last.seq_missing, want, "{p:?} {i}");
+            }
+            let s = dec.seq.stats;
+            assert_eq!(s.gaps[proto.index()], 4, "{p:?}");
+            assert_eq!(s.missing[proto.index()], 4 * u64::from(per_gap), "{p:?}");
+            assert_eq!(s.late[proto.index()] + s.resyncs[proto.index()], 0);
+        }
+    }
 }

@@ -6,6 +6,8 @@
 //! accounting series are always written.
 
 use super::Sources;
+
+mod sequence;
 use crate::decode::error::{DecodeReason, Protocol};
 use crate::decode::{DatagramSummary, DecodeError, LimitKind};
 use crate::telemetry::counters::WorkerCounters;
@@ -266,49 +268,6 @@ impl Accounting {
         self.received()
             .saturating_sub(self.delivered + self.dropped())
     }
-}
-
-/// Sequence-gap accounting (`decode::seq`) per worker and protocol seen, and the flows in
-/// the kernel's drops, per worker.
-fn sequence(o: &mut Out, src: &Sources) {
-    let g = WorkerCounters::get;
-    let (mut gaps, mut missing, mut late, mut resyncs, mut kflows) =
-        <[Vec<Metric>; 5]>::default().into();
-    for w in &src.workers {
-        let c = &w.counters;
-        let id = w.id.to_string();
-        let l = [("worker", id.as_str()), ("listener", w.listener.label())];
-        kflows.push(gauge(&l, c.kernel_dropped_flows() as f64));
-        for (p, name) in Protocol::LABELS.iter().enumerate() {
-            // the protocols this worker has seen (any listener may get any protocol)
-            if g(&c.decoded[p]) == 0 && g(&c.seq_gaps[p]) == 0 {
-                continue;
-            }
-            let l = [l[0], l[1], ("protocol", name)];
-            gaps.push(counter(&l, g(&c.seq_gaps[p]) as f64));
-            let lu = [l[0], l[1], l[2], ("unit", crate::decode::seq::UNITS[p])];
-            missing.push(counter(&lu, g(&c.seq_missing[p]) as f64));
-            late.push(counter(&l, g(&c.seq_late[p]) as f64));
-            resyncs.push(counter(&l, g(&c.seq_resyncs[p]) as f64));
-        }
-    }
-    o.counters(
-        "coreflow_sequence_gaps_total",
-        "Gaps in exporters' sequence numbers (loss between exporter and host), by protocol.",
-        gaps,
-    );
-    o.counters("coreflow_sequence_missing_total", "Units missing in those gaps, in each protocol's unit: v5 flows, v9 datagrams, IPFIX data records, sFlow datagrams.", missing);
-    o.counters(
-        "coreflow_sequence_late_total",
-        "Datagrams that arrived behind their stream's sequence (reordered or duplicated).",
-        late,
-    );
-    o.counters(
-        "coreflow_sequence_resyncs_total",
-        "Streams resynced without counting a gap (exporter restart, a jump).",
-        resyncs,
-    );
-    o.gauges("coreflow_kernel_dropped_flows_estimate", "Flows the kernel's dropped datagrams likely held: coreflow_kernel_drops_total times the worker's flows per datagram.", kflows);
 }
 
 fn families(src: &Sources, last_scrape: f64) -> Vec<MetricFamily> {
@@ -668,7 +627,7 @@ fn families(src: &Sources, last_scrape: f64) -> Vec<MetricFamily> {
         counter_records,
     );
     o.gauges("coreflow_worker_up", "1 while the worker thread runs.", up);
-    sequence(&mut o, src);
+    sequence::families(&mut o, src, &merged.routers);
     o.gauges(
         "coreflow_templates",
         "Templates held (all exporters).",
