@@ -41,8 +41,8 @@ pub(super) fn families(
         em,
     );
     let g = WorkerCounters::get;
-    let (mut gaps, mut missing, mut late, mut resyncs, mut kflows) =
-        <[Vec<Metric>; 5]>::default().into();
+    let (mut gaps, mut missing, mut late) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut resyncs, mut kflows): (Vec<Metric>, Vec<Metric>) = (Vec::new(), Vec::new());
     for w in &src.workers {
         let c = &w.counters;
         let id = w.id.to_string();
