@@ -55,6 +55,7 @@ fn check_all_arrived(sent: &Sent, flows: &[Value], log: &[String]) {
     let summary = exit_summary(log);
     for zero in [
         "kernel_drops=0",
+        "sequence_gaps=0",
         "truncated=0",
         "channel_dropped_flows=0",
         "write_failed=0",

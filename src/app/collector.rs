@@ -14,7 +14,7 @@
 //! for good, a worker or the output thread stopped unexpectedly, or a second signal.
 
 use crate::cli::{ranges, ConfigError, Settings};
-use crate::decode::error::DecodeReason;
+use crate::decode::error::{DecodeReason, Protocol};
 use crate::decode::DecodeError;
 use crate::encode::batch::{Batch, Encoding, Framing};
 use crate::encode::key::KeyMode;
@@ -92,6 +92,11 @@ pub struct Totals {
     /// Datagrams from sources outside a listener's allowlist.
     pub rejected: u64,
     pub kernel_drops: u64,
+    /// Flows those dropped datagrams likely held (`WorkerCounters::kernel_dropped_flows`).
+    pub kernel_dropped_flows: u64,
+    /// Sequence gaps and their missing units, by protocol (`decode::seq`).
+    pub seq_gaps: [u64; Protocol::COUNT],
+    pub seq_missing: [u64; Protocol::COUNT],
     pub recv_errors: u64,
     pub flows: u64,
     pub decode_errors: [u64; DecodeReason::COUNT],
@@ -129,6 +134,11 @@ fn totals(
         t.truncated += g(&w.truncated);
         t.rejected += g(&w.rejected);
         t.kernel_drops += g(&w.kernel_drops);
+        t.kernel_dropped_flows += w.kernel_dropped_flows();
+        for p in 0..Protocol::COUNT {
+            t.seq_gaps[p] += g(&w.seq_gaps[p]);
+            t.seq_missing[p] += g(&w.seq_missing[p]);
+        }
         t.recv_errors += g(&w.recv_errors);
         t.flows += w.flows.iter().map(g).sum::<u64>();
         for (a, e) in t.decode_errors.iter_mut().zip(w.decode_errors.iter()) {
@@ -181,15 +191,27 @@ impl Totals {
             Some(k) => format!(" {}", k.line),
             None => String::new(),
         };
+        // per protocol, in its unit: `[netflow_v5_gaps=2 netflow_v5_missing_flows=60]`
+        let seq: Vec<String> = (0..Protocol::COUNT)
+            .filter(|&p| self.seq_gaps[p] > 0)
+            .map(|p| {
+                let (label, unit) = (Protocol::LABELS[p], crate::decode::seq::UNITS[p]);
+                let (g, m) = (self.seq_gaps[p], self.seq_missing[p]);
+                format!("{label}_gaps={g} {label}_missing_{unit}={m}")
+            })
+            .collect();
         format!(
-            "datagrams={} bytes={} flows={} written={} kernel_drops={} truncated={} \
-             rejected={} decode_errors={} [{}] channel_dropped_batches={} channel_dropped_flows={} \
+            "datagrams={} bytes={} flows={} written={} kernel_drops={} kernel_dropped_flows={} \
+             sequence_gaps={} [{}] truncated={} rejected={} decode_errors={} [{}] channel_dropped_batches={} channel_dropped_flows={} \
              write_failed={} recv_errors={}{kafka}",
             self.datagrams,
             self.bytes,
             self.flows,
             self.written,
             self.kernel_drops,
+            self.kernel_dropped_flows,
+            self.seq_gaps.iter().sum::<u64>(),
+            seq.join(" "),
             self.truncated,
             self.rejected,
             self.decode_errors.iter().sum::<u64>(),

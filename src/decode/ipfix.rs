@@ -15,6 +15,7 @@
 //!   are handled.
 
 use super::fields::RecCtx;
+use super::seq::SeqNote;
 use super::sets::{data_passes, is_padding, read_fields, Datagram, Sets};
 use super::{DatagramSummary, DecodeError, Decoder, FlowSink, Protocol, Section};
 use crate::cursor::Cursor;
@@ -97,6 +98,13 @@ pub fn decode<S: FlowSink>(
     dec.stats.last.export_secs = h.export_time();
     let addr = Addr::from_ip(exporter);
     let domain = h.observation_domain();
+    // the sequence counts data records, per observation domain: the units are known once
+    // the data sets are decoded (`Decoder::decode`)
+    dec.stats.last.seq = Some(SeqNote {
+        domain,
+        seq: h.sequence(),
+        units: 0,
+    });
     let export_ns = u64::from(h.export_time()) * 1_000_000_000;
     let body = &payload[HEADER_LEN..len];
 

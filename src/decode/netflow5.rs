@@ -3,6 +3,7 @@
 //! `Header::new_checked` checks the length once; after that no accessor can panic.
 
 use super::fields::uptime_to_ns;
+use super::seq::SeqNote;
 use super::{DecodeError, Decoder, FlowSink, LimitKind, Section};
 use crate::flow::{Addr, FieldGroups, Flow, FlowRecord, FlowType};
 use std::net::IpAddr;
@@ -224,6 +225,12 @@ pub fn decode<S: FlowSink>(
         return Err(DecodeError::Limit(LimitKind::RecordsPerDatagram));
     }
     dec.stats.last.export_secs = h.unix_secs();
+    // the sequence counts flows, per engine
+    dec.stats.last.seq = Some(SeqNote {
+        domain: u32::from(h.engine_type()) << 8 | u32::from(h.engine_id()),
+        seq: h.flow_sequence(),
+        units: count as u32,
+    });
     let export_ns =
         u64::from(h.unix_secs()) * 1_000_000_000 + u64::from(h.unix_nsecs().min(999_999_999));
     let d = V5Datagram {

@@ -19,6 +19,7 @@
 //!   are read as in IPFIX.
 
 use super::fields::RecCtx;
+use super::seq::SeqNote;
 use super::sets::{data_passes, is_padding, read_fields, Datagram, Sets};
 use super::{DatagramSummary, DecodeError, Decoder, FlowSink, Protocol, Section};
 use crate::cursor::Cursor;
@@ -88,6 +89,12 @@ pub fn decode<S: FlowSink>(
     dec.stats.last.export_secs = h.unix_secs();
     let addr = Addr::from_ip(exporter);
     let domain = h.source_id();
+    // the sequence counts export packets, per source id
+    dec.stats.last.seq = Some(SeqNote {
+        domain,
+        seq: h.sequence(),
+        units: 1,
+    });
     let export_ns = u64::from(h.unix_secs()) * 1_000_000_000;
     let body = &payload[HEADER_LEN..];
 

@@ -89,6 +89,7 @@ pub(crate) fn data_passes<S: FlowSink>(
         templates,
         stats,
         limits,
+        ..
     } = dec;
     let data_sets = || {
         Sets::new(d.body, d.body_offset)

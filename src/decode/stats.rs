@@ -2,6 +2,7 @@
 //! ([`DatagramSummary`], read once per datagram by the per-exporter metrics).
 
 use super::error::{DecodeError, DecodeReason, LimitKind, Protocol};
+use super::seq::SeqNote;
 use crate::flow::Addr;
 use crate::labels::label_enum;
 
@@ -95,6 +96,10 @@ pub struct DatagramSummary {
     pub errors: [u32; DecodeReason::COUNT],
     /// The last of them, for the log.
     pub last_error: Option<DecodeError>,
+    /// The datagram's place in its sequence stream (None: no header read).
+    pub seq: Option<SeqNote>,
+    /// Units missing before it in its stream (0: none, or not known).
+    pub seq_missing: u32,
 }
 
 impl DatagramSummary {

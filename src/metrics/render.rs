@@ -6,6 +6,8 @@
 //! accounting series are always written.
 
 use super::Sources;
+
+mod sequence;
 use crate::decode::error::{DecodeReason, Protocol};
 use crate::decode::{DatagramSummary, DecodeError, LimitKind};
 use crate::telemetry::counters::WorkerCounters;
@@ -625,6 +627,7 @@ fn families(src: &Sources, last_scrape: f64) -> Vec<MetricFamily> {
         counter_records,
     );
     o.gauges("coreflow_worker_up", "1 while the worker thread runs.", up);
+    sequence::families(&mut o, src, &merged.routers);
     o.gauges(
         "coreflow_templates",
         "Templates held (all exporters).",

@@ -222,9 +222,14 @@ fn publish(c: &WorkerCounters, l: &Local, dec: &Decoder, kernel_drops: u64) {
     st(&c.rejected, l.rejected);
     st(&c.kernel_drops, kernel_drops);
     st(&c.recv_errors, l.recv_errors);
+    let seq = &dec.seq.stats;
     for i in 0..4 {
         st(&c.decoded[i], dec.stats.datagrams[i]);
         st(&c.flows[i], dec.stats.flows[i]);
+        st(&c.seq_gaps[i], seq.gaps[i]);
+        st(&c.seq_missing[i], seq.missing[i]);
+        st(&c.seq_late[i], seq.late[i]);
+        st(&c.seq_resyncs[i], seq.resyncs[i]);
     }
     for (a, &v) in c.decode_errors.iter().zip(dec.stats.errors.iter()) {
         st(a, v);

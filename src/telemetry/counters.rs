@@ -30,6 +30,12 @@ pub struct WorkerCounters {
     pub decode_errors: [AtomicU64; DecodeReason::COUNT],
     pub records_without_template: AtomicU64,
     pub templates_learned: AtomicU64,
+    /// Sequence gaps by protocol (`decode::seq::SeqStats`): events, missing units (v5/IPFIX
+    /// flows, v9/sFlow datagrams), late datagrams, resyncs.
+    pub seq_gaps: [AtomicU64; Protocol::COUNT],
+    pub seq_missing: [AtomicU64; Protocol::COUNT],
+    pub seq_late: [AtomicU64; Protocol::COUNT],
+    pub seq_resyncs: [AtomicU64; Protocol::COUNT],
     /// Messages encoded into batches.
     pub messages: AtomicU64,
     pub batches_sent: AtomicU64,
@@ -43,6 +49,18 @@ pub struct WorkerCounters {
 impl WorkerCounters {
     pub fn get(a: &AtomicU64) -> u64 {
         a.load(Ordering::Relaxed)
+    }
+
+    /// The flows the kernel's dropped datagrams likely held: the drops times this worker's
+    /// flows per decoded datagram (0 before the first datagram is decoded).
+    pub fn kernel_dropped_flows(&self) -> u64 {
+        let g = Self::get;
+        let datagrams: u64 = self.decoded.iter().map(g).sum();
+        let flows: u64 = self.flows.iter().map(g).sum();
+        if datagrams == 0 {
+            return 0;
+        }
+        (u128::from(g(&self.kernel_drops)) * u128::from(flows) / u128::from(datagrams)) as u64
     }
 }
 

@@ -158,6 +158,9 @@ pub struct ExporterRow {
     /// Template records received, by (version, domain, id, options).
     pub templates: Vec<(TemplateSeen, u64)>,
     pub agents: Vec<AgentRow>,
+    /// Sequence gaps and the units missing in them, by protocol (`decode::seq`).
+    pub seq_gaps: [u64; Protocol::COUNT],
+    pub seq_missing: [u64; Protocol::COUNT],
 }
 
 impl ExporterRow {
@@ -189,6 +192,8 @@ impl ExporterRow {
         for &(t, n) in &o.templates {
             self.template(t, n);
         }
+        add(&mut self.seq_gaps, &o.seq_gaps);
+        add(&mut self.seq_missing, &o.seq_missing);
         for a in &o.agents {
             let r = self.agent(a.agent);
             r.datagrams += a.datagrams;
@@ -242,6 +247,10 @@ impl ExporterRow {
         t.bytes += len as u64;
         t.sizes.record(len as u64);
         self.flows += flows;
+        if let (Some(p), n @ 1..) = (proto, sum.seq_missing) {
+            self.seq_gaps[p.index()] += 1;
+            self.seq_missing[p.index()] += u64::from(n);
+        }
         let nf = proto.and_then(nf_index);
         if let Some(v) = nf {
             if ok {
@@ -385,6 +394,23 @@ mod tests {
         assert_eq!(rows[2].ip, None);
         assert_eq!(rows[2].traffic[1].packets, 2);
         assert_eq!(rows[2].flows, 60);
+    }
+
+    #[test]
+    fn sequence_gaps_by_protocol() {
+        let mut r = ExporterRow::new(Some(ip("10.0.0.1")));
+        let gap = DatagramSummary {
+            seq_missing: 30,
+            ..DatagramSummary::default()
+        };
+        let v5 = Some(Protocol::NetflowV5);
+        r.datagram(9, 100, v5, true, 1, &gap, 30, 0);
+        r.datagram(9, 100, v5, true, 1, &DatagramSummary::default(), 30, 0);
+        r.datagram(9, 100, v5, true, 1, &gap, 30, 0);
+        assert_eq!((r.seq_gaps[0], r.seq_missing[0]), (2, 60));
+        let mut m = r.clone();
+        m.merge(&r);
+        assert_eq!((m.seq_gaps[0], m.seq_missing[0]), (4, 120));
     }
 
     #[test]

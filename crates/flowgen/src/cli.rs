@@ -62,7 +62,8 @@ pub struct Args {
     #[arg(long, value_name = "PPS", default_value = "0", value_parser = rate)]
     pub rate: f64,
 
-    /// Datagrams to send in all [default: 1000 unless --duration is given]
+    /// Datagrams to send in all, skipped ones included [default: 1000
+    /// unless --duration is given]
     #[arg(long, value_name = "N", value_parser = count_u64("count"))]
     pub count: Option<u64>,
 
@@ -98,6 +99,16 @@ pub struct Args {
     /// Seed of the flow contents
     #[arg(long, value_name = "S", default_value = "1", value_parser = seed)]
     pub seed: u64,
+
+    /// Build every Nth datagram of an exporter but do not send it
+    /// (its sequence numbers are used, as if lost on the way), 0 = none
+    #[arg(long, verbatim_doc_comment, value_name = "N", default_value = "0", value_parser = skip_every)]
+    pub skip_every: u64,
+
+    /// Header sequence numbers start here (e.g. 4294967290 to
+    /// test a wrap)
+    #[arg(long, verbatim_doc_comment, value_name = "S", default_value = "0", value_parser = first_sequence)]
+    pub first_sequence: u32,
 
     /// Datagrams per sendmmsg call
     #[arg(long, value_name = "B", default_value = "32", value_parser = batch)]
@@ -281,6 +292,18 @@ fn seed(v: &str) -> Result<u64, String> {
     v.parse().map_err(|_| bad("seed", v, "an integer"))
 }
 
+fn skip_every(v: &str) -> Result<u64, String> {
+    v.parse()
+        .ok()
+        .filter(|&n| n != 1)
+        .ok_or_else(|| bad("skip-every", v, "0 or a count >= 2"))
+}
+
+fn first_sequence(v: &str) -> Result<u32, String> {
+    v.parse()
+        .map_err(|_| bad("first-sequence", v, "0 to 4294967295"))
+}
+
 fn batch(v: &str) -> Result<usize, String> {
     v.parse()
         .ok()
@@ -401,6 +424,14 @@ mod tests {
             ),
             (&["--seed", "x"], r#"--seed: "x" is not an integer"#),
             (&["--batch", "1025"], r#"--batch: "1025" is not 1 to 1024"#),
+            (
+                &["--skip-every", "1"],
+                r#"--skip-every: "1" is not 0 or a count >= 2"#,
+            ),
+            (
+                &["--first-sequence", "-1"],
+                r#"--first-sequence: "-1" is not 0 to 4294967295"#,
+            ),
             (&["--rate"], "--rate needs a value"),
             (&["--version", "1"], "unknown option --version (see --help)"),
             (&["--bogus"], "--bogus needs a value"),

@@ -77,6 +77,8 @@ pub struct GenOptions {
     pub template_every: u64,
     pub sampling_rate: u32,
     pub seed: u64,
+    /// Where the header sequence numbers start (0; near 2^32 to test a wrap).
+    pub first_sequence: u32,
 }
 
 impl GenOptions {
@@ -87,6 +89,7 @@ impl GenOptions {
             template_every: 100,
             sampling_rate: 1000,
             seed: 1,
+            first_sequence: 0,
         }
     }
 }
@@ -325,6 +328,8 @@ pub struct Exporter {
     pub datagrams: u64,
     /// Data records (flows, samples) built so far (v5 and IPFIX sequence).
     pub records: u64,
+    /// IPFIX options data records built so far (data records too: in the IPFIX sequence).
+    pub options_records: u64,
     /// Boot time, ns since the epoch (sysUptime origin).
     boot_ns: u64,
 }
@@ -339,6 +344,7 @@ impl Exporter {
             rng: Rng::new(opts.seed ^ (u64::from(index) << 32 | u64::from(index))),
             datagrams: 0,
             records: 0,
+            options_records: 0,
             boot_ns: now_ns.saturating_sub(3_600_000_000_000),
         }
     }
@@ -373,6 +379,12 @@ impl Exporter {
         s
     }
 
+    /// A header sequence number: `n` (datagrams or records so far) from `first_sequence`,
+    /// modulo 2^32.
+    fn seq(&self, n: u64) -> u32 {
+        self.opts.first_sequence.wrapping_add(n as u32)
+    }
+
     fn uptime_ms(&self, now_ns: u64) -> u32 {
         ((now_ns.saturating_sub(self.boot_ns)) / 1_000_000) as u32
     }
@@ -385,7 +397,7 @@ impl Exporter {
         put32(o, uptime);
         put32(o, (now_ns / 1_000_000_000) as u32);
         put32(o, (now_ns % 1_000_000_000) as u32);
-        put32(o, self.records as u32);
+        put32(o, self.seq(self.records));
         o.push(0); // engine type
         o.push(self.domain as u8); // engine id
         put16(o, 0x4000 | (self.opts.sampling_rate.min(0x3FFF) as u16));
@@ -434,7 +446,7 @@ impl Exporter {
         put16(o, 0); // count, patched
         put32(o, uptime);
         put32(o, (now_ns / 1_000_000_000) as u32);
-        put32(o, self.datagrams as u32);
+        put32(o, self.seq(self.datagrams));
         put32(o, self.domain);
         let mut count = 0u16;
         if templates {
@@ -547,7 +559,7 @@ impl Exporter {
         put16(o, 10);
         put16(o, 0); // length, patched
         put32(o, (now_ns / 1_000_000_000) as u32);
-        put32(o, self.records as u32);
+        put32(o, self.seq(self.records + self.options_records));
         put32(o, self.domain);
         if templates {
             let fs = o.len();
@@ -590,6 +602,7 @@ impl Exporter {
             o.push(2);
             let len = (o.len() - fs) as u16;
             set16(o, fs + 2, len);
+            self.options_records += 1;
         }
         let mut s = Sent::default();
         if data {
@@ -656,7 +669,7 @@ impl Exporter {
             }
         }
         put32(o, self.domain); // sub agent id
-        put32(o, self.datagrams as u32);
+        put32(o, self.seq(self.datagrams));
         put32(o, self.uptime_ms(now_ns));
         put32(o, n as u32);
         let mut s = Sent::default();

@@ -23,6 +23,9 @@ pub struct Report {
     pub exporters: usize,
     /// What the kernel accepted.
     pub sent: Sent,
+    /// Built but not sent on purpose (`--skip-every`): the exporters' sequence numbers
+    /// advanced over them.
+    pub skipped: Sent,
     /// Datagrams built but not sent (a send error).
     pub errors: u64,
     /// The last send error, when there was one.
@@ -39,7 +42,8 @@ impl fmt::Display for Report {
         write!(
             f,
             "flowgen: protocol={} exporters={} datagrams={} records={} bytes={} packets={} \
-             wire_bytes={} errors={} seconds={:.3} datagrams_per_s={:.0} records_per_s={:.0}",
+             wire_bytes={} errors={} seconds={:.3} datagrams_per_s={:.0} records_per_s={:.0} \
+             skipped={} skipped_records={}",
             self.protocol,
             self.exporters,
             s.datagrams,
@@ -51,6 +55,8 @@ impl fmt::Display for Report {
             self.seconds,
             s.datagrams as f64 / self.seconds.max(1e-9),
             s.records as f64 / self.seconds.max(1e-9),
+            self.skipped.datagrams,
+            self.skipped.records,
         )
     }
 }
@@ -91,6 +97,7 @@ pub fn run(args: &Args) -> Result<Report, String> {
         template_every: args.template_every,
         sampling_rate: args.sampling_rate,
         seed: args.seed,
+        first_sequence: args.first_sequence,
     };
     let count = match (args.count, args.duration) {
         (Some(c), _) => c,
@@ -127,6 +134,7 @@ pub fn run(args: &Args) -> Result<Report, String> {
     let mut ends: Vec<usize> = Vec::with_capacity(args.batch);
     let mut per: Vec<Sent> = Vec::with_capacity(args.batch);
     let mut total = Sent::default();
+    let mut skipped = Sent::default();
     let mut attempted = 0u64;
     let mut errors = 0u64;
     let mut last_error: Option<String> = None;
@@ -156,10 +164,18 @@ pub fn run(args: &Args) -> Result<Report, String> {
         per.clear();
         let t = now_ns();
         for _ in 0..k {
-            per.push(exporters[e].datagram(t, &mut buf));
+            let at = buf.len();
+            let s = exporters[e].datagram(t, &mut buf);
+            if args.skip_every > 0 && exporters[e].datagrams % args.skip_every == 0 {
+                buf.truncate(at);
+                skipped.add(&s);
+                continue;
+            }
+            per.push(s);
             ends.push(buf.len());
         }
         attempted += k as u64;
+        let k = per.len();
         let fd = socks[e].as_raw_fd();
         let mut done = 0;
         while done < k {
@@ -187,6 +203,7 @@ pub fn run(args: &Args) -> Result<Report, String> {
         protocol: args.protocol.name(),
         exporters: exporters.len(),
         sent: total,
+        skipped,
         errors,
         last_error,
         seconds: start.elapsed().as_secs_f64(),

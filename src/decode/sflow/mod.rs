@@ -39,6 +39,7 @@ pub use counters::{
 pub use interface::{drop_forwarding_status, Interface};
 pub use wire::{format, DatagramHeader, VERSION};
 
+use super::seq::SeqNote;
 use super::{DecodeError, DecodeStats, Decoder, FlowSink, LimitKind};
 use super::{Limits, Protocol, Section};
 use crate::cursor::Cursor;
@@ -118,6 +119,12 @@ pub fn decode<S: FlowSink>(
         uptime_ms: h.uptime_ms,
     };
     dec.stats.last.agent = agent;
+    // the sequence counts datagrams, per agent and sub-agent
+    dec.stats.last.seq = Some(SeqNote {
+        domain: h.sub_agent_id,
+        seq: h.sequence,
+        units: 1,
+    });
     let limits = &dec.limits;
     let stats = &mut dec.stats;
     let mut budget = limits.max_records_per_datagram;
