@@ -488,8 +488,25 @@ fn state_files_of_two_binds_do_not_clash() {
         s.send_to(&d, dst).unwrap();
         socks.push(s);
     }
-    let (log, _) = stop_expecting_exit_0(c);
+    // the templates are written within about a second of being learned: wait for them, so a
+    // loaded machine that reads the datagrams late does not race the shutdown
     let file = state.path("netflow-2.json");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let held = std::fs::read(&file)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .map_or(0, |v| v["exporters"].as_array().map_or(0, Vec::len));
+        if held == 4 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "state not written: {held} exporters"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (log, _) = stop_expecting_exit_0(c);
     let v: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     assert_eq!(v["worker"], 2, "{log:?}");
     assert_eq!(v["exporters"].as_array().unwrap().len(), 4, "{v}");
