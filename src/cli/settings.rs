@@ -212,7 +212,7 @@ impl Settings {
 
     /// Checks the settings against this machine and fixes the core of every worker: the
     /// worker `i` of a bind with a core list runs on `cores[i % len]`; workers without a list
-    /// are spread over the available cores in order ([`auto_cores`]), NetFlow's first.
+    /// are spread over the available cores in order (`auto_cores`), NetFlow's first.
     /// Returns one core list per enabled listener, in worker order (bind 0's workers first).
     pub fn resolve(&self, available: &[usize]) -> Result<Vec<Vec<usize>>, ConfigError> {
         if available.is_empty() {
