@@ -129,3 +129,84 @@ macro_rules! counter_encoders {
 }
 
 for_each_counter_struct!(counter_encoders);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::sflow::tests::rich_datagram;
+    use crate::decode::{Decoder, FlowSink};
+    use crate::flow::FlowRecord;
+
+    #[derive(Default)]
+    struct Collect {
+        counters: Vec<CounterRecord>,
+    }
+
+    impl FlowSink for Collect {
+        fn flow(&mut self, _: &FlowRecord) {}
+        fn counters(&mut self, rec: &CounterRecord) {
+            self.counters.push(*rec);
+        }
+    }
+
+    /// The counter records of the sFlow decoder's richest test datagram.
+    fn decoded_counters() -> Collect {
+        let mut out = Collect::default();
+        Decoder::default()
+            .decode([203, 0, 113, 9].into(), 77, &rich_datagram(), &mut out)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn counters_json_and_pb() {
+        use prost::Message;
+        let out = decoded_counters();
+        let mut buf = Vec::new();
+        for c in &out.counters {
+            encode_counters(c, Format::Json, &mut buf);
+        }
+        let lines: Vec<serde_json::Value> = buf
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0]["Type"], "SFLOW_COUNTERS");
+        assert_eq!(lines[0]["AgentAddress"], "172.16.0.3");
+        assert_eq!(lines[0]["SourceIdIndex"], 42);
+        assert_eq!(lines[0]["Interface"]["IfInOctets"], 123_456_789_012u64);
+        assert_eq!(lines[0]["Interface"]["IfPromiscuousMode"], 0);
+        assert_eq!(lines[1]["Ethernet"]["Dot3StatsLateCollisions"], 9);
+        assert_eq!(lines[2]["Vlan"]["VlanId"], 300);
+        assert_eq!(lines[3]["Processor"]["TotalMemory"], 13_065_256_960u64);
+
+        buf.clear();
+        for c in &out.counters {
+            encode_counters(c, Format::Pb, &mut buf);
+        }
+        let mut rest = &buf[..];
+        let mut msgs = Vec::new();
+        while !rest.is_empty() {
+            let m =
+                crate::pb::counters::CounterMessage::decode_length_delimited(&mut rest).unwrap();
+            msgs.push(m);
+        }
+        assert_eq!(msgs.len(), 4);
+        assert_eq!(msgs[0].r#type, 1000);
+        assert_eq!(msgs[0].agent_address, vec![172, 16, 0, 3]);
+        use crate::pb::counters::counter_message::Counters as C;
+        match &msgs[0].counters {
+            Some(C::Interface(i)) => assert_eq!(i.if_out_octets, 987_654_321_098),
+            other => panic!("{other:?}"),
+        }
+        // a FlowMessage decoder reads a CounterMessage without error, as Type 1000
+        let mut one = Vec::new();
+        to_pb(&out.counters[0]).encode(&mut one).unwrap();
+        let f = crate::pb::goflow_v2::FlowMessage::decode(&one[..]).unwrap();
+        assert_eq!(f.r#type, 1000);
+        assert_eq!(f.bytes, 0);
+        let f = crate::pb::goflow2::FlowMessage::decode(&one[..]).unwrap();
+        assert_eq!(f.r#type, 1000);
+    }
+}

@@ -112,9 +112,9 @@ pub struct OutputStats {
     pub dropped: AtomicU64,
     /// Bytes of delivered messages.
     pub bytes: AtomicU64,
-    /// `metrics::clock_ms` of the output loop's last turn (the thread is responsive).
+    /// `telemetry::clock_ms` of the output loop's last turn (the thread is responsive).
     pub heartbeat_ms: AtomicU64,
-    /// `metrics::clock_ms` of the last delivery (the output is making progress).
+    /// `telemetry::clock_ms` of the last delivery (the output is making progress).
     pub last_delivery_ms: AtomicU64,
     /// Set when the output thread has ended (or unwound).
     pub exited: AtomicBool,

@@ -2,7 +2,7 @@
 //! and the exit summary read: plain relaxed atomics ([`counters`]), per-thread probes that
 //! publish histogram and table snapshots about once a second ([`probe`]), and the clocks they
 //! share. Everything here is written by exactly one thread and read by others without making
-//! the writer wait; the HTTP endpoint that renders it lives in `crate::metrics`.
+//! the writer wait; the HTTP endpoint that renders it is a layer above and only reads it.
 
 pub mod counters;
 pub mod exporters;

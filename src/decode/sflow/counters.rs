@@ -3,7 +3,7 @@
 //! coreflow exports, with its length and reader on the wire. Nothing here encodes.
 //!
 //! The field list of every counter struct is declared once, in `for_each_counter_struct!`:
-//! this file turns it into the structs and their readers, `crate::encode::counters` into
+//! this file turns it into the structs and their readers, the encoders (a layer above) into
 //! their JSON and protobuf encoders, so a counter cannot be read without being encoded (nor
 //! encoded without being read), and the prost conversion names every field, so the Rust
 //! structs and `counters.proto` cannot drift apart without a compile error.
@@ -46,7 +46,7 @@ pub enum Counters {
 /// in wire order (XDR `unsigned int` / `unsigned hyper`), each with its JSON key (= the proto
 /// field name). `$cb` is a macro called once per struct with
 /// `$(#[doc])* Name, LEN, { field: u32 | u64 = "Key", ... }`: `counter_struct!` below declares
-/// the structs and their readers, `crate::encode::counters` their encoders.
+/// the structs and their readers, the encoders' layer their encoders.
 macro_rules! for_each_counter_struct {
     ($cb:ident) => {
         $cb!(

@@ -23,13 +23,13 @@
 //! XDR framing; a leaf), `interface` (interface encodings and drop reasons; a leaf), `record`
 //! (the flow records of a flow sample; reads `wire`), `counters` (the counter record types and
 //! their readers; a leaf), and this file, which walks the datagram and its samples. Encoding
-//! a counter record is `crate::encode::counters`'s job, never this module's.
+//! a counter record is the encoders' job (a layer above), never this module's.
 
 mod counters;
 mod interface;
 mod record;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod wire;
 
 pub(crate) use counters::for_each_counter_struct;

@@ -1,5 +1,5 @@
 //! The cache's state as values: what `--state-dir` persists ([`ExporterState`] and its parts,
-//! serialized by `crate::state`) and what `/templates` lists ([`TemplateInfo`],
+//! serialized by the state-file layer above) and what `/templates` lists ([`TemplateInfo`],
 //! [`SamplingInfo`]). The cache defines these shapes; the layers above only carry them.
 
 use super::*;

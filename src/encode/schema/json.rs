@@ -1,7 +1,7 @@
 //! The JSON side of each field kind a layout names in `schema!`: numbers as numbers,
 //! addresses as text, MACs as aa:bb:cc:dd:ee:ff, enums as their names. Zero values are
 //! omitted (as protobuf omits them). One object per record, written into the caller's `Vec`;
-//! `super::pb` has the same kinds for protobuf, so one field list drives both encoders.
+//! the protobuf writer has the same kinds, so one field list drives both encoders.
 //! Every method is `#[inline(always)]`: the layouts that call them live in another module,
 //! hence possibly another codegen unit, where LLVM would not inline them, and the keys are
 //! constants only once inlined (a call copies each key with `memcpy`). Measured with

@@ -1,6 +1,6 @@
 //! The protobuf side of each field kind a layout names in `schema!` (`u64`, `big`, `addr`,
 //! `packed`, ...): zero values are omitted, as proto3 does, and each kind picks the
-//! `PbWriter` store suited to the values it usually holds. `super::json` has the same kinds
+//! `PbWriter` store suited to the values it usually holds. The JSON writer has the same kinds
 //! for JSON, so one field list drives both encoders.
 
 use super::writer::{key_bytes, packed_list, PbWriter, MAX_MESSAGE};

@@ -5,7 +5,7 @@
 //! Contract: a message is at most [`MAX_MESSAGE`] bytes and is written into [`PB_ROOM`]
 //! bytes, whose slack past `MAX_MESSAGE` takes the fixed-size stores; the bytes past a
 //! message's length are scratch. The writer knows field numbers and wire types, not schemas:
-//! which fields a message has is `super::layouts`'.
+//! which fields a message has is the layouts' business.
 
 use super::Schema;
 use crate::flow::{Addr, Flow, FlowType};
