@@ -362,6 +362,38 @@ fn exporters(n: u32, now: u64) -> Vec<(IpAddr, Exporter)> {
         .collect()
 }
 
+/// After a restart: one data datagram from every exporter to `dst`, no template resent. Every
+/// record decodes from the persisted templates (no `template_not_found`); returns the log and
+/// the flows of the stopped collector.
+fn decodes_from_persisted_templates(
+    c: Collector,
+    dst: SocketAddr,
+    ex: &mut [(IpAddr, Exporter)],
+    socks: &[UdpSocket],
+) -> (Vec<String>, Vec<Value>) {
+    let mut d = Vec::new();
+    let mut expected = 0;
+    for ((_, e), s) in ex.iter_mut().zip(socks) {
+        d.clear();
+        expected += e.build(now_ns(), false, true, &mut d).records;
+        s.send_to(&d, dst).unwrap();
+    }
+    c.wait_lines(expected as usize);
+    let (log, flows) = stop_expecting_exit_0(c);
+    let summary = exit_summary(&log);
+    eprintln!(
+        "restart: {expected} records sent after restart, {} decoded; {summary}",
+        flows.len()
+    );
+    assert_eq!(flows.len() as u64, expected, "{summary}");
+    assert_eq!(
+        summary_field(&summary, "template_not_found"),
+        0,
+        "{summary}"
+    );
+    (log, flows)
+}
+
 /// `kill -9` under load, restart with the same state directory (and another number of
 /// workers): the first data datagram of every exporter decodes, no template resent, with
 /// its sampling rate.
@@ -412,26 +444,8 @@ fn kill9_then_restart_decodes_from_persisted_templates() {
 
     let c = start(&["-fworkers", "3", "--state-dir", &sd]);
     let dst = c.netflow_addr();
-    let mut expected = 0;
-    for ((_, e), s) in ex.iter_mut().zip(&socks) {
-        d.clear();
-        expected += e.build(now_ns(), false, true, &mut d).records;
-        s.send_to(&d, dst).unwrap();
-    }
-    c.wait_lines(expected as usize);
-    let (log, flows) = stop_expecting_exit_0(c);
-    let summary = exit_summary(&log);
-    eprintln!(
-        "restart: {expected} records sent after restart, {} decoded; {summary}",
-        flows.len()
-    );
+    let (log, flows) = decodes_from_persisted_templates(c, dst, &mut ex, &socks);
     assert!(log.iter().any(|l| l.contains("loaded")), "{log:?}");
-    assert_eq!(flows.len() as u64, expected, "{summary}");
-    assert_eq!(
-        summary_field(&summary, "template_not_found"),
-        0,
-        "{summary}"
-    );
     assert!(
         flows.iter().all(|f| f["SamplingRate"] == 1000),
         "rates lost"
@@ -519,19 +533,5 @@ fn state_files_of_two_binds_do_not_clash() {
 
     let c = collector();
     let dst = SocketAddr::new("127.0.0.2".parse().unwrap(), c.netflow_addr().port());
-    let mut expected = 0;
-    for ((_, e), s) in ex.iter_mut().zip(&socks) {
-        d.clear();
-        expected += e.build(now_ns(), false, true, &mut d).records;
-        s.send_to(&d, dst).unwrap();
-    }
-    c.wait_lines(expected as usize);
-    let (log, flows) = stop_expecting_exit_0(c);
-    let summary = exit_summary(&log);
-    assert_eq!(flows.len() as u64, expected, "{summary}");
-    assert_eq!(
-        summary_field(&summary, "template_not_found"),
-        0,
-        "{summary}"
-    );
+    decodes_from_persisted_templates(c, dst, &mut ex, &socks);
 }
