@@ -231,13 +231,22 @@ impl Totals {
 pub fn run(settings: &Settings) -> Result<bool, RunError> {
     crate::logging::init(settings.log.level, settings.log.format);
     let cores = settings.resolve(&available_cores())?;
-    let sink = match Sink::open(&settings.output, &settings.kafka) {
-        Ok(s) => s,
-        Err(crate::sink::OpenError::Config(e)) => return Err(RunError::Config(e)),
-        Err(crate::sink::OpenError::Io(e)) => {
-            return Err(RunError::Runtime(anyhow::anyhow!("output: {e}")))
-        }
+    // one sink per output thread: `kafka.producers` producers, else one
+    let n_out = match settings.output.sink {
+        crate::cli::SinkSettings::Kafka => settings.kafka.producers.max(1),
+        _ => 1,
     };
+    let mut sinks = Vec::with_capacity(n_out);
+    for _ in 0..n_out {
+        sinks.push(match Sink::open(&settings.output, &settings.kafka) {
+            Ok(s) => s,
+            Err(crate::sink::OpenError::Config(e)) => return Err(RunError::Config(e)),
+            Err(crate::sink::OpenError::Io(e)) => {
+                return Err(RunError::Runtime(anyhow::anyhow!("output: {e}")))
+            }
+        });
+    }
+    let sink = &sinks[0];
     if settings.kafka.configured && !settings.kafka.enabled {
         crate::log_debug!(
             "kafka disabled (-kafka=false): writing to {}",
@@ -318,7 +327,8 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         }
     }
 
-    let kafka = sink.kafka_stats().is_some();
+    let kafka_stats: Vec<Arc<KafkaStats>> = sinks.iter().filter_map(Sink::kafka_stats).collect();
+    let kafka = !kafka_stats.is_empty();
     let k = &settings.kafka;
     let encoding = Encoding {
         format: settings.output.format,
@@ -327,7 +337,8 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         key: if kafka { k.key } else { KeyMode::None },
         counters: kafka && k.counters_topic.is_some(),
     };
-    let kafka_stats = sink.kafka_stats();
+    // the exit summary and the debug stats line: all producers together
+    let kafka_total = || (!kafka_stats.is_empty()).then(|| KafkaStats::sum(kafka_stats.iter().map(|k| &**k)));
     crate::log_info!(
         "writing {} ({}) to {}",
         match (settings.output.format, encoding.framing) {
@@ -337,10 +348,17 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             (crate::encode::Format::Pb, Framing::Bare) => "protobuf messages",
         },
         settings.output.schema.name(),
-        sink.describe()
+        if n_out > 1 {
+            format!("{} ({n_out} producers)", sink.describe())
+        } else {
+            sink.describe()
+        }
     );
     let n_workers: usize = groups.iter().map(|g| g.socks.len()).sum();
-    let (tx, rx) = crossbeam_channel::bounded::<Batch>(settings.batch.channel);
+    // one channel per output thread; worker `id` hands its batches to output `id % n_out`
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..n_out)
+        .map(|_| crossbeam_channel::bounded::<Batch>(settings.batch.channel))
+        .unzip();
     let shutdown = Arc::new(AtomicBool::new(false));
     let out_failed = Arc::new(AtomicBool::new(false));
     let out_counters = Arc::new(OutputCounters::default());
@@ -348,10 +366,12 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
     out_stats
         .heartbeat_ms
         .store(crate::telemetry::clock_ms_now(), Ordering::Relaxed);
-    let out_latency = Arc::new(Published::new(OutputLatency::default()));
+    let out_latency: Vec<Arc<Published<OutputLatency>>> = (0..n_out)
+        .map(|_| Arc::new(Published::new(OutputLatency::default())))
+        .collect();
     let metrics_on = settings.metrics.enabled();
     let sink_kind = sink.kind();
-    let queue = rx.clone();
+    let queues: Vec<_> = rxs.clone();
     let mut returns = Vec::with_capacity(n_workers);
     let mut frees = Vec::with_capacity(n_workers);
     for _ in 0..n_workers {
@@ -359,20 +379,30 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         returns.push(rtx);
         frees.push(rrx);
     }
-    let output = Output {
-        sink,
-        rx,
-        returns,
-        counters: out_counters.clone(),
-        failed: out_failed.clone(),
-        shutdown: shutdown.clone(),
-        stats: out_stats.clone(),
-        latency: OutputProbe::new(out_latency.clone()),
-    };
-    let out_handle = std::thread::Builder::new()
-        .name("cf-output".into())
-        .spawn(move || output.run())
-        .map_err(|e| RunError::Runtime(e.into()))?;
+    let mut out_handles = Vec::with_capacity(n_out);
+    for (i, (sink, rx)) in sinks.into_iter().zip(rxs).enumerate() {
+        let output = Output {
+            sink,
+            rx,
+            returns: returns.clone(),
+            counters: out_counters.clone(),
+            failed: out_failed.clone(),
+            shutdown: shutdown.clone(),
+            stats: out_stats.clone(),
+            latency: OutputProbe::new(out_latency[i].clone()),
+        };
+        let name = if n_out == 1 {
+            "cf-output".to_string()
+        } else {
+            format!("cf-output-{i}")
+        };
+        let h = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || output.run())
+            .map_err(|e| RunError::Runtime(e.into()))?;
+        out_handles.push(h);
+    }
+    drop(returns);
 
     let mut handles: Vec<JoinHandle<()>> = Vec::with_capacity(n_workers);
     let mut counters = Vec::with_capacity(n_workers);
@@ -428,7 +458,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
                     .map(|l| l.allow.clone())
                     .unwrap_or_default(),
                 encoding,
-                tx: tx.clone(),
+                tx: txs[id % n_out].clone(),
                 free: frees.next().expect("one return channel per worker"),
                 counters: c,
                 shutdown: shutdown.clone(),
@@ -443,8 +473,8 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             id += 1;
         }
     }
-    // The workers hold the only senders now: the output thread ends when they are gone.
-    drop(tx);
+    // The workers hold the only senders now: the output threads end when they are gone.
+    drop(txs);
 
     let server = if metrics_on {
         let src = Sources {
@@ -452,8 +482,9 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             output: out_stats.clone(),
             output_latency: out_latency,
             output_failed: out_failed.clone(),
-            queue,
-            queue_capacity: settings.batch.channel,
+            queues,
+            queue_capacity: settings.batch.channel * n_out,
+            producers: kafka_stats.clone(),
             sink: sink_kind,
             max_exporters: settings.metrics.max_exporters,
             started: Instant::now(),
@@ -476,15 +507,14 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             Err(e) => {
                 // the threads are running: stop them before reporting
                 shutdown.store(true, Ordering::Relaxed);
-                for h in handles {
+                for h in handles.into_iter().chain(out_handles) {
                     let _ = h.join();
                 }
-                let _ = out_handle.join();
                 return Err(RunError::Runtime(e));
             }
         }
     } else {
-        drop(queue);
+        drop(queues);
         None
     };
 
@@ -517,7 +547,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             last_stats = Instant::now();
             crate::log_debug!(
                 "stats: {}",
-                totals(&counters, &out_counters, kafka_stats.as_deref()).line()
+                totals(&counters, &out_counters, kafka_total().as_ref()).line()
             );
         }
     };
@@ -525,14 +555,14 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
     notify_systemd("STOPPING=1");
     shutdown.store(true, Ordering::Relaxed);
     let mut all = handles;
-    all.push(out_handle);
+    all.extend(out_handles);
     // Wait for every thread; a second signal gives up at once.
     while !all.iter().all(|h| h.is_finished()) {
         if let Ok(Some(sig)) = signals.wait(Duration::from_millis(20)) {
             crate::log_error!(
                 "{} during shutdown: exiting now; {}",
                 signal::name(sig),
-                totals(&counters, &out_counters, kafka_stats.as_deref()).line()
+                totals(&counters, &out_counters, kafka_total().as_ref()).line()
             );
             return Ok(false);
         }
@@ -561,7 +591,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
     if out_failed.load(Ordering::Relaxed) {
         clean = false;
     }
-    let t = totals(&counters, &out_counters, kafka_stats.as_deref());
+    let t = totals(&counters, &out_counters, kafka_total().as_ref());
     let undelivered = t.undelivered();
     if undelivered > 0 {
         crate::log_warn!(

@@ -21,6 +21,7 @@ pub mod render;
 use crate::encode::batch::Batch;
 use crate::telemetry::counters::OutputStats;
 use crate::telemetry::hist::Published;
+use crate::telemetry::kafka::KafkaStats;
 use crate::telemetry::probe::{OutputLatency, WorkerHandle};
 use crate::telemetry::{clock_ms, clock_ms_now, now_ns};
 use crossbeam_channel::Receiver;
@@ -41,13 +42,18 @@ const TEMPLATES_WAIT: Duration = Duration::from_millis(500);
 /// Everything the metrics thread reads.
 pub struct Sources {
     pub workers: Vec<Arc<WorkerHandle>>,
+    /// Every output thread's delivery accounting, summed.
     pub output: Arc<OutputStats>,
-    pub output_latency: Arc<Published<OutputLatency>>,
+    /// Each output thread's latency histograms.
+    pub output_latency: Vec<Arc<Published<OutputLatency>>>,
     /// Set when the sink failed for good.
     pub output_failed: Arc<AtomicBool>,
-    /// A receiver of the worker -> output channel, only for its length.
-    pub queue: Receiver<Batch>,
+    /// A receiver of each worker -> output channel, only for their lengths.
+    pub queues: Vec<Receiver<Batch>>,
+    /// Batches all the channels hold at most.
     pub queue_capacity: usize,
+    /// Each Kafka producer's counters (`kafka.producers`; empty for the file output).
+    pub producers: Vec<Arc<KafkaStats>>,
     /// `file` or `kafka`.
     pub sink: &'static str,
     pub max_exporters: usize,
@@ -55,6 +61,20 @@ pub struct Sources {
 }
 
 impl Sources {
+    /// Batches waiting in the worker -> output channels.
+    pub fn queued(&self) -> usize {
+        self.queues.iter().map(Receiver::len).sum()
+    }
+
+    /// The output threads' latency histograms, merged.
+    pub fn output_latency(&self) -> OutputLatency {
+        let mut all = OutputLatency::default();
+        for p in &self.output_latency {
+            all.merge(&p.get());
+        }
+        all
+    }
+
     /// `Ok` while every worker and the output thread are alive and the output is delivering
     /// or idle; otherwise the reason.
     pub fn health(&self) -> Result<(), String> {
@@ -90,10 +110,19 @@ impl Sources {
             return Err(format!(
                 "the output thread has been blocked for {:.1} s ({} batches queued)",
                 idle as f64 / 1e3,
-                self.queue.len()
+                self.queued()
             ));
         }
-        let queued = self.queue.len() + o.in_flight().min(1) as usize;
+        for (i, p) in self.producers.iter().enumerate() {
+            let idle = now.saturating_sub(p.heartbeat_ms.load(Ordering::Relaxed));
+            if self.producers.len() > 1 && idle > stall {
+                return Err(format!(
+                    "the output thread of Kafka producer {i} has been blocked for {:.1} s",
+                    idle as f64 / 1e3
+                ));
+            }
+        }
+        let queued = self.queued() + o.in_flight().min(1) as usize;
         let since = now.saturating_sub(
             o.last_delivery_ms
                 .load(Ordering::Relaxed)
@@ -104,7 +133,7 @@ impl Sources {
                 "the {} output has delivered nothing for {:.1} s with {} batches queued",
                 self.sink,
                 since as f64 / 1e3,
-                self.queue.len()
+                self.queued()
             ));
         }
         Ok(())

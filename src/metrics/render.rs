@@ -685,13 +685,60 @@ fn families(src: &Sources, last_scrape: f64) -> Vec<MetricFamily> {
     o.gauges(
         "coreflow_output_queue_depth",
         "Batches waiting in the worker -> output channel.",
-        vec![gauge(&[], src.queue.len() as f64)],
+        vec![gauge(&[], src.queued() as f64)],
     );
     o.gauges(
         "coreflow_output_queue_capacity",
         "Capacity of the worker -> output channel (batch.channel).",
         vec![gauge(&[], src.queue_capacity as f64)],
     );
+    // ---- coreflow: each Kafka producer (kafka.producers) ----
+    if !src.producers.is_empty() {
+        let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64;
+        let ids: Vec<String> = (0..src.producers.len()).map(|i| i.to_string()).collect();
+        let (mut messages, mut records, mut in_flight, mut backing_off) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (k, id) in src.producers.iter().zip(&ids) {
+            let p = id.as_str();
+            let lost = k.failed_total() + k.dropped_queue_full.load(Ordering::Relaxed);
+            for (outcome, v) in [
+                ("produced", g(&k.produced)),
+                ("delivered", g(&k.delivered)),
+                ("failed", lost as f64),
+                ("dropped_shutdown", g(&k.dropped_shutdown)),
+            ] {
+                messages.push(counter(&[("producer", p), ("outcome", outcome)], v));
+            }
+            for (outcome, v) in [
+                ("produced", g(&k.records_produced)),
+                ("delivered", g(&k.records_delivered)),
+            ] {
+                records.push(counter(&[("producer", p), ("outcome", outcome)], v));
+            }
+            in_flight.push(gauge(&[("producer", p)], g(&k.in_flight)));
+            backing_off.push(gauge(&[("producer", p)], g(&k.backing_off)));
+        }
+        o.counters(
+            "coreflow_kafka_messages_total",
+            "Flows (and sFlow counter records) per Kafka producer: produced, delivered, failed (failed or dropped on a full queue), dropped_shutdown.",
+            messages,
+        );
+        o.counters(
+            "coreflow_kafka_records_total",
+            "Kafka records per producer (per-flow: one per flow; batched: many flows each), produced and delivered.",
+            records,
+        );
+        o.gauges(
+            "coreflow_kafka_in_flight",
+            "Flows inside each producer's librdkafka queue, not yet delivered or failed.",
+            in_flight,
+        );
+        o.gauges(
+            "coreflow_kafka_backing_off",
+            "1 while the producer's output thread waits for room in a full librdkafka queue.",
+            backing_off,
+        );
+    }
     let health = src.health();
     o.gauges(
         "coreflow_up",
@@ -771,7 +818,7 @@ fn families(src: &Sources, last_scrape: f64) -> Vec<MetricFamily> {
         &dec_series,
         &DECODE_BUCKETS,
     );
-    let ol = src.output_latency.get();
+    let ol = src.output_latency();
     o.latency(
         "coreflow_receive_to_output_seconds",
         "Kernel receive time -> the output thread takes the batch, per flow",

@@ -284,27 +284,44 @@ fn run_file(
     latency.finish();
 }
 
-/// Copies the Kafka sink's outcome counters into the sink-independent [`OutputStats`] the
-/// metrics endpoint and `/healthz` read (absolute values: the Kafka counters are the source).
+/// Adds what the Kafka sink's outcome counters gained since the last call to the
+/// sink-independent [`OutputStats`] the metrics endpoint and `/healthz` read. With
+/// `kafka.producers` > 1 every output thread adds its own producer's gains to the one
+/// [`OutputStats`], so its counters are the sums over the producers.
 #[cfg(feature = "kafka")]
-fn mirror_kafka(k: &kafka::KafkaStats, st: &OutputStats) {
-    let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-    let delivered = g(&k.delivered);
-    if delivered != g(&st.delivered) {
-        st.delivered.store(delivered, Ordering::Relaxed);
-        st.last_delivery_ms
-            .store(crate::telemetry::clock_ms_now(), Ordering::Relaxed);
+#[derive(Default)]
+struct Mirror {
+    delivered: u64,
+    bytes: u64,
+    failed: [u64; kafka::FailKind::COUNT],
+    queue_full: u64,
+    dropped: u64,
+}
+
+#[cfg(feature = "kafka")]
+impl Mirror {
+    fn update(&mut self, k: &kafka::KafkaStats, st: &OutputStats) {
+        let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        let add = |to: &std::sync::atomic::AtomicU64, last: &mut u64, now: u64| {
+            if now > *last {
+                to.fetch_add(now - *last, Ordering::Relaxed);
+                *last = now;
+            }
+        };
+        let before = self.delivered;
+        add(&st.delivered, &mut self.delivered, g(&k.delivered));
+        if self.delivered != before {
+            st.last_delivery_ms
+                .store(crate::telemetry::clock_ms_now(), Ordering::Relaxed);
+        }
+        add(&st.bytes, &mut self.bytes, g(&k.delivered_bytes));
+        for (i, (kind, n)) in kafka::FailKind::ALL.iter().zip(k.failed.iter()).enumerate() {
+            add(&st.failed[kind.reason().index()], &mut self.failed[i], g(n));
+        }
+        add(&st.queue_full, &mut self.queue_full, g(&k.queue_full_events));
+        let dropped = g(&k.dropped_queue_full) + g(&k.dropped_shutdown);
+        add(&st.dropped, &mut self.dropped, dropped);
     }
-    st.bytes.store(g(&k.delivered_bytes), Ordering::Relaxed);
-    for (kind, n) in kafka::FailKind::ALL.iter().zip(k.failed.iter()) {
-        st.failed[kind.reason().index()].store(g(n), Ordering::Relaxed);
-    }
-    st.queue_full
-        .store(g(&k.queue_full_events), Ordering::Relaxed);
-    st.dropped.store(
-        g(&k.dropped_queue_full) + g(&k.dropped_shutdown),
-        Ordering::Relaxed,
-    );
 }
 
 #[cfg(feature = "kafka")]
@@ -318,8 +335,11 @@ fn run_kafka(
     mut latency: crate::telemetry::probe::OutputProbe,
 ) {
     let ks = sink.stats();
+    let mut mirror = Mirror::default();
     loop {
         latency.tick(Instant::now(), &st);
+        ks.heartbeat_ms
+            .store(crate::telemetry::clock_ms_now(), Ordering::Relaxed);
         if shutdown.load(Ordering::Relaxed) {
             sink.begin_shutdown();
         }
@@ -345,10 +365,10 @@ fn run_kafka(
             Err(RecvTimeoutError::Timeout) => sink.poll(),
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        mirror_kafka(&ks, &st);
+        mirror.update(&ks, &st);
     }
     let lost = sink.finish();
-    mirror_kafka(&ks, &st);
+    mirror.update(&ks, &st);
     if lost > 0 {
         // counted (kafka_dropped_shutdown, coreflow_output_dropped_total): a clean stop
         crate::log_warn!(

@@ -69,6 +69,8 @@ pub struct KafkaStats {
     pub backing_off: AtomicU64,
     /// Gauge: messages inside librdkafka (queued or in flight), sampled every loop.
     pub in_flight: AtomicU64,
+    /// `telemetry::clock_ms` of this producer's output loop's last turn.
+    pub heartbeat_ms: AtomicU64,
     /// Kafka messages accepted by librdkafka (per-flow: equal to `produced`).
     pub records_produced: AtomicU64,
     /// Kafka messages acknowledged by the broker.
@@ -93,6 +95,7 @@ impl Default for KafkaStats {
             queue_full_events: AtomicU64::new(0),
             backing_off: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
+            heartbeat_ms: AtomicU64::new(0),
             records_produced: AtomicU64::new(0),
             records_delivered: AtomicU64::new(0),
             client_errors: AtomicU64::new(0),
@@ -123,6 +126,33 @@ impl KafkaStats {
         self.failed_total()
             + Self::get(&self.dropped_queue_full)
             + Self::get(&self.dropped_shutdown)
+    }
+
+    /// The sums of several producers' counters (`kafka.producers` > 1), as one snapshot.
+    pub fn sum<'a>(all: impl IntoIterator<Item = &'a KafkaStats>) -> KafkaStats {
+        let t = KafkaStats::default();
+        let add = |to: &AtomicU64, from: &AtomicU64| Self::add(to, Self::get(from));
+        for k in all {
+            add(&t.produced, &k.produced);
+            add(&t.delivered, &k.delivered);
+            add(&t.delivered_bytes, &k.delivered_bytes);
+            for (a, b) in t.failed.iter().zip(k.failed.iter()) {
+                add(a, b);
+            }
+            add(&t.dropped_queue_full, &k.dropped_queue_full);
+            add(&t.dropped_shutdown, &k.dropped_shutdown);
+            add(&t.queue_full_events, &k.queue_full_events);
+            add(&t.backing_off, &k.backing_off);
+            add(&t.in_flight, &k.in_flight);
+            add(&t.records_produced, &k.records_produced);
+            add(&t.records_delivered, &k.records_delivered);
+            add(&t.client_errors, &k.client_errors);
+            if let (Ok(mut to), Ok(from)) = (t.latency_us.lock(), k.latency_us.lock()) {
+                // same bounds on both sides: cannot fail
+                let _ = to.add(&*from);
+            }
+        }
+        t
     }
 
     /// `kafka_delivered=.. kafka_failed=.. ...` for the logs and the exit summary.

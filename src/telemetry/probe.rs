@@ -242,6 +242,13 @@ pub struct OutputLatency {
     pub to_delivery: Lat,
 }
 
+impl OutputLatency {
+    pub fn merge(&mut self, o: &OutputLatency) {
+        self.to_output.merge(&o.to_output);
+        self.to_delivery.merge(&o.to_delivery);
+    }
+}
+
 /// The output thread's side: owns the latency histograms, publishes them once a second.
 /// Both record once per batch, weighted by its number of flows.
 #[derive(Debug, Default)]
