@@ -276,3 +276,57 @@ fn clickhouse_reads_plain_per_flow_messages_as_protobuf_single() {
         "ProtobufSingle",
     );
 }
+
+/// `kafka.producers = 2` with two workers: every flow arrives with exact sums, each producer
+/// has its own metrics, and their sums are the output totals.
+#[test]
+fn two_producers_deliver_every_flow() {
+    let Some(brokers) = broker("two_producers_deliver_every_flow") else {
+        return;
+    };
+    let topic = unique("producers");
+    create_topic(&brokers, &topic);
+    let c = collector()
+        .listeners(&["-fport", "0", "-sflow=false", "-fworkers", "2"])
+        .metrics_endpoint()
+        .config(&kafka_config(
+            &brokers,
+            &topic,
+            "messages = \"batched\"\nproducers = 2\n",
+        ))
+        .start(&[]);
+    let sent = send_v9(&target(&c), "8", "160");
+    let mut r = Reader::new(&brokers, &topic);
+    let deadline = std::time::Instant::now() + WAIT;
+    let body = loop {
+        let (code, body) = http_get(c.metrics_addr(), "/metrics");
+        assert_eq!(code, 200, "{body}");
+        if metric(&body, "coreflow_output_delivered_total") == sent.records {
+            break body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not all delivered:\n{body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    for p in ["0", "1"] {
+        let series =
+            format!("coreflow_kafka_messages_total{{producer=\"{p}\",outcome=\"delivered\"}}");
+        assert!(body.contains(&series), "{series} missing:\n{body}");
+    }
+    let per_producer: u64 = body
+        .lines()
+        .filter(|l| {
+            l.starts_with("coreflow_kafka_messages_total{") && l.contains("outcome=\"delivered\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(per_producer, sent.records, "{body}");
+    let (status, log, summary) = stop(c);
+    assert!(status.success(), "{status:?} {log:?}");
+    let records = field(&summary, "kafka_records") as usize;
+    r.until(records, WAIT);
+    check_sums(&sent, &decode_all(&r.got, true));
+    assert_eq!(check_accounting(&summary), sent.records, "{summary}");
+}

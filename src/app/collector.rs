@@ -338,7 +338,8 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         counters: kafka && k.counters_topic.is_some(),
     };
     // the exit summary and the debug stats line: all producers together
-    let kafka_total = || (!kafka_stats.is_empty()).then(|| KafkaStats::sum(kafka_stats.iter().map(|k| &**k)));
+    let kafka_total =
+        || (!kafka_stats.is_empty()).then(|| KafkaStats::sum(kafka_stats.iter().map(|k| &**k)));
     crate::log_info!(
         "writing {} ({}) to {}",
         match (settings.output.format, encoding.framing) {

@@ -318,7 +318,11 @@ impl Mirror {
         for (i, (kind, n)) in kafka::FailKind::ALL.iter().zip(k.failed.iter()).enumerate() {
             add(&st.failed[kind.reason().index()], &mut self.failed[i], g(n));
         }
-        add(&st.queue_full, &mut self.queue_full, g(&k.queue_full_events));
+        add(
+            &st.queue_full,
+            &mut self.queue_full,
+            g(&k.queue_full_events),
+        );
         let dropped = g(&k.dropped_queue_full) + g(&k.dropped_shutdown);
         add(&st.dropped, &mut self.dropped, dropped);
     }

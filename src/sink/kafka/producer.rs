@@ -432,7 +432,9 @@ impl KafkaSink {
             }
         }
         ctx.flush_latency();
-        self.stats.in_flight.store(self.in_flight(), Ordering::Relaxed);
+        self.stats
+            .in_flight
+            .store(self.in_flight(), Ordering::Relaxed);
     }
 
     /// Messages inside librdkafka: produced and not yet delivered or reported failed.
