@@ -140,8 +140,9 @@ fn fail_kind(code: RDKafkaErrorCode) -> FailKind {
     }
 }
 
-/// The librdkafka configuration for `k` with the given brokers. SASL credentials come from
-/// `KAFKA_SASL_USER` / `KAFKA_SASL_PASS` (GoFlow's variables).
+/// The librdkafka configuration for `k` with the given brokers. TLS and SASL: see
+/// [`super::security`] (credentials from the settings, a password file, or GoFlow's
+/// `KAFKA_SASL_USER` / `KAFKA_SASL_PASS`).
 pub fn client_config(
     k: &KafkaSettings,
     brokers: &str,
@@ -161,26 +162,7 @@ pub fn client_config(
         .set("enable.idempotence", k.idempotence.to_string())
         .set("queue.buffering.max.messages", k.queue_size.to_string())
         .set("message.timeout.ms", k.message_timeout_ms.to_string());
-    let protocol = match (k.tls, k.sasl) {
-        (false, false) => "plaintext",
-        (true, false) => "ssl",
-        (false, true) => "sasl_plaintext",
-        (true, true) => "sasl_ssl",
-    };
-    c.set("security.protocol", protocol);
-    if k.sasl {
-        let get = |var: &str| {
-            env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
-                ConfigError::new(
-                    format!("{var} (-kafka.sasl)"),
-                    "SASL is on but the variable is unset or empty",
-                )
-            })
-        };
-        c.set("sasl.mechanism", "PLAIN")
-            .set("sasl.username", get("KAFKA_SASL_USER")?)
-            .set("sasl.password", get("KAFKA_SASL_PASS")?);
-    }
+    super::security::apply(&mut c, k, env)?;
     Ok(c)
 }
 
