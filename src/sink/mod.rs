@@ -297,6 +297,9 @@ fn mirror_kafka(k: &kafka::KafkaStats, st: &OutputStats) {
     for (kind, n) in kafka::FailKind::ALL.iter().zip(k.failed.iter()) {
         st.failed[kind.reason().index()].store(g(n), Ordering::Relaxed);
     }
+    for (to, from) in st.connection_errors.iter().zip(k.client_errors_by.iter()) {
+        to.store(g(from), Ordering::Relaxed);
+    }
     st.queue_full
         .store(g(&k.queue_full_events), Ordering::Relaxed);
     st.dropped.store(

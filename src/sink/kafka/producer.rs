@@ -18,6 +18,7 @@ use crate::encode::batch::{Batch, Entry};
 use crate::error::ConfigError;
 use crate::logging::RateLimit;
 use crate::sink::settings::KafkaSettings;
+use crate::telemetry::counters::ConnectReason;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{
@@ -43,6 +44,9 @@ pub struct Context {
     /// True while shutting down: purged messages count as `dropped_shutdown`.
     stopping: std::sync::atomic::AtomicBool,
     log_limit: Mutex<RateLimit>,
+    /// Why the client last failed to connect (`ConnectReason` index + 1; 0: none since the
+    /// last delivery): messages that time out meanwhile are counted under that cause.
+    cause: std::sync::atomic::AtomicUsize,
 }
 
 impl Context {
@@ -84,6 +88,14 @@ impl ClientContext for Context {
 
     fn error(&self, error: KafkaError, reason: &str) {
         KafkaStats::add(&self.stats.client_errors, 1);
+        let cause = connect_reason(error.rdkafka_error_code());
+        KafkaStats::add(&self.stats.client_errors_by[cause.index()], 1);
+        // auth and TLS are what the operator must fix: a later "all brokers down" keeps them
+        let sticky = matches!(cause, ConnectReason::Auth | ConnectReason::Tls);
+        let now = self.cause.load(Ordering::Relaxed);
+        if sticky || now == 0 {
+            self.cause.store(cause.index() + 1, Ordering::Relaxed);
+        }
         self.log_limited(
             crate::logging::Level::Warn,
             format_args!("kafka: {reason} ({error}); librdkafka retries"),
@@ -100,6 +112,7 @@ impl ProducerContext for Context {
             Ok(m) => {
                 KafkaStats::add(&s.delivered, 1);
                 KafkaStats::add(&s.delivered_bytes, m.payload_len() as u64);
+                self.cause.store(0, Ordering::Relaxed);
                 let now = self.now_us.load(Ordering::Relaxed);
                 let lat = now.saturating_sub(received_us as u64).max(1);
                 if let Ok(mut h) = s.latency_us.lock() {
@@ -115,11 +128,39 @@ impl ProducerContext for Context {
                 if purged && self.stopping.load(Ordering::Relaxed) {
                     KafkaStats::add(&s.dropped_shutdown, 1);
                 } else {
-                    let k = fail_kind(code.unwrap_or(RDKafkaErrorCode::Fail));
+                    let mut k = fail_kind(code.unwrap_or(RDKafkaErrorCode::Fail));
+                    if k == FailKind::Timeout {
+                        // never connected: the cause is what the client reported
+                        match self.cause.load(Ordering::Relaxed).checked_sub(1) {
+                            Some(i) if i == ConnectReason::Auth.index() => k = FailKind::Auth,
+                            Some(i) if i == ConnectReason::Tls.index() => k = FailKind::Transport,
+                            _ => {}
+                        }
+                    }
                     KafkaStats::add(&s.failed[k as usize], 1);
                 }
             }
         }
+    }
+}
+
+/// The cause of a client error librdkafka reported.
+fn connect_reason(code: Option<RDKafkaErrorCode>) -> ConnectReason {
+    use RDKafkaErrorCode as C;
+    match code {
+        Some(
+            C::Authentication
+            | C::SaslAuthenticationFailed
+            | C::TopicAuthorizationFailed
+            | C::ClusterAuthorizationFailed
+            | C::UnsupportedSASLMechanism
+            | C::IllegalSASLState,
+        ) => ConnectReason::Auth,
+        Some(C::SSL) => ConnectReason::Tls,
+        Some(
+            C::BrokerTransportFailure | C::AllBrokersDown | C::Resolve | C::BrokerNotAvailable,
+        ) => ConnectReason::Transport,
+        _ => ConnectReason::Other,
     }
 }
 
@@ -255,6 +296,7 @@ impl KafkaSink {
             now_us: AtomicU64::new(0),
             stopping: std::sync::atomic::AtomicBool::new(false),
             log_limit: Mutex::new(RateLimit::new(Duration::from_secs(10))),
+            cause: std::sync::atomic::AtomicUsize::new(0),
         };
         let producer: BaseProducer<Context> = cfg
             .create_with_context(ctx)
