@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod harness;
+pub mod pki;
 
 #[allow(unused_imports)]
 pub use coreflow_flowgen::builders;
