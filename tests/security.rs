@@ -288,3 +288,57 @@ fn check_config_never_shows_a_secret() {
         );
     }
 }
+
+/// Bad Kafka security settings: one line naming the setting, exit status 2, before any socket
+/// (the files are opened when the producer is created; the mechanism is checked with the
+/// other settings, `--check-config` included).
+#[cfg(feature = "kafka")]
+#[test]
+fn bad_kafka_security_settings_exit_2() {
+    let brokers = [
+        "-kafka.out.brokers",
+        "127.0.0.1:9",
+        "-fport",
+        "0",
+        "-sflow=false",
+    ];
+    for (extra, env, want) in [
+        (
+            &["-kafka.sasl.mechanism", "GSSAPI", "--check-config"][..],
+            &[][..],
+            "-kafka.sasl.mechanism (kafka.sasl_mechanism): unknown SASL mechanism",
+        ),
+        (
+            &["-kafka.tls.ca", "/nonexistent/ca.pem"][..],
+            &[][..],
+            "kafka.tls_ca: cannot read /nonexistent/ca.pem",
+        ),
+        (
+            &[
+                "-kafka.tls.cert",
+                "/nonexistent/c.pem",
+                "-kafka.tls.key",
+                "/nonexistent/k.pem",
+            ][..],
+            &[][..],
+            "kafka.tls_cert: cannot read /nonexistent/c.pem",
+        ),
+        (
+            &["-kafka.sasl.password_file", "/nonexistent/pass"][..],
+            &[("KAFKA_SASL_USER", "u")][..],
+            "kafka.sasl_password_file: cannot read /nonexistent/pass",
+        ),
+        (
+            &["-kafka.sasl.mechanism", "SCRAM-SHA-256"][..],
+            &[][..],
+            "KAFKA_SASL_USER",
+        ),
+    ] {
+        let mut args = brokers.to_vec();
+        args.extend_from_slice(extra);
+        let (code, _, err) = check_config(&args, env);
+        assert_eq!(code, Some(2), "{extra:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains(want), "{want}: {err}");
+    }
+}

@@ -2,9 +2,11 @@
 //! `kafka.sasl_*`) and the metrics endpoint's web config (`metrics.web_config`).
 //!
 //! Setting any TLS file turns TLS on, and setting any SASL key turns SASL on, unless
-//! `kafka.tls` / `kafka.sasl` is explicitly false (then it is an error). Every file named must
-//! be readable now; the SASL password itself is read only when the producer is created, so
-//! it is never part of the settings (and `--check-config` cannot print it).
+//! `kafka.tls` / `kafka.sasl` is explicitly false (then it is an error). The Kafka files are
+//! opened when the producer is created (still before any socket, exit status 2), not here, so
+//! that a config written for another host validates (tests/tuning.rs checks the shipped
+//! ones); the SASL password is read only then too, so it is never part of the settings (and
+//! `--check-config` cannot print it). The web config is loaded and checked here.
 
 use super::raw::RawKafka;
 use super::settings::V;
@@ -13,28 +15,21 @@ use crate::sink::settings::{KafkaSasl, KafkaTls, SaslMechanism};
 use std::path::{Path, PathBuf};
 
 impl V<'_> {
-    /// A file that must be readable now.
-    fn readable(
-        &self,
-        key: &'static str,
-        p: &Option<String>,
-    ) -> Result<Option<PathBuf>, ConfigError> {
-        let Some(p) = p.as_deref() else {
-            return Ok(None);
-        };
-        if p.is_empty() {
-            return Err(self.err(key, "empty path"));
+    /// A file path (not empty; opened when the producer is created).
+    fn file(&self, key: &'static str, p: &Option<String>) -> Result<Option<PathBuf>, ConfigError> {
+        match p.as_deref() {
+            None => Ok(None),
+            Some("") => Err(self.err(key, "empty path")),
+            Some(p) => Ok(Some(PathBuf::from(p))),
         }
-        std::fs::File::open(p).map_err(|e| self.err(key, format!("cannot read {p}: {e}")))?;
-        Ok(Some(PathBuf::from(p)))
     }
 
     /// `kafka.tls` and its files: (TLS on, its settings).
     pub(super) fn kafka_tls(&self, k: &RawKafka) -> Result<(bool, KafkaTls), ConfigError> {
         let tls = KafkaTls {
-            ca: self.readable("kafka.tls_ca", &k.tls_ca)?,
-            cert: self.readable("kafka.tls_cert", &k.tls_cert)?,
-            key: self.readable("kafka.tls_key", &k.tls_key)?,
+            ca: self.file("kafka.tls_ca", &k.tls_ca)?,
+            cert: self.file("kafka.tls_cert", &k.tls_cert)?,
+            key: self.file("kafka.tls_key", &k.tls_key)?,
             verify_hostname: k.tls_verify_hostname.unwrap_or(true),
         };
         match (&tls.cert, &tls.key) {
@@ -74,7 +69,7 @@ impl V<'_> {
         let sasl = KafkaSasl {
             mechanism,
             username: k.sasl_username.clone(),
-            password_file: self.readable("kafka.sasl_password_file", &k.sasl_password_file)?,
+            password_file: self.file("kafka.sasl_password_file", &k.sasl_password_file)?,
         };
         if sasl.username.as_deref() == Some("") {
             return Err(self.err("kafka.sasl_username", "empty user name"));
