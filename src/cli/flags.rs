@@ -415,12 +415,34 @@ pub(super) const FLAGS: &[Flag<Target>] = &[
         "TLS to the brokers [kafka.tls]",
     ),
     value_flag(
+        &["transport.kafka.tls.ca"],
+        Target::Goflow2(G2::Kafka("kafka.tls_ca")),
+        "FILE",
+        GOFLOW2,
+        "CA of the brokers' certificates [kafka.tls_ca]",
+    ),
+    value_flag(
+        &["transport.kafka.tls.client"],
+        Target::Goflow2(G2::Kafka("kafka.tls_cert")),
+        "FILE",
+        GOFLOW2,
+        "client certificate [kafka.tls_cert]",
+    ),
+    value_flag(
+        &["transport.kafka.tls.key"],
+        Target::Goflow2(G2::Kafka("kafka.tls_key")),
+        "FILE",
+        GOFLOW2,
+        "client key [kafka.tls_key]",
+    ),
+    value_flag(
         &["transport.kafka.sasl"],
         Target::Goflow2(G2::Sasl),
-        "none|plain",
+        "MECH",
         GOFLOW2,
-        "SASL/PLAIN with KAFKA_SASL_USER and\n\
-         KAFKA_SASL_PASS [kafka.sasl]",
+        "none, plain, scram-sha256 or scram-sha512, with\n\
+         KAFKA_SASL_USER and KAFKA_SASL_PASS [kafka.sasl,\n\
+         kafka.sasl_mechanism]",
     ),
     bool_flag(
         &["transport.kafka.hashing"],
