@@ -315,12 +315,7 @@ fn goflow2_flags_coreflow_cannot_honour_exit_2_with_one_line() {
              kafka.librdkafka.\"message.max.bytes\" in the config file",
         ),
         (
-            &[
-                "-transport",
-                "kafka",
-                "-transport.kafka.sasl",
-                "gssapi",
-            ],
+            &["-transport", "kafka", "-transport.kafka.sasl", "gssapi"],
             "coreflow: -transport.kafka.sasl (kafka.sasl): unknown SASL mechanism \"gssapi\" \
              (none, plain, scram-sha256, scram-sha512)",
         ),

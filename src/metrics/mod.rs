@@ -14,7 +14,7 @@
 //!
 //! With a web config (`metrics.web_config`, [`WebConfig`]) every path asks for the
 //! basic-auth password (401 without it) and, with `tls_server_config`, is served over TLS by
-//! [`tls`] (rustls); without one, tiny_http serves plain HTTP.
+//! `metrics::tls` (rustls); without one, tiny_http serves plain HTTP.
 //!
 //! Nothing here can make a worker wait. A scrape merges the snapshots and renders GoFlow's
 //! metric names (so dashboards built for GoFlow keep working) plus coreflow's own

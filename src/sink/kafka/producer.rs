@@ -182,7 +182,7 @@ fn fail_kind(code: RDKafkaErrorCode) -> FailKind {
 }
 
 /// The librdkafka configuration for `k` with the given brokers. TLS and SASL: see
-/// [`super::security`] (credentials from the settings, a password file, or GoFlow's
+/// `sink::kafka::security` (credentials from the settings, a password file, or GoFlow's
 /// `KAFKA_SASL_USER` / `KAFKA_SASL_PASS`).
 pub fn client_config(
     k: &KafkaSettings,
