@@ -330,7 +330,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
     let encoding = Encoding {
         format: settings.output.format,
         schema: settings.output.schema,
-        framing: sink.framing(k.varint),
+        framing: sink.framing(k),
         key: if kafka { k.key } else { KeyMode::None },
         counters: kafka && k.counters_topic.is_some(),
     };

@@ -15,7 +15,7 @@ use super::settings::{ListenerSettings, Settings};
 use super::validate_listen::bind_addr_text;
 use crate::encode::key::KeyMode;
 use crate::encode::Format;
-use crate::sink::settings::SinkSettings;
+use crate::sink::settings::{MessageMode, SinkSettings};
 
 /// Every TOML key with its default value and a comment (`--print-default-config`, and the
 /// Debian package's `/etc/coreflow/coreflow.toml`). A test keeps it equal to the defaults.
@@ -146,7 +146,15 @@ impl Settings {
                     KeyMode::Fields(f) => RawKey::Fields(f.names().map(String::from).collect()),
                 }),
                 hashing: None,
-                framing: Some(if self.kafka.varint { "varint" } else { "plain" }.into()),
+                // batched messages are always delimited: "plain" would not read back
+                framing: match (self.kafka.varint, self.kafka.messages) {
+                    (true, _) => Some("varint".into()),
+                    (false, MessageMode::Batched) => None,
+                    (false, MessageMode::PerFlow) => Some("plain".into()),
+                },
+                messages: Some(self.kafka.messages.name().into()),
+                max_message_bytes: Some(self.kafka.max_message_bytes as i64),
+                producers: Some(self.kafka.producers as i64),
                 counters_topic: self.kafka.counters_topic.clone(),
                 compression: Some(self.kafka.compression.clone()),
                 linger_ms: Some(self.kafka.linger_ms as i64),

@@ -292,6 +292,20 @@ pub(super) const FLAGS: &[Flag<Target>] = &[
         KAFKA,
         "key fields, GoFlow names (SamplerAddress,DstAS);\nTOML also takes \"by-exporter\"",
     ),
+    value_flag(
+        &["kafka.messages"],
+        Key("kafka.messages"),
+        "MODE",
+        KAFKA,
+        "per-flow (one flow per Kafka message, GoFlow's) or\nbatched (many varint-delimited flows per message,\nfor ClickHouse's Protobuf format) (per-flow)",
+    ),
+    value_flag(
+        &["kafka.producers"],
+        Key("kafka.producers"),
+        "N",
+        KAFKA,
+        "output threads, each with its own Kafka producer (1)",
+    ),
     bool_flag(
         &["proto.fixedlen"],
         Key("kafka.framing"),

@@ -178,6 +178,15 @@ pub struct RawKafka {
     /// `plain` (GoFlow v2) or `varint` (length-prefixed, `-proto.fixedlen`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub framing: Option<String>,
+    /// `per-flow` (one flow per Kafka message, GoFlow's) or `batched`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<String>,
+    /// Largest batched Kafka message, bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_message_bytes: Option<i64>,
+    /// Output threads, each with its own producer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub producers: Option<i64>,
     /// Topic for sFlow counter records (none: they are not exported).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counters_topic: Option<String>,
@@ -350,6 +359,8 @@ impl RawConfig {
             "kafka.sasl_password_file" => raw.kafka.sasl_password_file = s(),
             "kafka.hashing" => raw.kafka.hashing = Some(b()?),
             "kafka.compression" => raw.kafka.compression = s(),
+            "kafka.messages" => raw.kafka.messages = s(),
+            "kafka.producers" => raw.kafka.producers = Some(parse_int(flag, val)?),
             "kafka.key" => raw.kafka.key = Some(RawKey::One(val.to_string())),
             "kafka.framing" => {
                 raw.kafka.framing = Some(if b()? { "varint" } else { "plain" }.into())

@@ -12,9 +12,13 @@ use crate::encode::key::{KeyFields, KeyMode, GOFLOW_DEFAULT_KEY};
 use crate::encode::schema::Schema;
 use crate::encode::Format;
 use crate::error::ConfigError;
-use crate::sink::settings::{KafkaSettings, OutputSettings, SinkSettings};
+use crate::sink::settings::{KafkaSettings, MessageMode, OutputSettings, SinkSettings};
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// Default largest batched Kafka message: a quarter of the 1 MB that librdkafka
+/// (`message.max.bytes`) and Kafka brokers (`message.max.bytes`) accept by default.
+pub const DEFAULT_MAX_MESSAGE_BYTES: i64 = 262_144;
 
 impl V<'_> {
     /// `output.format` and `output.schema` (the format may still change with the sink).
@@ -70,8 +74,25 @@ impl V<'_> {
             },
             (Some(RawKey::Fields(f)), _) => key_fields(f.iter().map(String::as_str).collect())?,
         };
+        let messages = match k.messages.as_deref() {
+            None => MessageMode::PerFlow,
+            Some(m) => MessageMode::parse(m).ok_or_else(|| {
+                self.err(
+                    "kafka.messages",
+                    format!("unknown mode {m:?} (per-flow, batched)"),
+                )
+            })?,
+        };
         let varint = match k.framing.as_deref() {
-            None | Some("plain") => false,
+            None => false,
+            Some("plain") if messages == MessageMode::Batched => {
+                return Err(self.err(
+                    "kafka.framing",
+                    "messages = \"batched\" holds varint-delimited flows: framing must be \
+                     \"varint\" or unset",
+                ))
+            }
+            Some("plain") => false,
             Some("varint") => true,
             Some(f) => {
                 return Err(self.err(
@@ -130,6 +151,15 @@ impl V<'_> {
             configured: k.brokers.is_some() || k.srv.as_deref().is_some_and(|s| !s.is_empty()),
             key,
             varint,
+            messages,
+            max_message_bytes: self.int(
+                "kafka.max_message_bytes",
+                k.max_message_bytes,
+                DEFAULT_MAX_MESSAGE_BYTES,
+                1024,
+                960_000,
+            )? as usize,
+            producers: self.int("kafka.producers", k.producers, 1, 1, 64)? as usize,
             counters_topic,
             compression,
             linger_ms: self.int("kafka.linger_ms", k.linger_ms, 5, 0, 900_000)? as u64,

@@ -56,6 +56,42 @@ pub struct Batch {
     pub received: Instant,
 }
 
+/// A batch as offsets: message `i` is `bytes[ends[i - 1]..ends[i]]` (from 0 for the first),
+/// its key (when `key_ends` is not empty) `keys[key_ends[i - 1]..key_ends[i]]`.
+#[derive(Clone, Copy, Debug)]
+pub struct Parts<'a> {
+    pub bytes: &'a [u8],
+    pub ends: &'a [u32],
+    pub keys: &'a [u8],
+    /// Empty when the batch carries no keys, else one per message.
+    pub key_ends: &'a [u32],
+    /// Indices of the sFlow counter records, ascending.
+    pub counters: &'a [u32],
+}
+
+impl<'a> Parts<'a> {
+    /// Byte range of message `i`.
+    #[inline]
+    pub fn range(&self, i: usize) -> std::ops::Range<usize> {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        start..self.ends[i] as usize
+    }
+
+    /// Key of message `i` (`None` when the batch carries no keys).
+    #[inline]
+    pub fn key(&self, i: usize) -> Option<&'a [u8]> {
+        if self.key_ends.is_empty() {
+            return None;
+        }
+        let start = if i == 0 {
+            0
+        } else {
+            self.key_ends[i - 1] as usize
+        };
+        Some(&self.keys[start..self.key_ends[i] as usize])
+    }
+}
+
 /// One message of a batch, as the Kafka sink sees it.
 #[derive(Clone, Copy, Debug)]
 pub struct Entry<'a> {
@@ -209,6 +245,21 @@ impl Batch {
             start = e as usize;
             m
         })
+    }
+
+    /// The batch's raw parts, for a sink that regroups messages (batched Kafka messages).
+    pub fn parts(&self) -> Parts<'_> {
+        Parts {
+            bytes: &self.buf[..self.used],
+            ends: &self.ends,
+            keys: &self.keys,
+            key_ends: if self.key_ends.len() == self.ends.len() {
+                &self.key_ends
+            } else {
+                &[]
+            },
+            counters: &self.counters,
+        }
     }
 
     /// The messages with their keys and kinds.

@@ -77,15 +77,17 @@ impl Sink {
         }
     }
 
-    /// How the workers must frame messages for this sink (`varint`: Kafka with a length
-    /// prefix, `-proto.fixedlen`).
-    pub fn framing(&self, varint: bool) -> Framing {
+    /// How the workers must frame messages for this sink: Kafka messages are bare unless
+    /// they carry a length prefix (`-proto.fixedlen`) or hold many flows (batched).
+    pub fn framing(&self, k: &settings::KafkaSettings) -> Framing {
         #[cfg(not(feature = "kafka"))]
-        let _ = varint;
+        let _ = k;
         match self {
             Sink::File(_) => Framing::Stream,
             #[cfg(feature = "kafka")]
-            Sink::Kafka(_) if varint => Framing::Stream,
+            Sink::Kafka(_) if k.varint || k.messages == settings::MessageMode::Batched => {
+                Framing::Stream
+            }
             #[cfg(feature = "kafka")]
             Sink::Kafka(_) => Framing::Bare,
         }

@@ -36,6 +36,12 @@ pub struct KafkaSettings {
     pub key: crate::encode::key::KeyMode,
     /// A varint length prefix before each message (`-proto.fixedlen`).
     pub varint: bool,
+    /// One Kafka message per flow (GoFlow's format) or many flows per Kafka message.
+    pub messages: MessageMode,
+    /// Largest value of a batched Kafka message (`kafka.max_message_bytes`).
+    pub max_message_bytes: usize,
+    /// Output threads, each with its own producer (`kafka.producers`).
+    pub producers: usize,
     pub counters_topic: Option<String>,
     /// librdkafka `compression.codec`: none, gzip, snappy, lz4, zstd.
     pub compression: String,
@@ -117,6 +123,34 @@ impl SaslMechanism {
             "PLAIN" => Some(SaslMechanism::Plain),
             "SCRAM-SHA-256" | "SCRAM-SHA256" => Some(SaslMechanism::ScramSha256),
             "SCRAM-SHA-512" | "SCRAM-SHA512" => Some(SaslMechanism::ScramSha512),
+            _ => None,
+        }
+    }
+}
+
+/// How flows map onto Kafka messages (`kafka.messages`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MessageMode {
+    /// One Kafka message per flow, as GoFlow sends them.
+    #[default]
+    PerFlow,
+    /// Many flows per Kafka message: varint-delimited protobuf (what ClickHouse's `Protobuf`
+    /// format reads) or newline-delimited JSON, up to `max_message_bytes`.
+    Batched,
+}
+
+impl MessageMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageMode::PerFlow => "per-flow",
+            MessageMode::Batched => "batched",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MessageMode> {
+        match s {
+            "per-flow" => Some(MessageMode::PerFlow),
+            "batched" => Some(MessageMode::Batched),
             _ => None,
         }
     }

@@ -42,7 +42,9 @@ impl FailKind {
 
 /// The Kafka output's counters, written by the output thread (and librdkafka callbacks run
 /// on it), readable by anyone (the metrics endpoint, the exit summary). All counters are
-/// cumulative message counts unless noted.
+/// cumulative counts of messages as the workers encoded them (flows, and sFlow counter
+/// records), whether each went in its own Kafka message or many went in one
+/// (`kafka.messages = "batched"`); `records_*` count Kafka messages.
 ///
 /// Accounting: every message the output thread takes from a batch ends in exactly one of
 /// `delivered`, `failed[*]`, `dropped_queue_full`, `dropped_shutdown`; `produced` counts the
@@ -71,6 +73,10 @@ pub struct KafkaStats {
     pub backing_off: AtomicU64,
     /// Gauge: messages inside librdkafka (queued or in flight), sampled every loop.
     pub in_flight: AtomicU64,
+    /// Kafka messages accepted by librdkafka (per-flow: equal to `produced`).
+    pub records_produced: AtomicU64,
+    /// Kafka messages acknowledged by the broker.
+    pub records_delivered: AtomicU64,
     /// Errors librdkafka reported for the client as a whole (broker down, resolve failure,
     /// authentication...), which it retries by itself.
     pub client_errors: AtomicU64,
@@ -93,6 +99,8 @@ impl Default for KafkaStats {
             queue_full_events: AtomicU64::new(0),
             backing_off: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
+            records_produced: AtomicU64::new(0),
+            records_delivered: AtomicU64::new(0),
             client_errors: AtomicU64::new(0),
             client_errors_by: Default::default(),
             // 1 us to 1 hour, 3 significant digits
@@ -141,7 +149,7 @@ impl KafkaStats {
         format!(
             "kafka_produced={} kafka_delivered={} kafka_failed={} [{}] kafka_dropped_queue_full={} \
              kafka_dropped_shutdown={} kafka_queue_full_events={} kafka_latency_p50_us={p50} \
-             kafka_latency_p99_us={p99}",
+             kafka_latency_p99_us={p99} kafka_records={}",
             g(&self.produced),
             g(&self.delivered),
             self.failed_total(),
@@ -149,6 +157,7 @@ impl KafkaStats {
             g(&self.dropped_queue_full),
             g(&self.dropped_shutdown),
             g(&self.queue_full_events),
+            g(&self.records_produced),
         )
     }
 }

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod harness;
+pub mod kafka;
 pub mod pki;
 
 #[allow(unused_imports)]

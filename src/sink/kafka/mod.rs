@@ -3,8 +3,11 @@
 //! producer itself ([`producer`]).
 //!
 //! The producer thread owns one rdkafka `BaseProducer`: for every batch it produces one
-//! Kafka record per message and polls for delivery reports every loop; see [`producer`].
+//! Kafka record per message, or batched records cut by [`chunks`], and polls for delivery
+//! reports every loop; see [`producer`].
 
+#[cfg(feature = "kafka")]
+pub mod chunks;
 #[cfg(feature = "kafka")]
 pub mod producer;
 #[cfg(feature = "kafka")]

@@ -2,22 +2,27 @@
 //! (no async runtime).
 //!
 //! For every batch the output thread produces one Kafka record per message (value = the
-//! encoded message, key = the batch's key for it, if any) and polls for delivery reports
-//! every loop. librdkafka batches, compresses and retries on its own threads. When its queue
+//! encoded message, key = the batch's key for it, if any), or with `kafka.messages =
+//! "batched"` one record per group of messages ([`super::chunks`]), and polls for delivery
+//! reports every loop. librdkafka batches, compresses and retries on its own threads. When its queue
 //! is full the thread backs off while polling, for at most `queue_full_wait` per batch; what
 //! still does not fit is dropped and counted. The workers are never blocked: if this thread
 //! falls behind, the channel in front of it fills and the workers drop (and count) batches.
 //!
 //! Every message ends in exactly one of [`KafkaStats`]' outcome counters: `delivered`,
 //! `failed` (by [`FailKind`]), `dropped_queue_full` or `dropped_shutdown`. The delivery
-//! opaque of each record is the batch's receive time in microseconds (a `usize`, no box), so
-//! the receive-to-delivery latency is recorded without any allocation per message.
+//! opaque of each record is a `usize` (no box): the number of messages the record holds and
+//! the batch's receive time in microseconds ([`Opaque`]), so a delivery report accounts for
+//! every flow of a batched record and the receive-to-delivery latency is recorded without
+//! any allocation per message.
 
+use super::chunks::Chunker;
 use super::{FailKind, KafkaStats, OWNED_PROPERTIES};
 use crate::encode::batch::{Batch, Entry};
 use crate::error::ConfigError;
 use crate::logging::RateLimit;
 use crate::sink::settings::KafkaSettings;
+use crate::sink::settings::MessageMode;
 use crate::telemetry::counters::ConnectReason;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -36,6 +41,30 @@ fn mono_us(t: Instant) -> u64 {
     t.saturating_duration_since(e).as_micros() as u64
 }
 
+/// A record's delivery opaque: how many messages it holds (high 24 bits) and `mono_us` of
+/// its batch's receive time modulo 2^40 (12.7 days; the latency is taken modulo the same).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Opaque(usize);
+
+const TIME_BITS: u32 = 40;
+const TIME_MASK: u64 = (1 << TIME_BITS) - 1;
+
+impl Opaque {
+    fn new(messages: u32, received_us: u64) -> Opaque {
+        let n = u64::from(messages.min((1 << 24) - 1));
+        Opaque(((n << TIME_BITS) | (received_us & TIME_MASK)) as usize)
+    }
+
+    fn messages(self) -> u64 {
+        self.0 as u64 >> TIME_BITS
+    }
+
+    /// Microseconds from the receive time to `now_us` (both `mono_us`).
+    fn latency_us(self, now_us: u64) -> u64 {
+        now_us.wrapping_sub(self.0 as u64) & TIME_MASK
+    }
+}
+
 /// The producer's context: counts delivery reports and routes librdkafka's logs.
 pub struct Context {
     stats: Arc<KafkaStats>,
@@ -43,6 +72,13 @@ pub struct Context {
     now_us: AtomicU64,
     /// True while shutting down: purged messages count as `dropped_shutdown`.
     stopping: std::sync::atomic::AtomicBool,
+    /// Messages whose record got a delivery report (delivered, failed or purged): with
+    /// `produced`, what is still inside librdkafka, in messages rather than records.
+    reported: AtomicU64,
+    /// Latencies not yet in the histogram: consecutive reports of one batch share one value,
+    /// so they are recorded as (value, count) runs, one histogram lock per run.
+    run_latency_us: AtomicU64,
+    run_count: AtomicU64,
     log_limit: Mutex<RateLimit>,
     /// Why the client last failed to connect (`ConnectReason` index + 1; 0: none since the
     /// last delivery): messages that time out meanwhile are counted under that cause.
@@ -50,6 +86,28 @@ pub struct Context {
 }
 
 impl Context {
+    /// Adds `n` latencies of `us` (single writer: the output thread, inside `poll`).
+    fn record_latency(&self, us: u64, n: u64) {
+        let (last, count) = (&self.run_latency_us, &self.run_count);
+        let c = count.load(Ordering::Relaxed);
+        if c > 0 && last.load(Ordering::Relaxed) == us {
+            count.store(c + n, Ordering::Relaxed);
+        } else {
+            self.flush_latency();
+            last.store(us, Ordering::Relaxed);
+            count.store(n, Ordering::Relaxed);
+        }
+    }
+
+    fn flush_latency(&self) {
+        let c = self.run_count.swap(0, Ordering::Relaxed);
+        if c > 0 {
+            if let Ok(mut h) = self.stats.latency_us.lock() {
+                h.saturating_record_n(self.run_latency_us.load(Ordering::Relaxed).max(1), c);
+            }
+        }
+    }
+
     fn log_limited(&self, level: crate::logging::Level, msg: std::fmt::Arguments<'_>) {
         if !crate::logging::enabled(level) {
             return;
@@ -106,18 +164,18 @@ impl ClientContext for Context {
 impl ProducerContext for Context {
     type DeliveryOpaque = usize;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, received_us: usize) {
+    fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
         let s = &self.stats;
+        let opaque = Opaque(opaque);
+        let n = opaque.messages();
+        KafkaStats::add(&self.reported, n);
         match result {
             Ok(m) => {
-                KafkaStats::add(&s.delivered, 1);
+                KafkaStats::add(&s.delivered, n);
+                KafkaStats::add(&s.records_delivered, 1);
                 KafkaStats::add(&s.delivered_bytes, m.payload_len() as u64);
                 self.cause.store(0, Ordering::Relaxed);
-                let now = self.now_us.load(Ordering::Relaxed);
-                let lat = now.saturating_sub(received_us as u64).max(1);
-                if let Ok(mut h) = s.latency_us.lock() {
-                    h.saturating_record(lat);
-                }
+                self.record_latency(opaque.latency_us(self.now_us.load(Ordering::Relaxed)), n);
             }
             Err((e, _)) => {
                 let code = e.rdkafka_error_code();
@@ -126,7 +184,7 @@ impl ProducerContext for Context {
                     Some(RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight)
                 );
                 if purged && self.stopping.load(Ordering::Relaxed) {
-                    KafkaStats::add(&s.dropped_shutdown, 1);
+                    KafkaStats::add(&s.dropped_shutdown, n);
                 } else {
                     let mut k = fail_kind(code.unwrap_or(RDKafkaErrorCode::Fail));
                     if k == FailKind::Timeout {
@@ -137,7 +195,7 @@ impl ProducerContext for Context {
                             _ => {}
                         }
                     }
-                    KafkaStats::add(&s.failed[k as usize], 1);
+                    KafkaStats::add(&s.failed[k as usize], n);
                 }
             }
         }
@@ -252,11 +310,23 @@ pub struct KafkaSink {
     stats: Arc<KafkaStats>,
     topic: String,
     counters_topic: Option<String>,
+    messages: MessageMode,
+    max_message_bytes: usize,
+    chunker: Chunker,
     queue_full_wait: Duration,
     shutdown_timeout: Duration,
     /// Set when shutdown began: queue-full waits end at this deadline.
     deadline: Option<Instant>,
     desc: String,
+}
+
+/// Per-batch state of [`KafkaSink::write`]: the record fields every record of the batch
+/// shares, and the queue-full back-off.
+struct Send {
+    opaque_us: u64,
+    ts_ms: i64,
+    wait_until: Option<Instant>,
+    give_up: bool,
 }
 
 /// Why the Kafka sink could not be opened: a bad setting (exit 2) or a failed SRV lookup
@@ -295,6 +365,9 @@ impl KafkaSink {
             stats: stats.clone(),
             now_us: AtomicU64::new(0),
             stopping: std::sync::atomic::AtomicBool::new(false),
+            reported: AtomicU64::new(0),
+            run_latency_us: AtomicU64::new(0),
+            run_count: AtomicU64::new(0),
             log_limit: Mutex::new(RateLimit::new(Duration::from_secs(10))),
             cause: std::sync::atomic::AtomicUsize::new(0),
         };
@@ -306,6 +379,9 @@ impl KafkaSink {
             stats,
             topic: k.topic.clone(),
             counters_topic: k.counters_topic.clone(),
+            messages: k.messages,
+            max_message_bytes: k.max_message_bytes,
+            chunker: Chunker::default(),
             queue_full_wait: k.queue_full_wait,
             shutdown_timeout: k.shutdown_timeout,
             deadline: None,
@@ -339,13 +415,14 @@ impl KafkaSink {
                 break;
             }
         }
-        let n = self.producer.in_flight_count().max(0) as u64;
-        s.in_flight.store(n, Ordering::Relaxed);
+        self.producer.context().flush_latency();
+        s.in_flight.store(self.in_flight(), Ordering::Relaxed);
     }
 
-    /// Messages inside librdkafka.
+    /// Messages inside librdkafka: produced and not yet reported delivered or failed.
     pub fn in_flight(&self) -> u64 {
-        self.producer.in_flight_count().max(0) as u64
+        let reported = KafkaStats::get(&self.producer.context().reported);
+        KafkaStats::get(&self.stats.produced).saturating_sub(reported)
     }
 
     /// Shutdown has begun: waits for room end at `shutdown_timeout` from now.
@@ -355,11 +432,9 @@ impl KafkaSink {
         }
     }
 
-    /// Produces one record per message of `b`. Never blocks longer than `queue_full_wait`
-    /// (or past the shutdown deadline).
+    /// Produces the messages of `b`: one record each, or batched records. Never blocks
+    /// longer than `queue_full_wait` (or past the shutdown deadline).
     pub fn write(&mut self, b: &Batch) {
-        let s = self.stats.clone();
-        let opaque = mono_us(b.received) as usize;
         // Kafka timestamp (CreateTime): the batch's receive time in wall-clock ms, computed
         // once per batch (librdkafka would otherwise read the clock for every message)
         let age = b.received.elapsed();
@@ -367,74 +442,104 @@ impl KafkaSink {
             .checked_sub(age)
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_millis() as i64);
-        let mut wait_until: Option<Instant> = None;
-        let mut give_up = false;
-        for e in b.entries() {
-            let Entry {
-                value,
-                key,
-                counter,
-            } = e;
-            let topic = match (counter, &self.counters_topic) {
-                (false, _) => self.topic.as_str(),
-                (true, Some(t)) => t.as_str(),
-                // counter records are only encoded when a counters topic is set
-                (true, None) => continue,
-            };
-            if give_up {
-                self.drop_one();
-                continue;
-            }
-            let mut rec = BaseRecord::<[u8], [u8], usize>::with_opaque_to(topic, opaque)
-                .payload(value)
-                .timestamp(ts_ms);
-            if let Some(k) = key {
-                rec = rec.key(k);
-            }
-            loop {
-                match self.producer.send(rec) {
-                    Ok(()) => {
-                        KafkaStats::add(&s.produced, 1);
-                        break;
-                    }
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                        let now = Instant::now();
-                        let until = *wait_until.get_or_insert_with(|| {
-                            KafkaStats::add(&s.queue_full_events, 1);
-                            s.backing_off.store(1, Ordering::Relaxed);
-                            let w = now + self.queue_full_wait;
-                            match self.deadline {
-                                Some(d) => w.min(d),
-                                None => w,
-                            }
-                        });
-                        if now >= until {
-                            give_up = true;
-                            self.drop_one();
-                            break;
-                        }
-                        // let librdkafka drain: serve delivery reports while waiting
-                        self.set_now();
-                        self.producer.poll(Duration::from_millis(5));
-                        rec = r;
-                    }
-                    Err((e, _)) => {
-                        let k = fail_kind(e.rdkafka_error_code().unwrap_or(RDKafkaErrorCode::Fail));
-                        KafkaStats::add(&s.failed[k as usize], 1);
-                        break;
-                    }
+        let mut send = Send {
+            opaque_us: mono_us(b.received),
+            ts_ms,
+            wait_until: None,
+            give_up: false,
+        };
+        match self.messages {
+            MessageMode::PerFlow => {
+                for e in b.entries() {
+                    let Entry {
+                        value,
+                        key,
+                        counter,
+                    } = e;
+                    self.produce(&mut send, counter, value, key, 1);
                 }
             }
+            MessageMode::Batched => {
+                let mut chunker = std::mem::take(&mut self.chunker);
+                chunker.cut(b.parts(), self.max_message_bytes, |c| {
+                    self.produce(&mut send, c.counter, c.value, c.key, c.flows)
+                });
+                self.chunker = chunker;
+            }
         }
-        s.backing_off.store(0, Ordering::Relaxed);
+        self.stats.backing_off.store(0, Ordering::Relaxed);
         self.poll();
     }
 
-    fn drop_one(&self) {
+    /// Produces one record holding `n` messages.
+    fn produce(
+        &mut self,
+        send: &mut Send,
+        counter: bool,
+        value: &[u8],
+        key: Option<&[u8]>,
+        n: u32,
+    ) {
+        let s = &self.stats;
+        let topic = match (counter, &self.counters_topic) {
+            (false, _) => self.topic.as_str(),
+            (true, Some(t)) => t.as_str(),
+            // counter records are only encoded when a counters topic is set
+            (true, None) => return,
+        };
+        if send.give_up {
+            self.drop_n(u64::from(n));
+            return;
+        }
+        let opaque = Opaque::new(n, send.opaque_us).0;
+        let mut rec = BaseRecord::<[u8], [u8], usize>::with_opaque_to(topic, opaque)
+            .payload(value)
+            .timestamp(send.ts_ms);
+        if let Some(k) = key {
+            rec = rec.key(k);
+        }
+        loop {
+            match self.producer.send(rec) {
+                Ok(()) => {
+                    KafkaStats::add(&s.produced, u64::from(n));
+                    KafkaStats::add(&s.records_produced, 1);
+                    return;
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    let now = Instant::now();
+                    let until = *send.wait_until.get_or_insert_with(|| {
+                        KafkaStats::add(&s.queue_full_events, 1);
+                        s.backing_off.store(1, Ordering::Relaxed);
+                        let w = now + self.queue_full_wait;
+                        match self.deadline {
+                            Some(d) => w.min(d),
+                            None => w,
+                        }
+                    });
+                    if now >= until {
+                        send.give_up = true;
+                        self.drop_n(u64::from(n));
+                        return;
+                    }
+                    // let librdkafka drain: serve delivery reports while waiting
+                    self.set_now();
+                    self.producer.poll(Duration::from_millis(5));
+                    rec = r;
+                }
+                Err((e, _)) => {
+                    let k = fail_kind(e.rdkafka_error_code().unwrap_or(RDKafkaErrorCode::Fail));
+                    KafkaStats::add(&s.failed[k as usize], u64::from(n));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn drop_n(&self, n: u64) {
         if self.deadline.is_some_and(|d| Instant::now() >= d) {
-            KafkaStats::add(&self.stats.dropped_shutdown, 1);
+            KafkaStats::add(&self.stats.dropped_shutdown, n);
         } else {
-            KafkaStats::add(&self.stats.dropped_queue_full, 1);
+            KafkaStats::add(&self.stats.dropped_queue_full, n);
         }
     }
 
@@ -455,8 +560,7 @@ impl KafkaSink {
             self.producer
                 .poll((deadline - now).min(Duration::from_millis(50)));
         }
-        let left = self.in_flight();
-        if left > 0 {
+        if self.in_flight() > 0 {
             self.producer
                 .context()
                 .stopping
@@ -469,10 +573,10 @@ impl KafkaSink {
                 self.producer.poll(Duration::from_millis(20));
             }
             self.poll();
-            let reported = KafkaStats::get(&self.stats.dropped_shutdown) - before;
             // anything librdkafka did not report back is still lost
-            let rest = left.saturating_sub(reported);
+            let rest = self.in_flight();
             KafkaStats::add(&self.stats.dropped_shutdown, rest);
+            KafkaStats::add(&self.producer.context().reported, rest);
         }
         KafkaStats::get(&self.stats.dropped_shutdown) - before
     }
