@@ -4,7 +4,8 @@
 #
 #   tuning/kafka-bench.sh [--bin DIR] [--rates "200000 300000"] [--seconds S] [--runs N]
 #                         [--records N] [--compression none|lz4|...] [--linger MS]
-#                         [--coalesce US] [--brokers HOST:PORT]
+#                         [--coalesce US] [--brokers HOST:PORT] [--messages per-flow|batched]
+#                         [--producers N]
 #
 # Rates are flow records per second (NetFlow v9, --records per datagram, 16 exporters). For
 # each rate, N runs of S seconds; each run starts a fresh coreflow (release binaries in DIR,
@@ -21,13 +22,14 @@
 # NISSHI, default /opt/nisshi-0.8.1/bin/nisshi).
 set -u
 BIN=target/release; RATES="200000"; SECONDS_RUN=30; RUNS=3; RECORDS=30; COMPRESSION=none
-LINGER=5; COALESCE=10000; BROKERS=""; NISSHI="${NISSHI:-/opt/nisshi-0.8.1/bin/nisshi}"
+LINGER=5; COALESCE=10000; BROKERS=""; MESSAGES=per-flow; PRODUCERS=1; NISSHI="${NISSHI:-/opt/nisshi-0.8.1/bin/nisshi}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) BIN=$2; shift 2;; --rates) RATES=$2; shift 2;; --seconds) SECONDS_RUN=$2; shift 2;;
     --runs) RUNS=$2; shift 2;; --records) RECORDS=$2; shift 2;;
     --compression) COMPRESSION=$2; shift 2;; --linger) LINGER=$2; shift 2;;
     --brokers) BROKERS=$2; shift 2;; --coalesce) COALESCE=$2; shift 2;;
+    --messages) MESSAGES=$2; shift 2;; --producers) PRODUCERS=$2; shift 2;;
     *) echo "unknown option $1" >&2; exit 2;;
   esac
 done
@@ -69,6 +71,8 @@ brokers = "$BROKERS"
 topic = "$topic"
 compression = "$COMPRESSION"
 linger_ms = $LINGER
+messages = "$MESSAGES"
+producers = $PRODUCERS
 shutdown_timeout_ms = 30000
 EOF
   "$BIN/coreflow" --config "$TMP/c.toml" 2> "$TMP/err" &
@@ -112,7 +116,7 @@ EOF
       r, n, s, f, d, l, ok, cpu, cpu * 1e6 / (s > 1 ? s - 1 : 1), p50 / 1000, p99 / 1000 }'
 }
 
-echo "# $(date -u +%FT%TZ) $(uname -r) cpus=$NCPU load=$(cut -d' ' -f1-3 /proc/loadavg) brokers=$BROKERS records=$RECORDS seconds=$SECONDS_RUN compression=$COMPRESSION linger_ms=$LINGER coalesce_us=$COALESCE"
+echo "# $(date -u +%FT%TZ) $(uname -r) cpus=$NCPU load=$(cut -d' ' -f1-3 /proc/loadavg) brokers=$BROKERS records=$RECORDS seconds=$SECONDS_RUN compression=$COMPRESSION linger_ms=$LINGER coalesce_us=$COALESCE messages=$MESSAGES producers=$PRODUCERS"
 for R in $RATES; do
   : > "$TMP/lines"
   for N in $(seq "$RUNS"); do
