@@ -14,39 +14,20 @@
 mod common;
 
 use common::harness::{exit_summary, report_field, run_flowgen, Collector, TempDir};
+use common::kafka::{block_on, free_tcp_port, nisshi};
 use common::pki::{get, Client, Pki};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(30);
 const PARTITIONS: i32 = 2;
-
-fn nisshi(test: &str) -> Option<PathBuf> {
-    match std::env::var_os("COREFLOW_TEST_NISSHI").map(PathBuf::from) {
-        Some(p) if p.exists() => Some(p),
-        _ => {
-            eprintln!("SKIPPED {test}: COREFLOW_TEST_NISSHI (the nisshi binary) is not set");
-            None
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A nisshi broker of the test's own, killed on drop.
 struct Broker {
@@ -60,7 +41,7 @@ impl Broker {
     fn new(bin: PathBuf) -> Broker {
         Broker {
             bin,
-            port: free_port(),
+            port: free_tcp_port(),
             dir: TempDir::new("nisshi"),
             child: None,
         }
@@ -169,26 +150,6 @@ fn client(brokers: &str, sec: &[(&str, &str)]) -> ClientConfig {
         c.set(*k, *v);
     }
     c
-}
-
-struct ThreadWaker(std::thread::Thread);
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    let mut f = std::pin::pin!(f);
-    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        match f.as_mut().poll(&mut cx) {
-            Poll::Ready(v) => return v,
-            Poll::Pending => std::thread::park_timeout(Duration::from_millis(50)),
-        }
-    }
 }
 
 fn create_topic(c: &ClientConfig, topic: &str) {
