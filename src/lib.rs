@@ -25,6 +25,7 @@ pub mod pipeline;
 pub mod sink;
 pub mod state;
 pub mod telemetry;
+pub mod webconfig;
 
 /// The prost-generated types of the wire schemas in `proto/`. coreflow's hot path writes the
 /// same layouts directly (`schema`); these types are for consumers and tests.

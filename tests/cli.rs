@@ -304,9 +304,10 @@ fn goflow2_command_lines_equal_their_toml() {
 fn goflow2_flags_coreflow_cannot_honour_exit_2_with_one_line() {
     for (args, line) in [
         (
-            &["-transport.kafka.tls.ca", "/ca.pem"][..],
-            "coreflow: -transport.kafka.tls.ca: not supported as a flag: set \
-             kafka.librdkafka.\"ssl.ca.location\" in the config file",
+            &["-transport.kafka.tls.insecure"][..],
+            "coreflow: -transport.kafka.tls.insecure: not supported: coreflow always verifies \
+             the brokers' certificates (give their CA with -kafka.tls.ca; \
+             -kafka.tls.verify_hostname=false skips only the host name check)",
         ),
         (
             &["-transport.kafka.maxmsgbytes=2000000"],
@@ -314,14 +315,9 @@ fn goflow2_flags_coreflow_cannot_honour_exit_2_with_one_line() {
              kafka.librdkafka.\"message.max.bytes\" in the config file",
         ),
         (
-            &[
-                "-transport",
-                "kafka",
-                "-transport.kafka.sasl",
-                "scram-sha256",
-            ],
-            "coreflow: -transport.kafka.sasl (kafka.sasl): scram-sha256 is not supported \
-             (none, plain)",
+            &["-transport", "kafka", "-transport.kafka.sasl", "gssapi"],
+            "coreflow: -transport.kafka.sasl (kafka.sasl): unknown SASL mechanism \"gssapi\" \
+             (none, plain, scram-sha256, scram-sha512)",
         ),
         (
             &["-listen", "netflow://:2055,netflow://:2056"],

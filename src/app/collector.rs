@@ -247,6 +247,13 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         });
     }
     let sink = &sinks[0];
+    // the metrics endpoint's web config, loaded again (validation checked it) before any socket
+    let web = match &settings.metrics.web_config {
+        Some(p) if settings.metrics.enabled() => Some(
+            crate::webconfig::WebConfig::load(p, "metrics.web_config").map_err(RunError::Config)?,
+        ),
+        _ => None,
+    };
     if settings.kafka.configured && !settings.kafka.enabled {
         crate::log_debug!(
             "kafka disabled (-kafka=false): writing to {}",
@@ -494,10 +501,31 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             metrics: settings.metrics.path.clone(),
             templates: settings.metrics.templates_path.clone(),
         };
-        match metrics::Server::start(&settings.metrics.address, paths.clone(), src) {
+        let (scheme, guard) = match &web {
+            None => ("http", String::new()),
+            Some(w) => (
+                if w.tls.is_some() { "https" } else { "http" },
+                format!(
+                    "; {}{}{}",
+                    match w.client_auth {
+                        crate::webconfig::ClientAuth::Require => "client certificate required, ",
+                        crate::webconfig::ClientAuth::VerifyIfGiven =>
+                            "client certificate checked, ",
+                        crate::webconfig::ClientAuth::None => "",
+                    },
+                    if w.auth.is_some() {
+                        "password required, "
+                    } else {
+                        ""
+                    },
+                    w.path.display()
+                ),
+            ),
+        };
+        match metrics::Server::start(&settings.metrics.address, paths.clone(), src, web) {
             Ok(s) => {
                 crate::log_info!(
-                    "metrics listening on {} (http://{}{}, {}, /healthz)",
+                    "metrics listening on {} ({scheme}://{}{}, {}, /healthz{guard})",
                     s.local,
                     s.local,
                     paths.metrics,

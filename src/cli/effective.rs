@@ -127,6 +127,19 @@ impl Settings {
                 srv: (!self.kafka.srv.is_empty()).then(|| self.kafka.srv.clone()),
                 tls: Some(self.kafka.tls),
                 sasl: Some(self.kafka.sasl),
+                tls_ca: path(&self.kafka.tls_files.ca),
+                tls_cert: path(&self.kafka.tls_files.cert),
+                tls_key: path(&self.kafka.tls_files.key),
+                tls_verify_hostname: self
+                    .kafka
+                    .tls
+                    .then_some(self.kafka.tls_files.verify_hostname),
+                sasl_mechanism: self
+                    .kafka
+                    .sasl
+                    .then(|| self.kafka.sasl_auth.mechanism.name().to_string()),
+                sasl_username: self.kafka.sasl_auth.username.clone(),
+                sasl_password_file: path(&self.kafka.sasl_auth.password_file),
                 key: Some(match self.kafka.key {
                     KeyMode::None => RawKey::One("none".into()),
                     KeyMode::Exporter => RawKey::One("by-exporter".into()),
@@ -156,7 +169,7 @@ impl Settings {
                     self.kafka
                         .librdkafka
                         .iter()
-                        .map(|(k, v)| (k.clone(), RawScalar::Str(v.clone())))
+                        .map(|(k, v)| (k.clone(), RawScalar::Str(redact(k, v))))
                         .collect()
                 }),
             },
@@ -165,6 +178,7 @@ impl Settings {
                 path: Some(self.metrics.path.clone()),
                 templates_path: Some(self.metrics.templates_path.clone()),
                 max_exporters: Some(self.metrics.max_exporters as i64),
+                web_config: path(&self.metrics.web_config),
             },
         };
         let sink = match &self.output.sink {
@@ -172,10 +186,40 @@ impl Settings {
             SinkSettings::File(p) => format!("file {}", p.display()),
             SinkSettings::Kafka => format!("kafka topic {}", self.kafka.topic),
         };
+        // the SASL password is never a setting: say where it comes from, never what it is
+        let secret = if self.kafka.sasl {
+            match &self.kafka.sasl_auth.password_file {
+                Some(p) => format!(
+                    "# kafka SASL password: read from {} (not shown)\n",
+                    p.display()
+                ),
+                None => "# kafka SASL password: from KAFKA_SASL_PASS (not shown)\n".to_string(),
+            }
+        } else {
+            String::new()
+        };
         format!(
-            "# coreflow effective settings (output: {sink})\n{}",
+            "# coreflow effective settings (output: {sink})\n{secret}{}",
             toml::to_string(&raw).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
         )
+    }
+}
+
+fn path(p: &Option<std::path::PathBuf>) -> Option<String> {
+    p.as_ref().map(|p| p.display().to_string())
+}
+
+/// A passthrough property that may hold a secret (`ssl.key.password`,
+/// `sasl.oauthbearer.client.secret`, ...) is printed as `<redacted>`.
+fn redact(key: &str, v: &str) -> String {
+    let k = key.to_ascii_lowercase();
+    if ["password", "secret", "passphrase", "token", "credential"]
+        .iter()
+        .any(|w| k.contains(w))
+    {
+        "<redacted>".into()
+    } else {
+        v.to_string()
     }
 }
 

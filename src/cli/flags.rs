@@ -231,6 +231,54 @@ pub(super) const FLAGS: &[Flag<Target>] = &[
         KAFKA,
         "SASL/PLAIN, credentials from KAFKA_SASL_USER and\nKAFKA_SASL_PASS (false)",
     ),
+    value_flag(
+        &["kafka.tls.ca"],
+        Key("kafka.tls_ca"),
+        "FILE",
+        KAFKA,
+        "CA of the brokers' certificates (PEM); turns\nTLS on (the system's CAs)",
+    ),
+    value_flag(
+        &["kafka.tls.cert"],
+        Key("kafka.tls_cert"),
+        "FILE",
+        KAFKA,
+        "client certificate (PEM) for mTLS, with\n--kafka.tls.key",
+    ),
+    value_flag(
+        &["kafka.tls.key"],
+        Key("kafka.tls_key"),
+        "FILE",
+        KAFKA,
+        "the client certificate's private key (PEM)",
+    ),
+    bool_flag(
+        &["kafka.tls.verify_hostname"],
+        Key("kafka.tls_verify_hostname"),
+        KAFKA,
+        "check the broker's name against its certificate\n(true; false is logged at warn)",
+    ),
+    value_flag(
+        &["kafka.sasl.mechanism"],
+        Key("kafka.sasl_mechanism"),
+        "MECH",
+        KAFKA,
+        "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; turns\nSASL on (PLAIN)",
+    ),
+    value_flag(
+        &["kafka.sasl.username"],
+        Key("kafka.sasl_username"),
+        "USER",
+        KAFKA,
+        "SASL user (KAFKA_SASL_USER)",
+    ),
+    value_flag(
+        &["kafka.sasl.password_file"],
+        Key("kafka.sasl_password_file"),
+        "FILE",
+        KAFKA,
+        "file holding the SASL password, readable only by\ncoreflow (KAFKA_SASL_PASS)",
+    ),
     bool_flag(
         &["kafka.hashing"],
         Key("kafka.hashing"),
@@ -308,6 +356,13 @@ pub(super) const FLAGS: &[Flag<Target>] = &[
         "exporters with their own label values, the rest\nare router=\"other\" (1000)",
     ),
     value_flag(
+        &["metrics.web_config", "web.config.file"],
+        Key("metrics.web_config"),
+        "FILE",
+        TELEMETRY,
+        "TLS, client CA and basic-auth users for the\nendpoint (exporter-toolkit format)",
+    ),
+    value_flag(
         &["loglevel"],
         Key("log.level"),
         "LEVEL",
@@ -374,12 +429,34 @@ pub(super) const FLAGS: &[Flag<Target>] = &[
         "TLS to the brokers [kafka.tls]",
     ),
     value_flag(
+        &["transport.kafka.tls.ca"],
+        Target::Goflow2(G2::Kafka("kafka.tls_ca")),
+        "FILE",
+        GOFLOW2,
+        "CA of the brokers' certificates [kafka.tls_ca]",
+    ),
+    value_flag(
+        &["transport.kafka.tls.client"],
+        Target::Goflow2(G2::Kafka("kafka.tls_cert")),
+        "FILE",
+        GOFLOW2,
+        "client certificate [kafka.tls_cert]",
+    ),
+    value_flag(
+        &["transport.kafka.tls.key"],
+        Target::Goflow2(G2::Kafka("kafka.tls_key")),
+        "FILE",
+        GOFLOW2,
+        "client key [kafka.tls_key]",
+    ),
+    value_flag(
         &["transport.kafka.sasl"],
         Target::Goflow2(G2::Sasl),
-        "none|plain",
+        "MECH",
         GOFLOW2,
-        "SASL/PLAIN with KAFKA_SASL_USER and\n\
-         KAFKA_SASL_PASS [kafka.sasl]",
+        "none, plain, scram-sha256 or scram-sha512, with\n\
+         KAFKA_SASL_USER and KAFKA_SASL_PASS [kafka.sasl,\n\
+         kafka.sasl_mechanism]",
     ),
     bool_flag(
         &["transport.kafka.hashing"],

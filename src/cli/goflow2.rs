@@ -33,7 +33,7 @@ pub(super) enum G2 {
     Key(&'static str),
     /// A `-transport.kafka.*` flag that sets one key; only with `-transport kafka`.
     Kafka(&'static str),
-    /// `-transport.kafka.sasl none|plain`.
+    /// `-transport.kafka.sasl none|plain|scram-sha256|scram-sha512`.
     Sasl,
     /// `-transport.kafka.hashing`: a key per exporter.
     Hashing,
@@ -48,22 +48,9 @@ pub(super) enum G2 {
 /// goflow2 flags coreflow refuses: (name, why). `lex` stops at them.
 pub(super) const REFUSED: &[(&str, &str)] = &[
     (
-        "transport.kafka.tls.ca",
-        "not supported as a flag: set kafka.librdkafka.\"ssl.ca.location\" in the config file",
-    ),
-    (
-        "transport.kafka.tls.client",
-        "not supported as a flag: set kafka.librdkafka.\"ssl.certificate.location\" in the \
-         config file",
-    ),
-    (
-        "transport.kafka.tls.key",
-        "not supported as a flag: set kafka.librdkafka.\"ssl.key.location\" in the config file",
-    ),
-    (
         "transport.kafka.tls.insecure",
-        "not supported: coreflow always verifies the brokers' certificates (librdkafka \
-         \"enable.ssl.certificate.verification\" in the config file)",
+        "not supported: coreflow always verifies the brokers' certificates (give their CA with \
+         -kafka.tls.ca; -kafka.tls.verify_hostname=false skips only the host name check)",
     ),
     (
         "transport.kafka.maxmsgbytes",
@@ -218,15 +205,16 @@ impl Goflow2 {
                     "none" | "" | "false" => set("kafka.sasl", s, "false"),
                     "plain" | "true" => set("kafka.sasl", s, "true"),
                     "scram-sha256" | "scram-sha512" => {
-                        return Err(ConfigError::new(
-                            named(s, "kafka.sasl"),
-                            format!("{v} is not supported (none, plain)"),
-                        ))
+                        set("kafka.sasl", s, "true");
+                        set("kafka.sasl_mechanism", s, v);
                     }
                     _ => {
                         return Err(ConfigError::new(
                             named(s, "kafka.sasl"),
-                            format!("unknown SASL mechanism {v:?} (none, plain)"),
+                            format!(
+                                "unknown SASL mechanism {v:?} (none, plain, scram-sha256, \
+                                 scram-sha512)"
+                            ),
                         ))
                     }
                 },
@@ -465,6 +453,20 @@ mod tests {
             (s.output.format, s.output.schema),
             (Format::Pb, Schema::Goflow2)
         );
+        // goflow2's TLS files and SCRAM
+        let s = run(
+            "-transport kafka -transport.kafka.tls -transport.kafka.tls.ca /ca.pem \
+             -transport.kafka.tls.client /c.pem -transport.kafka.tls.key /k.pem \
+             -transport.kafka.sasl scram-sha512",
+        );
+        assert_eq!(s.kafka.tls_files.ca, Some("/ca.pem".into()));
+        assert_eq!(s.kafka.tls_files.cert, Some("/c.pem".into()));
+        assert_eq!(s.kafka.tls_files.key, Some("/k.pem".into()));
+        assert!(s.kafka.sasl);
+        assert_eq!(
+            s.kafka.sasl_auth.mechanism,
+            crate::sink::settings::SaslMechanism::ScramSha512
+        );
         // goflow2's default brokers; its default format is JSON, goflow2 schema
         let s = run("-transport kafka -transport.kafka.srv _k._tcp.x");
         assert_eq!(s.kafka.srv, "_k._tcp.x");
@@ -522,10 +524,6 @@ mod tests {
     fn refused_flags_are_one_line() {
         for (args, want) in [
             (
-                "-transport.kafka.tls.ca /x",
-                "-transport.kafka.tls.ca: not supported",
-            ),
-            (
                 "-transport.kafka.tls.insecure",
                 "-transport.kafka.tls.insecure: not",
             ),
@@ -552,8 +550,8 @@ mod tests {
                 "-transport.kafka.brokers: goflow2 only uses it with -transport kafka",
             ),
             (
-                "-transport kafka -transport.kafka.sasl scram-sha512",
-                "-transport.kafka.sasl (kafka.sasl): scram-sha512 is not supported",
+                "-transport kafka -transport.kafka.sasl gssapi",
+                "-transport.kafka.sasl (kafka.sasl): unknown SASL mechanism",
             ),
             (
                 "-transport kafka -transport.file /x",

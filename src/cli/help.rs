@@ -55,7 +55,8 @@ FILES
     /usr/share/coreflow/measure.sh        loss-free rate on loopback (tuning/README.md)
 
 ENVIRONMENT
-    KAFKA_SASL_USER, KAFKA_SASL_PASS      SASL/PLAIN credentials (-kafka.sasl)
+    KAFKA_SASL_USER, KAFKA_SASL_PASS      SASL credentials (-kafka.sasl), unless
+                                          kafka.sasl_username / sasl_password_file
     COREFLOW_RESOLVER=IP:PORT             DNS server for -kafka.out.srv (default: the first
                                           nameserver of /etc/resolv.conf)
     NOTIFY_SOCKET                         set by systemd: READY=1 is sent once every

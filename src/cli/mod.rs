@@ -29,6 +29,7 @@ mod settings;
 mod validate_limits;
 mod validate_listen;
 mod validate_output;
+mod validate_security;
 mod validate_telemetry;
 
 pub use crate::error::ConfigError;

@@ -149,6 +149,26 @@ pub struct RawKafka {
     pub tls: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sasl: Option<bool>,
+    /// PEM file of the CA that signs the brokers' certificates (TLS on when set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_ca: Option<String>,
+    /// Client certificate (PEM) for brokers that ask for one (mTLS), with `tls_key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<String>,
+    /// Check the broker's name against its certificate (true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_verify_hostname: Option<bool>,
+    /// `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512` (SASL on when set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sasl_mechanism: Option<String>,
+    /// The SASL user (absent: `KAFKA_SASL_USER`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sasl_username: Option<String>,
+    /// A file holding the SASL password (absent: `KAFKA_SASL_PASS`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sasl_password_file: Option<String>,
     /// `"none"`, `"by-exporter"`, a list of GoFlow field names, or them comma-separated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<RawKey>,
@@ -231,6 +251,9 @@ pub struct RawMetrics {
     pub templates_path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_exporters: Option<i64>,
+    /// The exporter-toolkit web config file (TLS, client CA, basic-auth users).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub web_config: Option<String>,
 }
 
 impl RawConfig {
@@ -327,6 +350,13 @@ impl RawConfig {
             "kafka.srv" => raw.kafka.srv = s(),
             "kafka.tls" => raw.kafka.tls = Some(b()?),
             "kafka.sasl" => raw.kafka.sasl = Some(b()?),
+            "kafka.tls_ca" => raw.kafka.tls_ca = s(),
+            "kafka.tls_cert" => raw.kafka.tls_cert = s(),
+            "kafka.tls_key" => raw.kafka.tls_key = s(),
+            "kafka.tls_verify_hostname" => raw.kafka.tls_verify_hostname = Some(b()?),
+            "kafka.sasl_mechanism" => raw.kafka.sasl_mechanism = s(),
+            "kafka.sasl_username" => raw.kafka.sasl_username = s(),
+            "kafka.sasl_password_file" => raw.kafka.sasl_password_file = s(),
             "kafka.hashing" => raw.kafka.hashing = Some(b()?),
             "kafka.compression" => raw.kafka.compression = s(),
             "kafka.messages" => raw.kafka.messages = s(),
@@ -339,6 +369,7 @@ impl RawConfig {
             "metrics.path" => raw.metrics.path = s(),
             "metrics.templates_path" => raw.metrics.templates_path = s(),
             "metrics.max_exporters" => raw.metrics.max_exporters = Some(parse_int(flag, val)?),
+            "metrics.web_config" => raw.metrics.web_config = s(),
             "output.format" => raw.output.format = s(),
             "output.schema" => raw.output.schema = s(),
             "output.file" => raw.output.file = s(),

@@ -103,6 +103,9 @@ pub struct MetricsSettings {
     pub templates_path: String,
     /// Exporters with their own label values; the rest are counted as `other`.
     pub max_exporters: usize,
+    /// The exporter-toolkit web config (TLS, client CA, basic-auth users), checked when the
+    /// settings are validated; `None`: plain HTTP without a password.
+    pub web_config: Option<PathBuf>,
 }
 
 impl MetricsSettings {

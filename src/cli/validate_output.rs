@@ -139,13 +139,15 @@ impl V<'_> {
             librdkafka.push((name.clone(), val.text()));
         }
         let counters_topic = k.counters_topic.clone().filter(|t| !t.is_empty());
+        let (tls, tls_files) = self.kafka_tls(k)?;
+        let (sasl, sasl_auth) = self.kafka_sasl(k)?;
         let kafka = KafkaSettings {
             enabled: k.enabled.unwrap_or(true),
             topic: k.topic.clone().unwrap_or_else(|| "flow-messages".into()),
             brokers,
             srv: k.srv.clone().unwrap_or_default(),
-            tls: k.tls.unwrap_or(false),
-            sasl: k.sasl.unwrap_or(false),
+            tls,
+            sasl,
             configured: k.brokers.is_some() || k.srv.as_deref().is_some_and(|s| !s.is_empty()),
             key,
             varint,
@@ -199,6 +201,8 @@ impl V<'_> {
                 3_600_000,
             )? as u64),
             librdkafka,
+            tls_files,
+            sasl_auth,
         };
         if kafka.enabled && kafka.configured && kafka.topic.is_empty() {
             return Err(self.err("kafka.topic", "empty topic"));

@@ -41,6 +41,7 @@ impl V<'_> {
                 .unwrap_or_else(|| "/templates".into()),
             max_exporters: self.int("metrics.max_exporters", m.max_exporters, 1000, 1, 1_000_000)?
                 as usize,
+            web_config: self.web_config(&m.web_config)?,
         };
         for (key, p) in [
             ("metrics.path", &metrics.path),

@@ -12,11 +12,16 @@
 //!   listing of its own caches, and the request waits for it (bounded) without any lock on
 //!   the caches.
 //!
+//! With a web config (`metrics.web_config`, [`WebConfig`]) every path asks for the
+//! basic-auth password (401 without it) and, with `tls_server_config`, is served over TLS by
+//! `metrics::tls` (rustls); without one, tiny_http serves plain HTTP.
+//!
 //! Nothing here can make a worker wait. A scrape merges the snapshots and renders GoFlow's
 //! metric names (so dashboards built for GoFlow keep working) plus coreflow's own
 //! (`coreflow_*`): see [`render`] and docs/metrics.md.
 
 pub mod render;
+mod tls;
 
 use crate::encode::batch::Batch;
 use crate::telemetry::counters::OutputStats;
@@ -24,6 +29,7 @@ use crate::telemetry::hist::Published;
 use crate::telemetry::kafka::KafkaStats;
 use crate::telemetry::probe::{OutputLatency, WorkerHandle};
 use crate::telemetry::{clock_ms, clock_ms_now, now_ns};
+use crate::webconfig::{BasicAuth, WebConfig};
 use crossbeam_channel::Receiver;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -219,8 +225,30 @@ fn bind_addrs(addr: &str) -> Vec<String> {
 }
 
 impl Server {
-    /// Binds `addr` now (a bind error is a start-up error) and serves on a new thread.
-    pub fn start(addr: &str, paths: Paths, src: Sources) -> anyhow::Result<Server> {
+    /// Binds `addr` now (a bind error is a start-up error) and serves on a new thread, over
+    /// TLS and with passwords when `web` says so.
+    pub fn start(
+        addr: &str,
+        paths: Paths,
+        src: Sources,
+        web: Option<WebConfig>,
+    ) -> anyhow::Result<Server> {
+        let auth = web.as_ref().and_then(|w| w.auth.clone());
+        if let Some(cfg) = web.and_then(|w| w.tls) {
+            let listener = tls::bind(&bind_addrs(addr))
+                .map_err(|e| anyhow::anyhow!("metrics: cannot listen on {addr}: {e}"))?;
+            let local = listener.local_addr()?;
+            let stop = Arc::new(AtomicBool::new(false));
+            let stop2 = stop.clone();
+            let thread = std::thread::Builder::new()
+                .name("cf-metrics".into())
+                .spawn(move || tls::serve(listener, cfg, auth, paths, src, stop2))?;
+            return Ok(Server {
+                local,
+                stop,
+                thread: Some(thread),
+            });
+        }
         let mut last_err = None;
         let mut server = None;
         for a in bind_addrs(addr) {
@@ -246,7 +274,7 @@ impl Server {
         let stop2 = stop.clone();
         let thread = std::thread::Builder::new()
             .name("cf-metrics".into())
-            .spawn(move || serve(server, paths, src, stop2))?;
+            .spawn(move || serve(server, paths, src, auth, stop2))?;
         Ok(Server {
             local,
             stop,
@@ -267,7 +295,60 @@ fn header(name: &str, value: &str) -> tiny_http::Header {
     tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("valid header")
 }
 
-fn serve(server: tiny_http::Server, paths: Paths, src: Sources, stop: Arc<AtomicBool>) {
+/// One response, whatever serves it.
+struct Answer {
+    status: u16,
+    content_type: &'static str,
+    body: String,
+}
+
+/// The response to `GET path`; `authorized` is false when a password was required and the
+/// request did not carry a right one (401, whatever the path).
+fn answer(
+    renderer: &mut render::Renderer,
+    src: &Sources,
+    paths: &Paths,
+    path: &str,
+    authorized: bool,
+) -> Answer {
+    let (status, content_type, body) = if !authorized {
+        (401, "text/plain", "unauthorized\n".to_string())
+    } else if path == paths.metrics {
+        (200, "text/plain; version=0.0.4", renderer.render(src))
+    } else if path == paths.templates {
+        (200, "application/json", src.templates_json())
+    } else if path == "/healthz" {
+        match src.health() {
+            Ok(()) => (200, "text/plain", "ok\n".to_string()),
+            Err(why) => (503, "text/plain", format!("{why}\n")),
+        }
+    } else {
+        (
+            404,
+            "text/plain",
+            format!(
+                "not found; try {}, {} or /healthz\n",
+                paths.metrics, paths.templates
+            ),
+        )
+    };
+    Answer {
+        status,
+        content_type,
+        body,
+    }
+}
+
+/// `WWW-Authenticate` of a 401.
+const CHALLENGE: &str = "Basic realm=\"coreflow\", charset=\"UTF-8\"";
+
+fn serve(
+    server: tiny_http::Server,
+    paths: Paths,
+    src: Sources,
+    auth: Option<Arc<BasicAuth>>,
+    stop: Arc<AtomicBool>,
+) {
     let mut log = crate::logging::RateLimit::new(Duration::from_secs(60));
     let mut renderer = render::Renderer::default();
     while !stop.load(Ordering::Relaxed) {
@@ -283,28 +364,21 @@ fn serve(server: tiny_http::Server, paths: Paths, src: Sources, stop: Arc<Atomic
             }
         };
         let path = req.url().split('?').next().unwrap_or("").to_string();
-        let resp = if path == paths.metrics {
-            let body = renderer.render(&src);
-            tiny_http::Response::from_string(body)
-                .with_header(header("Content-Type", "text/plain; version=0.0.4"))
-        } else if path == paths.templates {
-            tiny_http::Response::from_string(src.templates_json())
-                .with_header(header("Content-Type", "application/json"))
-        } else if path == "/healthz" {
-            match src.health() {
-                Ok(()) => tiny_http::Response::from_string("ok\n"),
-                Err(why) => {
-                    tiny_http::Response::from_string(format!("{why}\n")).with_status_code(503)
-                }
-            }
-            .with_header(header("Content-Type", "text/plain"))
-        } else {
-            tiny_http::Response::from_string(format!(
-                "not found; try {}, {} or /healthz\n",
-                paths.metrics, paths.templates
-            ))
-            .with_status_code(404)
-        };
+        let authorized = auth.as_ref().is_none_or(|a| {
+            a.check(
+                req.headers()
+                    .iter()
+                    .find(|h| h.field.equiv("Authorization"))
+                    .map(|h| h.value.as_str()),
+            )
+        });
+        let a = answer(&mut renderer, &src, &paths, &path, authorized);
+        let mut resp = tiny_http::Response::from_string(a.body)
+            .with_status_code(a.status)
+            .with_header(header("Content-Type", a.content_type));
+        if a.status == 401 {
+            resp = resp.with_header(header("WWW-Authenticate", CHALLENGE));
+        }
         if let Err(e) = req.respond(resp) {
             crate::log_debug!("metrics: respond: {e}");
         }

@@ -11,7 +11,7 @@ mod sequence;
 use crate::decode::error::{DecodeReason, Protocol};
 use crate::decode::{DatagramSummary, DecodeError, LimitKind};
 use crate::telemetry::counters::WorkerCounters;
-use crate::telemetry::counters::FAIL_REASONS;
+use crate::telemetry::counters::{ConnectReason, FAIL_REASONS};
 use crate::telemetry::exporters::{
     ExporterRow, GoflowKind, KINDS, NF_ERRORS, NF_VERSIONS, SF_ERRORS,
 };
@@ -660,6 +660,15 @@ fn families(src: &Sources, last_scrape: f64) -> Vec<MetricFamily> {
             .iter()
             .zip(out.failed.iter())
             .map(|(r, a)| counter(&[("sink", src.sink), ("reason", r)], ga(a)))
+            .collect(),
+    );
+    o.counters(
+        "coreflow_output_connection_errors_total",
+        "Errors of the sink's connection, retried by the sink (Kafka: auth, tls, transport).",
+        ConnectReason::ALL
+            .iter()
+            .zip(out.connection_errors.iter())
+            .map(|(r, a)| counter(&[("sink", src.sink), ("reason", r.label())], ga(a)))
             .collect(),
     );
     o.counters(

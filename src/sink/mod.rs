@@ -294,6 +294,7 @@ struct Mirror {
     delivered: u64,
     bytes: u64,
     failed: [u64; kafka::FailKind::COUNT],
+    connection_errors: [u64; crate::telemetry::counters::ConnectReason::COUNT],
     queue_full: u64,
     dropped: u64,
 }
@@ -317,6 +318,10 @@ impl Mirror {
         add(&st.bytes, &mut self.bytes, g(&k.delivered_bytes));
         for (i, (kind, n)) in kafka::FailKind::ALL.iter().zip(k.failed.iter()).enumerate() {
             add(&st.failed[kind.reason().index()], &mut self.failed[i], g(n));
+        }
+        let conn = st.connection_errors.iter().zip(k.client_errors_by.iter());
+        for (i, (to, from)) in conn.enumerate() {
+            add(to, &mut self.connection_errors[i], g(from));
         }
         add(
             &st.queue_full,

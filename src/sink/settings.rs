@@ -61,6 +61,71 @@ pub struct KafkaSettings {
     pub shutdown_timeout: Duration,
     /// `[kafka.librdkafka]` passthrough properties, sorted by name.
     pub librdkafka: Vec<(String, String)>,
+    /// TLS files and checks, used when `tls` is on.
+    pub tls_files: KafkaTls,
+    /// SASL mechanism and where the credentials come from, used when `sasl` is on.
+    pub sasl_auth: KafkaSasl,
+}
+
+/// `kafka.tls_*`: the CA that signs the brokers' certificates (absent: the system's), the
+/// client certificate and key (mTLS) and whether the broker's name is checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KafkaTls {
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// Check the broker's host name against its certificate (on unless turned off).
+    pub verify_hostname: bool,
+}
+
+impl Default for KafkaTls {
+    fn default() -> Self {
+        KafkaTls {
+            ca: None,
+            cert: None,
+            key: None,
+            verify_hostname: true,
+        }
+    }
+}
+
+/// `kafka.sasl_*`. The password is never a setting: it is read from `password_file` (or
+/// `KAFKA_SASL_PASS`) when the producer is created, so nothing prints it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KafkaSasl {
+    pub mechanism: SaslMechanism,
+    /// Absent: `KAFKA_SASL_USER`.
+    pub username: Option<String>,
+    /// Absent: `KAFKA_SASL_PASS`.
+    pub password_file: Option<PathBuf>,
+}
+
+/// librdkafka's `sasl.mechanism`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SaslMechanism {
+    /// GoFlow's `-kafka.sasl`.
+    #[default]
+    Plain,
+    ScramSha256,
+    ScramSha512,
+}
+
+impl SaslMechanism {
+    pub const NAMES: [&'static str; 3] = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// Case-insensitive; `SCRAM-SHA512` and goflow2's `scram-sha512` spellings too.
+    pub fn parse(s: &str) -> Option<SaslMechanism> {
+        match s.to_ascii_uppercase().replace('_', "-").as_str() {
+            "PLAIN" => Some(SaslMechanism::Plain),
+            "SCRAM-SHA-256" | "SCRAM-SHA256" => Some(SaslMechanism::ScramSha256),
+            "SCRAM-SHA-512" | "SCRAM-SHA512" => Some(SaslMechanism::ScramSha512),
+            _ => None,
+        }
+    }
 }
 
 /// How flows map onto Kafka messages (`kafka.messages`).

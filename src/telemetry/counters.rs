@@ -91,6 +91,20 @@ label_enum! {
     }
 }
 
+label_enum! {
+    /// Why the sink's connection failed (Kafka: an error librdkafka reported for the client,
+    /// which it retries): the `reason` label of `coreflow_output_connection_errors_total`.
+    pub enum ConnectReason {
+        /// SASL authentication (wrong user or password, mechanism refused) or authorization.
+        Auth = "auth",
+        /// TLS handshake (certificate not trusted, wrong host name, no client certificate).
+        Tls = "tls",
+        /// The broker unreachable or the connection lost.
+        Transport = "transport",
+        Other = "other",
+    }
+}
+
 /// Every failure reason label, by [`FailReason::index`].
 pub const FAIL_REASONS: [&str; FailReason::COUNT] = FailReason::LABELS;
 
@@ -118,6 +132,8 @@ pub struct OutputStats {
     pub last_delivery_ms: AtomicU64,
     /// Set when the output thread has ended (or unwound).
     pub exited: AtomicBool,
+    /// Connection errors by [`ConnectReason`] (index = position in `ConnectReason::ALL`).
+    pub connection_errors: [AtomicU64; ConnectReason::COUNT],
 }
 
 impl OutputStats {

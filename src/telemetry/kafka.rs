@@ -1,7 +1,7 @@
 //! The Kafka output's counters ([`KafkaStats`], compiled with or without the `kafka` feature
 //! so that the metrics and the exit summary need no feature checks) and its failure kinds.
 
-use super::counters::FailReason;
+use super::counters::{ConnectReason, FailReason};
 use crate::labels::label_enum;
 use hdrhistogram::Histogram;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,8 +16,11 @@ label_enum! {
         TooLarge = "too_large",
         /// The topic or partition does not exist (and is not auto-created).
         UnknownTopic = "unknown_topic",
-        /// Authentication or authorization refused.
+        /// Authentication or authorization refused (also: timed out while the last client
+        /// error was an authentication failure).
         Auth = "auth",
+        /// Timed out while the last client error was a TLS handshake failure.
+        Transport = "transport",
         /// Any other error.
         Other = "other",
     }
@@ -31,6 +34,7 @@ impl FailKind {
             FailKind::TooLarge => FailReason::MsgTooLarge,
             FailKind::UnknownTopic => FailReason::UnknownTopic,
             FailKind::Auth => FailReason::Auth,
+            FailKind::Transport => FailReason::Transport,
             FailKind::Other => FailReason::Other,
         }
     }
@@ -78,6 +82,8 @@ pub struct KafkaStats {
     /// Errors librdkafka reported for the client as a whole (broker down, resolve failure,
     /// authentication...), which it retries by itself.
     pub client_errors: AtomicU64,
+    /// The same errors by cause (index = position in [`ConnectReason::ALL`]).
+    pub client_errors_by: [AtomicU64; ConnectReason::COUNT],
     /// Receive (datagram of the batch's first message) to delivery report, microseconds.
     /// Recorded by the output thread; lock it briefly to read or export.
     pub latency_us: Mutex<Histogram<u64>>,
@@ -99,6 +105,7 @@ impl Default for KafkaStats {
             records_produced: AtomicU64::new(0),
             records_delivered: AtomicU64::new(0),
             client_errors: AtomicU64::new(0),
+            client_errors_by: Default::default(),
             // 1 us to 1 hour, 3 significant digits
             latency_us: Mutex::new(
                 Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds"),
@@ -147,6 +154,9 @@ impl KafkaStats {
             add(&t.records_produced, &k.records_produced);
             add(&t.records_delivered, &k.records_delivered);
             add(&t.client_errors, &k.client_errors);
+            for (a, b) in t.client_errors_by.iter().zip(k.client_errors_by.iter()) {
+                add(a, b);
+            }
             if let (Ok(mut to), Ok(from)) = (t.latency_us.lock(), k.latency_us.lock()) {
                 // same bounds on both sides: cannot fail
                 let _ = to.add(&*from);

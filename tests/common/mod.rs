@@ -10,6 +10,7 @@
 
 pub mod harness;
 pub mod kafka;
+pub mod pki;
 
 #[allow(unused_imports)]
 pub use coreflow_flowgen::builders;

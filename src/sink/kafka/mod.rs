@@ -11,6 +11,8 @@ pub mod chunks;
 #[cfg(feature = "kafka")]
 pub mod producer;
 #[cfg(feature = "kafka")]
+mod security;
+#[cfg(feature = "kafka")]
 pub mod settle;
 
 pub use crate::telemetry::kafka::{FailKind, KafkaStats};
@@ -33,8 +35,18 @@ pub const OWNED_PROPERTIES: &[(&str, &str)] = &[
     ("delivery.report.only.error", "kafka.messages"),
     ("delivery.timeout.ms", "kafka.message_timeout_ms"),
     ("security.protocol", "kafka.tls / kafka.sasl"),
-    ("sasl.mechanism", "kafka.sasl"),
-    ("sasl.mechanisms", "kafka.sasl"),
-    ("sasl.username", "kafka.sasl (KAFKA_SASL_USER)"),
-    ("sasl.password", "kafka.sasl (KAFKA_SASL_PASS)"),
+    ("sasl.mechanism", "kafka.sasl_mechanism"),
+    ("sasl.mechanisms", "kafka.sasl_mechanism"),
+    ("sasl.username", "kafka.sasl_username (KAFKA_SASL_USER)"),
+    (
+        "sasl.password",
+        "kafka.sasl_password_file (KAFKA_SASL_PASS)",
+    ),
+    ("ssl.ca.location", "kafka.tls_ca"),
+    ("ssl.certificate.location", "kafka.tls_cert"),
+    ("ssl.key.location", "kafka.tls_key"),
+    (
+        "ssl.endpoint.identification.algorithm",
+        "kafka.tls_verify_hostname",
+    ),
 ];

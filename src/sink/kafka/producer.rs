@@ -12,7 +12,7 @@
 //! Every message ends in exactly one of [`KafkaStats`]' outcome counters: `delivered`,
 //! `failed` (by [`FailKind`]), `dropped_queue_full` or `dropped_shutdown`. The delivery
 //! opaque of each record is a `usize` (no box): the number of messages the record holds and
-//! the batch's receive time in microseconds ([`Opaque`]), so a delivery report accounts for
+//! the batch's receive time in microseconds (`Opaque`), so a delivery report accounts for
 //! every flow of a batched record and the receive-to-delivery latency is recorded without
 //! any allocation per message.
 
@@ -24,6 +24,7 @@ use crate::error::ConfigError;
 use crate::logging::RateLimit;
 use crate::sink::settings::KafkaSettings;
 use crate::sink::settings::MessageMode;
+use crate::telemetry::counters::ConnectReason;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{
@@ -82,6 +83,9 @@ pub struct Context {
     run_latency_us: AtomicU64,
     run_count: AtomicU64,
     log_limit: Mutex<RateLimit>,
+    /// Why the client last failed to connect (`ConnectReason` index + 1; 0: none since the
+    /// last delivery): messages that time out meanwhile are counted under that cause.
+    cause: std::sync::atomic::AtomicUsize,
 }
 
 impl Context {
@@ -145,6 +149,14 @@ impl ClientContext for Context {
 
     fn error(&self, error: KafkaError, reason: &str) {
         KafkaStats::add(&self.stats.client_errors, 1);
+        let cause = connect_reason(error.rdkafka_error_code());
+        KafkaStats::add(&self.stats.client_errors_by[cause.index()], 1);
+        // auth and TLS are what the operator must fix: a later "all brokers down" keeps them
+        let sticky = matches!(cause, ConnectReason::Auth | ConnectReason::Tls);
+        let now = self.cause.load(Ordering::Relaxed);
+        if sticky || now == 0 {
+            self.cause.store(cause.index() + 1, Ordering::Relaxed);
+        }
         self.log_limited(
             crate::logging::Level::Warn,
             format_args!("kafka: {reason} ({error}); librdkafka retries"),
@@ -165,6 +177,7 @@ impl ProducerContext for Context {
                 KafkaStats::add(&s.delivered, n);
                 KafkaStats::add(&s.records_delivered, 1);
                 KafkaStats::add(&s.delivered_bytes, m.payload_len() as u64);
+                self.cause.store(0, Ordering::Relaxed);
                 self.record_latency(opaque.latency_us(self.now_us.load(Ordering::Relaxed)), n);
             }
             Err((e, m)) => {
@@ -177,11 +190,39 @@ impl ProducerContext for Context {
                 if purged && self.stopping.load(Ordering::Relaxed) {
                     KafkaStats::add(&s.dropped_shutdown, n);
                 } else {
-                    let k = fail_kind(code.unwrap_or(RDKafkaErrorCode::Fail));
+                    let mut k = fail_kind(code.unwrap_or(RDKafkaErrorCode::Fail));
+                    if k == FailKind::Timeout {
+                        // never connected: the cause is what the client reported
+                        match self.cause.load(Ordering::Relaxed).checked_sub(1) {
+                            Some(i) if i == ConnectReason::Auth.index() => k = FailKind::Auth,
+                            Some(i) if i == ConnectReason::Tls.index() => k = FailKind::Transport,
+                            _ => {}
+                        }
+                    }
                     KafkaStats::add(&s.failed[k as usize], n);
                 }
             }
         }
+    }
+}
+
+/// The cause of a client error librdkafka reported.
+fn connect_reason(code: Option<RDKafkaErrorCode>) -> ConnectReason {
+    use RDKafkaErrorCode as C;
+    match code {
+        Some(
+            C::Authentication
+            | C::SaslAuthenticationFailed
+            | C::TopicAuthorizationFailed
+            | C::ClusterAuthorizationFailed
+            | C::UnsupportedSASLMechanism
+            | C::IllegalSASLState,
+        ) => ConnectReason::Auth,
+        Some(C::SSL) => ConnectReason::Tls,
+        Some(
+            C::BrokerTransportFailure | C::AllBrokersDown | C::Resolve | C::BrokerNotAvailable,
+        ) => ConnectReason::Transport,
+        _ => ConnectReason::Other,
     }
 }
 
@@ -202,8 +243,9 @@ fn fail_kind(code: RDKafkaErrorCode) -> FailKind {
     }
 }
 
-/// The librdkafka configuration for `k` with the given brokers. SASL credentials come from
-/// `KAFKA_SASL_USER` / `KAFKA_SASL_PASS` (GoFlow's variables).
+/// The librdkafka configuration for `k` with the given brokers. TLS and SASL: see
+/// `sink::kafka::security` (credentials from the settings, a password file, or GoFlow's
+/// `KAFKA_SASL_USER` / `KAFKA_SASL_PASS`).
 pub fn client_config(
     k: &KafkaSettings,
     brokers: &str,
@@ -228,26 +270,7 @@ pub fn client_config(
             "delivery.report.only.error",
             (k.messages == MessageMode::PerFlow).to_string(),
         );
-    let protocol = match (k.tls, k.sasl) {
-        (false, false) => "plaintext",
-        (true, false) => "ssl",
-        (false, true) => "sasl_plaintext",
-        (true, true) => "sasl_ssl",
-    };
-    c.set("security.protocol", protocol);
-    if k.sasl {
-        let get = |var: &str| {
-            env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
-                ConfigError::new(
-                    format!("{var} (-kafka.sasl)"),
-                    "SASL is on but the variable is unset or empty",
-                )
-            })
-        };
-        c.set("sasl.mechanism", "PLAIN")
-            .set("sasl.username", get("KAFKA_SASL_USER")?)
-            .set("sasl.password", get("KAFKA_SASL_PASS")?);
-    }
+    super::security::apply(&mut c, k, env)?;
     Ok(c)
 }
 
@@ -363,6 +386,7 @@ impl KafkaSink {
             run_latency_us: AtomicU64::new(0),
             run_count: AtomicU64::new(0),
             log_limit: Mutex::new(RateLimit::new(Duration::from_secs(10))),
+            cause: std::sync::atomic::AtomicUsize::new(0),
         };
         let producer: BaseProducer<Context> = cfg
             .create_with_context(ctx)
@@ -420,6 +444,8 @@ impl KafkaSink {
             if delivered > KafkaStats::get(&s.delivered) {
                 s.delivered.store(delivered, Ordering::Relaxed);
                 s.records_delivered.store(delivered, Ordering::Relaxed);
+                // delivering again: a later timeout is not the old auth/TLS failure's
+                ctx.cause.store(0, Ordering::Relaxed);
             }
             let now = ctx.now_us.load(Ordering::Relaxed);
             let done = settler.settle(settled, now, |us, n| ctx.record_latency(us, n));
