@@ -7,6 +7,7 @@ use super::apply::{apply, Aux};
 use super::op::{window_shift, Val};
 use super::plan::{flag, Plan};
 use super::sampling::{SamplerRates, Sampling};
+use super::section::apply_section;
 use super::slots::{apply_slots, plain_path, restore_volatile, Slots};
 use super::time::{resolve_time, RecCtx, TimeSrc};
 use crate::decode::spec::VARLEN;
@@ -28,6 +29,8 @@ pub(crate) struct SetOutcome {
     pub limit_hit: bool,
     /// A variable-length record ran past the set.
     pub error: Option<DecodeError>,
+    /// Packet sections not decoded because they do not start at the frame's first byte.
+    pub sections_skipped: usize,
 }
 
 /// Reads one variable-length prefix at `*p`.
@@ -54,8 +57,20 @@ fn finish<R: SamplerRates>(
     last_sampler: &mut Option<(u64, Option<u64>)>,
     rec: &mut FlowRecord,
     aux: &Aux,
+    buf: &[u8],
     out: &mut SetOutcome,
 ) {
+    if plan.flags & flag::ALT_COUNTERS != 0 {
+        if rec.bytes == 0 {
+            rec.bytes = aux.alt[0];
+        }
+        if rec.packets == 0 {
+            rec.packets = aux.alt[1];
+        }
+    }
+    if plan.flags & flag::SECTION != 0 && !apply_section(rec, &aux.section, buf, plan.carried) {
+        out.sections_skipped += 1;
+    }
     if plan.start != TimeSrc::None as u8 || plan.end != TimeSrc::None as u8 {
         let sys_init = if aux.samp.sys_init_ms != 0 {
             aux.samp.sys_init_ms
@@ -154,6 +169,7 @@ pub(crate) fn decode_data<S: crate::decode::FlowSink, R: SamplerRates>(
                 &mut last_sampler,
                 &mut rec,
                 &aux,
+                r,
                 &mut out,
             );
             sink.flow(&rec);
@@ -212,6 +228,7 @@ pub(crate) fn decode_data<S: crate::decode::FlowSink, R: SamplerRates>(
             &mut last_sampler,
             &mut rec,
             &aux,
+            data,
             &mut out,
         );
         sink.flow(&rec);
