@@ -5,8 +5,8 @@
 
 use super::kind::{accepts, data_kind, options_kind, Kind};
 use super::op::{window_shift, Op};
-use super::slots::{reusable, Slots};
 use super::section::carried_by;
+use super::slots::{reusable, Slots};
 use super::time::TimeSrc;
 use crate::decode::spec::{FieldSpec, VARLEN};
 use crate::decode::{DecodeError, Section};
@@ -23,6 +23,10 @@ pub(crate) mod flag {
     pub const SECTION: u8 = 8;
     /// Record carries a counter used when its main one is zero (`Kind::AltCounter`).
     pub const ALT_COUNTERS: u8 = 16;
+    /// The template has no main octet (resp. packet) counter: the alternative one is the
+    /// record's whatever the field holds (a reused record's is the previous record's).
+    pub const ALT_BYTES_ONLY: u8 = 32;
+    pub const ALT_PACKETS_ONLY: u8 = 64;
 }
 
 /// A template compiled for decoding.
@@ -198,6 +202,16 @@ impl Plan {
         }
         // (the ICMP type and code `finish` may take from the port add their group to the
         // record that has them)
+        if flags & flag::ALT_COUNTERS != 0 {
+            let main = |k: Kind| ops.iter().any(|o| o.kind == k);
+            let alt = |a: u8| ops.iter().any(|o| o.kind == Kind::AltCounter && o.arg == a);
+            if alt(0) && !main(Kind::Bytes) {
+                flags |= flag::ALT_BYTES_ONLY;
+            }
+            if alt(1) && !main(Kind::Packets) {
+                flags |= flag::ALT_PACKETS_ONLY;
+            }
+        }
         let groups = ops.iter().fold(0, |g, o| g | o.kind.groups());
         let carried = if flags & flag::SECTION != 0 {
             ops.iter().fold(0, |c, o| c | carried_by(o))

@@ -61,10 +61,11 @@ fn finish<R: SamplerRates>(
     out: &mut SetOutcome,
 ) {
     if plan.flags & flag::ALT_COUNTERS != 0 {
-        if rec.bytes == 0 {
+        // the counter rule: the main counter, else (zero or absent) the alternative
+        if rec.bytes == 0 || plan.flags & flag::ALT_BYTES_ONLY != 0 {
             rec.bytes = aux.alt[0];
         }
-        if rec.packets == 0 {
+        if rec.packets == 0 || plan.flags & flag::ALT_PACKETS_ONLY != 0 {
             rec.packets = aux.alt[1];
         }
     }

@@ -102,7 +102,12 @@ pub(super) fn carried_by(o: &Op) -> u32 {
 /// decoded because it does not start at the frame's first byte.
 #[cold]
 #[inline(never)]
-pub(super) fn apply_section(rec: &mut FlowRecord, s: &SectionRef, buf: &[u8], carried: u32) -> bool {
+pub(super) fn apply_section(
+    rec: &mut FlowRecord,
+    s: &SectionRef,
+    buf: &[u8],
+    carried: u32,
+) -> bool {
     use carried::*;
     if s.kind == 0 {
         return true;
