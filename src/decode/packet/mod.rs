@@ -31,6 +31,8 @@ mod walk;
 mod wire;
 
 #[cfg(test)]
+mod encap_tests;
+#[cfg(test)]
 pub(crate) mod tests;
 
 pub use walk::{parse, parse_ethernet, parse_ip, Parsed};
