@@ -27,6 +27,8 @@ mod kind;
 mod op;
 mod plan;
 mod record;
+#[cfg(test)]
+mod rule_tests;
 mod sampling;
 mod section;
 mod slots;

@@ -50,8 +50,8 @@ impl SectionRef {
 
 /// Field classes a template may carry itself: the frame does not overwrite them.
 pub(super) mod carried {
-    pub const ADDRS: u32 = 1;
-    pub const PORTS: u32 = 1 << 1;
+    pub const SRC_ADDR: u32 = 1;
+    pub const SRC_PORT: u32 = 1 << 1;
     pub const PROTO: u32 = 1 << 2;
     pub const TOS: u32 = 1 << 3;
     pub const TTL: u32 = 1 << 4;
@@ -59,12 +59,15 @@ pub(super) mod carried {
     pub const FRAG: u32 = 1 << 6;
     pub const FLOW_LABEL: u32 = 1 << 7;
     pub const ICMP: u32 = 1 << 8;
-    pub const MACS: u32 = 1 << 9;
+    pub const SRC_MAC: u32 = 1 << 9;
     pub const VLAN: u32 = 1 << 10;
     pub const MPLS: u32 = 1 << 11;
     pub const BYTES: u32 = 1 << 12;
     pub const PACKETS: u32 = 1 << 13;
     pub const ETYPE: u32 = 1 << 14;
+    pub const DST_ADDR: u32 = 1 << 15;
+    pub const DST_PORT: u32 = 1 << 16;
+    pub const DST_MAC: u32 = 1 << 17;
 }
 
 /// The [`carried`] class an op fills (0: none the frame fills).
@@ -76,9 +79,11 @@ pub(super) fn carried_by(o: &Op) -> u32 {
         o.kind
     };
     match k {
-        Kind::SrcAddr | Kind::DstAddr => ADDRS | ETYPE,
+        Kind::SrcAddr => SRC_ADDR | ETYPE,
+        Kind::DstAddr => DST_ADDR | ETYPE,
         Kind::IpVersion => ETYPE,
-        Kind::SrcPort | Kind::DstPort => PORTS,
+        Kind::SrcPort => SRC_PORT,
+        Kind::DstPort => DST_PORT,
         Kind::Proto => PROTO,
         Kind::Tos => TOS,
         Kind::Ttl => TTL,
@@ -86,7 +91,8 @@ pub(super) fn carried_by(o: &Op) -> u32 {
         Kind::FragId | Kind::FragOffset | Kind::FragFlags => FRAG,
         Kind::FlowLabel => FLOW_LABEL,
         Kind::IcmpTypeCode | Kind::IcmpType | Kind::IcmpCode => ICMP,
-        Kind::SrcMac | Kind::DstMac => MACS,
+        Kind::SrcMac => SRC_MAC,
+        Kind::DstMac => DST_MAC,
         Kind::Vlan => VLAN,
         Kind::Mpls => MPLS,
         Kind::Bytes => BYTES,
@@ -151,15 +157,19 @@ pub(super) fn apply_section(
 #[cold]
 fn restore(rec: &mut FlowRecord, k: &FlowRecord, carried: u32) {
     use carried::*;
-    if carried & ADDRS != 0 {
+    if carried & SRC_ADDR != 0 {
         rec.src_addr = k.src_addr;
+    }
+    if carried & DST_ADDR != 0 {
         rec.dst_addr = k.dst_addr;
     }
     if carried & ETYPE != 0 {
         rec.etype = k.etype;
     }
-    if carried & PORTS != 0 {
+    if carried & SRC_PORT != 0 {
         rec.src_port = k.src_port;
+    }
+    if carried & DST_PORT != 0 {
         rec.dst_port = k.dst_port;
     }
     if carried & PROTO != 0 {
@@ -186,8 +196,10 @@ fn restore(rec: &mut FlowRecord, k: &FlowRecord, carried: u32) {
         rec.icmp_type = k.icmp_type;
         rec.icmp_code = k.icmp_code;
     }
-    if carried & MACS != 0 {
+    if carried & SRC_MAC != 0 {
         rec.src_mac = k.src_mac;
+    }
+    if carried & DST_MAC != 0 {
         rec.dst_mac = k.dst_mac;
     }
     if carried & VLAN != 0 {

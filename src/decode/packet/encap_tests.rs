@@ -83,7 +83,12 @@ fn srv6() -> Vec<u8> {
 /// Ethernet / IPv4 / UDP 4789 / VXLAN / Ethernet / IPv4 / TCP.
 fn vxlan() -> Vec<u8> {
     let mut f = eth(0xa0, ethertype::IPV4);
-    f.extend_from_slice(&ipv4(ipproto::UDP, [1, 1, 1, 1], [2, 2, 2, 2], 8 + 8 + 14 + 40));
+    f.extend_from_slice(&ipv4(
+        ipproto::UDP,
+        [1, 1, 1, 1],
+        [2, 2, 2, 2],
+        8 + 8 + 14 + 40,
+    ));
     f.extend_from_slice(&udp(49152, 4789, 8 + 8 + 14 + 40));
     f.extend_from_slice(&[0x08, 0, 0, 0, 0, 0, 42, 0]);
     f.extend_from_slice(&eth(0xb0, ethertype::IPV4));
@@ -129,7 +134,10 @@ fn eompls_with_control_word() {
         (r.src_addr, r.dst_addr),
         (Addr::v4([10, 0, 0, 1]), Addr::v4([10, 0, 0, 2]))
     );
-    assert_eq!((r.proto, r.src_port, r.dst_port, r.tcp_flags), (6, 1234, 80, 0x12));
+    assert_eq!(
+        (r.proto, r.src_port, r.dst_port, r.tcp_flags),
+        (6, 1234, 80, 0x12)
+    );
     assert_eq!((p.ip_len, r.ip_ttl), (40, 61));
     assert_eq!(
         layers(&r),
@@ -154,7 +162,11 @@ fn eompls_without_control_word() {
         let mut r = FlowRecord::default();
         let p = parse_ethernet(&eompls(false, dst0), &mut r);
         assert!(!p.cut && !p.unknown, "{dst0:#x} {p:?}");
-        assert_eq!((r.proto, r.src_port, r.dst_port), (6, 1234, 80), "{dst0:#x}");
+        assert_eq!(
+            (r.proto, r.src_port, r.dst_port),
+            (6, 1234, 80),
+            "{dst0:#x}"
+        );
         assert!(!layers(&r).contains(&layer::CUSTOM));
     }
     // neither IP nor an Ethernet frame under the labels: unknown, labels kept
@@ -174,8 +186,16 @@ fn srv6_ipv4_in_ipv6() {
     assert_eq!(p.ip_headers, 2);
     assert_eq!(r.etype, 0x86dd);
     assert_eq!(r.src_addr.as_slice()[15], 1);
-    assert_eq!(r.proto, u32::from(ipproto::IPIP), "the last next header of the chain");
-    assert_eq!((r.src_port, r.dst_port), (0, 0), "ports belong to the inner packet");
+    assert_eq!(
+        r.proto,
+        u32::from(ipproto::IPIP),
+        "the last next header of the chain"
+    );
+    assert_eq!(
+        (r.src_port, r.dst_port),
+        (0, 0),
+        "ports belong to the inner packet"
+    );
     assert!(r.has_encap);
     assert_eq!(
         (r.src_addr_encap, r.dst_addr_encap, r.proto_encap),
@@ -216,7 +236,10 @@ fn gre_and_ip_in_ip_and_qinq() {
     assert!(!p.cut && !p.unknown, "{p:?}");
     assert_eq!((r.vlan_id, r.etype), (100, 0x0800), "the outer tag's VLAN");
     assert_eq!((r.proto, r.src_port), (4, 0));
-    assert_eq!((r.src_addr_encap, r.proto_encap), (Addr::v4([3, 3, 3, 3]), 6));
+    assert_eq!(
+        (r.src_addr_encap, r.proto_encap),
+        (Addr::v4([3, 3, 3, 3]), 6)
+    );
 }
 
 #[test]

@@ -281,7 +281,9 @@ impl<'a> Walk<'a, '_> {
                     // a pseudowire control word (RFC 4385: first nibble 0), then the
                     // emulated Ethernet frame (EoMPLS, RFC 4448); a frame without one whose
                     // destination MAC starts with a 0 nibble is told apart by its ethertype
-                    Some(0) if !self.looks_like_ethernet(at) || self.looks_like_ethernet(at + 4) => {
+                    Some(0)
+                        if !self.looks_like_ethernet(at) || self.looks_like_ethernet(at + 4) =>
+                    {
                         // goflow2's layer kinds have none for it
                         self.layer(layer::CUSTOM, 4, at);
                         if self.data.len() < at + 4 {
