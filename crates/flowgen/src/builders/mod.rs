@@ -273,6 +273,39 @@ pub fn ipfix_template_and_data(n: u32, seq: u32) -> Vec<u8> {
     ipfix_close(d)
 }
 
+/// The template of [`ipfix_datalink`] (Juniper inline monitoring's layout): ingress
+/// interface, flow direction, dataLinkFrameSize (312), dataLinkFrameSection (315, variable
+/// length).
+pub const IPFIX_DATALINK_FIELDS: [(u16, u16); 4] = [(10, 4), (61, 1), (312, 2), (315, 65535)];
+
+/// The template id of [`ipfix_datalink`].
+pub const DATALINK_TEMPLATE_ID: u16 = 384;
+
+/// An IPFIX message with the packet-section template and `n` records, each carrying `frame`
+/// as its dataLinkFrameSection (ingress ifIndex 582 + i, direction 0, frame size 1518).
+pub fn ipfix_datalink(n: u32, seq: u32, frame: &[u8]) -> Vec<u8> {
+    let mut d = Vec::new();
+    ipfix_header(&mut d, seq);
+    ipfix_template_set(&mut d, DATALINK_TEMPLATE_ID, &IPFIX_DATALINK_FIELDS);
+    let start = d.len();
+    d.extend_from_slice(&DATALINK_TEMPLATE_ID.to_be_bytes());
+    d.extend_from_slice(&[0, 0]);
+    for i in 0..n {
+        d.extend_from_slice(&(582 + i).to_be_bytes());
+        d.push(0);
+        d.extend_from_slice(&1518u16.to_be_bytes());
+        if frame.len() < 255 {
+            d.push(frame.len() as u8);
+        } else {
+            d.push(255);
+            d.extend_from_slice(&(frame.len() as u16).to_be_bytes());
+        }
+        d.extend_from_slice(frame);
+    }
+    close_set(&mut d, start);
+    ipfix_close(d)
+}
+
 /// A sampled Ethernet / IPv4 / TCP packet header of exactly `len` (>= 54) bytes: MACs,
 /// ethertype 0x0800, a 20-byte IPv4 header (TCP, 10.0.0.1 -> 192.0.2.1), a 20-byte TCP header
 /// (1024 -> 443, ACK|PSH), then payload bytes.
