@@ -3,6 +3,7 @@
 //! - octetDeltaCount (1), else, where it is zero or absent, postOctetDeltaCount (23);
 //! - only when the template has neither: octetTotalCount (85);
 //! - only when it has none of those: initiatorOctets (231) + responderOctets (232);
+//!
 //! and the same for packets (2, 24, 86, 298 + 299). The rule depends on which elements the
 //! template holds and, for 1/23, on the value of 1, never on the record's place in its set,
 //! so two records of one template with the same counters present get the same rule, and no

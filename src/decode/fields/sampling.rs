@@ -85,7 +85,7 @@ impl Sampling {
     /// Uniform probabilistic: each packet selected with probability `311` (0 < p <= 1).
     fn probability(&self) -> Option<u64> {
         let p = f64::from_bits(self.v(S311));
-        if !self.has(S311) || !(p > 0.0 && p <= 1.0) {
+        if !(self.has(S311) && p > 0.0 && p <= 1.0) {
             return None;
         }
         Some((1.0 / p).round() as u64)

@@ -324,9 +324,8 @@ impl<'a> Walk<'a, '_> {
     /// the labels carried no other (the outer Ethernet header keeps the MACs and VLAN).
     fn pw_ethernet(&mut self, off: usize) {
         if self.out.ip_headers == 0 {
-            match be16(self.data, off + 12) {
-                Some(et @ (ethertype::IPV4 | ethertype::IPV6)) => self.set_ip_etype(et),
-                _ => {}
+            if let Some(et @ (ethertype::IPV4 | ethertype::IPV6)) = be16(self.data, off + 12) {
+                self.set_ip_etype(et);
             }
         }
         self.ethernet(off, false)
