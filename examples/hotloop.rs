@@ -3,7 +3,8 @@
 //!
 //! PROTO: v5, v9, ipfix, sflow (flowgen's exporters), or `ipfix-frame` / `sflow-frame`: the
 //! same 128-byte Ethernet / IPv4 / TCP header, 10 per datagram, as IPFIX dataLinkFrameSection
-//! (IE 315) records or as sFlow flow samples (what one sampled packet costs either way).
+//! (IE 315) records (the template in the first datagram of each exporter only) or as sFlow
+//! flow samples (what one sampled packet costs either way).
 use coreflow::decode::Decoder;
 use coreflow::encode::batch::{Batch, BatchWriter, Encoding, Framing};
 use coreflow::encode::key::KeyMode;
@@ -69,8 +70,10 @@ fn main() {
         data.clear();
         for round in 0..=distinct {
             for i in 0..16u8 {
-                let d = if proto_arg == "ipfix-frame" {
-                    coreflow_flowgen::builders::ipfix_datalink(10, round as u32, &frame)
+                let d = if proto_arg == "ipfix-frame" && round == 0 {
+                    coreflow_flowgen::builders::ipfix_datalink(10, 0, &frame)
+                } else if proto_arg == "ipfix-frame" {
+                    coreflow_flowgen::builders::ipfix_datalink_data(10, round as u32, &frame)
                 } else {
                     coreflow_flowgen::builders::sflow_flow_samples(10, &frame)
                 };

@@ -124,10 +124,11 @@ pub(crate) fn decode_data<S: crate::decode::FlowSink, R: SamplerRates>(
     sink: &mut S,
 ) -> SetOutcome {
     let mut out = SetOutcome::default();
-    let base = &FlowRecord {
-        groups: FieldGroups(base.groups.0 | plan.groups),
-        ..*base
-    };
+    let groups = FieldGroups(base.groups.0 | plan.groups);
+    // the variable-length loop copies the caller's record (one memcpy per record; a local
+    // copy with `groups` set would be rebuilt field by field each time)
+    let caller_base = base;
+    let base = &FlowRecord { groups, ..*base };
     // one-entry cache of the sampler-id lookup: a set's records share their sampler
     let mut last_sampler: Option<(u64, Option<u64>)> = None;
     if plan.fixed {
@@ -146,13 +147,20 @@ pub(crate) fn decode_data<S: crate::decode::FlowSink, R: SamplerRates>(
             (&plan.slots, &plan.rest)
         };
         let mut rec = *base;
+        // every op runs for every record and overwrites its `Aux` value, except those that
+        // accumulate (sampling IEs present, alternative counters): only their plans need a
+        // fresh `Aux` per record
+        let fresh_aux = plan.flags & (flag::SAMPLING | flag::ALT_COUNTERS) != 0;
+        let mut aux = Aux::default();
         for r in data.chunks_exact(plan.min_len).take(take) {
             if reuse {
                 restore_volatile(&mut rec, base, !plan.rest_without_addrs);
             } else {
                 rec = *base;
             }
-            let mut aux = Aux::default();
+            if fresh_aux {
+                aux = Aux::default();
+            }
             apply_slots(&mut rec, &mut aux, r, slots);
             for op in ops.iter() {
                 let x = Val {
@@ -179,14 +187,19 @@ pub(crate) fn decode_data<S: crate::decode::FlowSink, R: SamplerRates>(
         return out;
     }
     let mut pos = 0usize;
+    let fresh_aux = plan.flags & (flag::SAMPLING | flag::ALT_COUNTERS) != 0;
+    let mut aux = Aux::default();
     while data.len() - pos >= plan.min_len {
         if out.records == budget {
             out.limit_hit = true;
             break;
         }
         let mut p = pos;
-        let mut rec = *base;
-        let mut aux = Aux::default();
+        let mut rec = *caller_base;
+        rec.groups = groups;
+        if fresh_aux {
+            aux = Aux::default();
+        }
         let mut ok = true;
         for op in plan.ops.iter() {
             let len = if op.len == VARLEN {

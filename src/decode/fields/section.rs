@@ -35,16 +35,11 @@ pub(super) struct SectionRef {
 }
 
 impl SectionRef {
+    /// A plan has one section op (a repeated one is a `Dup`, which ignores it), so every
+    /// record overwrites the previous record's reference.
     #[inline]
     pub(super) fn set(&mut self, kind: u8, off: usize, len: usize) {
-        if self.kind == 0 {
-            *self = SectionRef {
-                kind,
-                off,
-                len,
-                ..*self
-            };
-        }
+        (self.kind, self.off, self.len) = (kind, off, len);
     }
 }
 

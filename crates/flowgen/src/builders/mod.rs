@@ -284,9 +284,20 @@ pub const DATALINK_TEMPLATE_ID: u16 = 384;
 /// An IPFIX message with the packet-section template and `n` records, each carrying `frame`
 /// as its dataLinkFrameSection (ingress ifIndex 582 + i, direction 0, frame size 1518).
 pub fn ipfix_datalink(n: u32, seq: u32, frame: &[u8]) -> Vec<u8> {
+    datalink_message(n, seq, frame, true)
+}
+
+/// [`ipfix_datalink`] without the template set (an exporter sends it now and then).
+pub fn ipfix_datalink_data(n: u32, seq: u32, frame: &[u8]) -> Vec<u8> {
+    datalink_message(n, seq, frame, false)
+}
+
+fn datalink_message(n: u32, seq: u32, frame: &[u8], template: bool) -> Vec<u8> {
     let mut d = Vec::new();
     ipfix_header(&mut d, seq);
-    ipfix_template_set(&mut d, DATALINK_TEMPLATE_ID, &IPFIX_DATALINK_FIELDS);
+    if template {
+        ipfix_template_set(&mut d, DATALINK_TEMPLATE_ID, &IPFIX_DATALINK_FIELDS);
+    }
     let start = d.len();
     d.extend_from_slice(&DATALINK_TEMPLATE_ID.to_be_bytes());
     d.extend_from_slice(&[0, 0]);
