@@ -173,6 +173,18 @@ fn main() {
     for (t, n, b) in &synthetic {
         corpus.add(t, n, b);
     }
+    // frames with what exporters put in front of IP, as sFlow headers (first byte: header
+    // protocol 1, Ethernet) and as IPFIX dataLinkFrameSection records
+    for (n, frame) in builders::encapsulated_frames() {
+        let mut h = vec![1u8];
+        h.extend_from_slice(&frame);
+        corpus.add("sflow_header", &format!("synthetic-{n}"), &h);
+        corpus.add(
+            "ipfix",
+            &format!("synthetic-datalink-{n}"),
+            &builders::ipfix_datalink(2, 1, &frame),
+        );
+    }
     let stateful = builders::stateful_input(&[
         (0, &builders::netflow9_template(1)),
         (0, &builders::netflow9_data(3, 2)),

@@ -1,5 +1,10 @@
 //! Decodes and encodes flowgen datagrams in a loop (for callgrind / perf).
 //! `hotloop PROTO ROUNDS [SCHEMA [json]]` (SCHEMA: v2, v3, goflow2; protobuf unless `json`)
+//!
+//! PROTO: v5, v9, ipfix, sflow (flowgen's exporters), or `ipfix-frame` / `sflow-frame`: the
+//! same 128-byte Ethernet / IPv4 / TCP header, 10 per datagram, as IPFIX dataLinkFrameSection
+//! (IE 315) records (the template in the first datagram of each exporter only) or as sFlow
+//! flow samples (what one sampled packet costs either way).
 use coreflow::decode::Decoder;
 use coreflow::encode::batch::{Batch, BatchWriter, Encoding, Framing};
 use coreflow::encode::key::KeyMode;
@@ -13,7 +18,8 @@ const RECV_NS: u64 = 1_700_000_000_123_456_789;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let protocol = match args.get(1).map(String::as_str).unwrap_or("v5") {
+    let proto_arg = args.get(1).map(String::as_str).unwrap_or("v5");
+    let protocol = match proto_arg {
         "v9" => GenProtocol::V9,
         "ipfix" => GenProtocol::Ipfix,
         "sflow" => GenProtocol::Sflow,
@@ -57,6 +63,22 @@ fn main() {
             let mut d = Vec::new();
             e.datagram(RECV_NS + round * 1_000_000, &mut d);
             data.push((e.ip, d));
+        }
+    }
+    if proto_arg == "ipfix-frame" || proto_arg == "sflow-frame" {
+        let frame = coreflow_flowgen::builders::eth_ipv4_tcp(128);
+        data.clear();
+        for round in 0..=distinct {
+            for i in 0..16u8 {
+                let d = if proto_arg == "ipfix-frame" && round == 0 {
+                    coreflow_flowgen::builders::ipfix_datalink(10, 0, &frame)
+                } else if proto_arg == "ipfix-frame" {
+                    coreflow_flowgen::builders::ipfix_datalink_data(10, round as u32, &frame)
+                } else {
+                    coreflow_flowgen::builders::sflow_flow_samples(10, &frame)
+                };
+                data.push((IpAddr::from([127, 0, 1, i + 1]), d));
+            }
         }
     }
     let mut dec = Decoder::default();

@@ -195,6 +195,11 @@ pub struct FlowRecord {
     pub egress_vrf_id: u32,
     pub ip_tos: u32,
     pub forwarding_status: u32,
+    /// sFlow discard reason (drops extension `drop_reason`: 0-255 ICMP unreachable codes,
+    /// 256+ named reasons) of a discarded-packet sample or a flow sample whose output is
+    /// "discarded"; meaningful only with a dropped `forwarding_status` (128-191), since 0 is
+    /// a reason (net unreachable).
+    pub discard_reason: u32,
     pub ip_ttl: u32,
     /// IP fragment flags (the 3 bits above the fragment offset, i.e. `flags >> 5` of the
     /// IPFIX 197 octet, or the header bits).
@@ -319,6 +324,7 @@ impl FlowRecord {
         ) && zero(
             FieldGroups::MISC,
             (r.forwarding_status
+                | r.discard_reason
                 | r.ip_ttl
                 | r.icmp_type
                 | r.icmp_code
@@ -540,6 +546,7 @@ flow_accessors! {
     egress_vrf_id: u32 = 0;
     ip_tos: u32 = 0;
     forwarding_status: u32 = 0;
+    discard_reason: u32 = 0;
     ip_ttl: u32 = 0;
     ip_flags: u32 = 0;
     tcp_flags: u32 = 0;

@@ -204,3 +204,17 @@ fn ipfix_data_decode_and_encode_allocate_nothing() {
         "{allocs} allocations with the template re-sent each datagram"
     );
 }
+
+#[test]
+fn ipfix_packet_section_decode_and_encode_allocate_nothing() {
+    // Juniper-style records carrying the sampled frame (IE 315), parsed by the header walk
+    let frame = builders::eth_ipv4_tcp(128);
+    let (allocs, flows) = steady_state(&[], &builders::ipfix_datalink(10, 4, &frame));
+    assert_eq!(flows, 10);
+    assert_eq!(
+        allocs,
+        0,
+        "{allocs} allocations for {} packet-section records",
+        10 * ROUNDS
+    );
+}

@@ -36,10 +36,16 @@
 //! disagreements are only reported.
 
 mod common;
+#[path = "oracle_netflow/counters.rs"]
+mod counters;
 #[path = "oracle_netflow/expect.rs"]
 mod expect;
 #[path = "oracle_netflow/fields.rs"]
 mod fields;
+#[path = "oracle_netflow/frame.rs"]
+mod frame;
+#[path = "oracle_netflow/sampling.rs"]
+mod sampling;
 #[path = "oracle_netflow/tshark.rs"]
 mod tshark;
 
@@ -236,11 +242,28 @@ fn compare_pair(rep: &mut Report, r: &Record, fr: &Frame, ours: &FlowRecord) {
     if epoch_time(r, "cflow.abstimestart") || epoch_time(r, "cflow.abstimeend") {
         rep.epoch_times += 1;
     }
+    // the counter rule, on every record that holds a counter it reads
+    if counters::applies(r) {
+        rep.fields_compared += 1;
+        for m in counters::check(r, ours) {
+            rep.mismatches += 1;
+            rep.failures.push(m);
+        }
+    }
+    // a record carrying the sampled packet has every flow key inside it
+    let has_frame = frame::view(r).is_some();
     for f in FIELDS {
         let e = match (f.oracle)(r, fr) {
             None => {
                 if f.core {
                     rep.core_absent += 1;
+                    if has_frame && !matches!(f.name, "in_if" | "out_if") {
+                        rep.failures.push(format!(
+                            "frame {} set {} record {}: {}: not found in the packet section \
+                             tshark dissects",
+                            r.frame, r.set, r.index, f.name
+                        ));
+                    }
                 }
                 continue;
             }
@@ -359,6 +382,7 @@ fn compare_case(case: &Case, manifest: Option<&serde_json::Value>) -> Report {
     rep.no_template_sets = oracle.no_template_sets();
     rep.ours = per_frame.len();
 
+    let mut samplers = sampling::Samplers::default();
     for (numbers, ours) in &groups {
         let frames: Vec<&Frame> = if numbers.is_empty() {
             oracle.frames.iter().collect()
@@ -375,7 +399,7 @@ fn compare_case(case: &Case, manifest: Option<&serde_json::Value>) -> Report {
             for item in &fr.items {
                 match item {
                     Item::Record(r) if is_flow(r) => ts.push((r, fr)),
-                    Item::Record(_) => {}
+                    Item::Record(r) => samplers.learn(r),
                     Item::NoTemplate(_) => gaps.push(ts.len()),
                 }
             }
@@ -411,6 +435,18 @@ fn compare_case(case: &Case, manifest: Option<&serde_json::Value>) -> Report {
         for &(ti, oi) in &pairs {
             let (r, fr) = ts[ti];
             compare_pair(&mut rep, r, fr, &ours[oi]);
+            // the rate of the sampler / selector the record names, from its options record
+            if let Some(want) = samplers.expected(r) {
+                rep.fields_compared += 1;
+                if ours[oi].sampling_rate != want {
+                    rep.mismatches += 1;
+                    rep.failures.push(format!(
+                        "frame {} set {} (id {}) record {}: sampling_rate of its selector: \
+                         options record says {want}, coreflow {}",
+                        r.frame, r.set, r.set_id, r.index, ours[oi].sampling_rate
+                    ));
+                }
+            }
         }
         // on a capture tshark marks malformed, its record counts are information only
         let malformed_case = rep.malformed_case;

@@ -1,5 +1,6 @@
 //! The sampled-packet header parser (`coreflow::decode::packet`) on arbitrary bytes, with
-//! every header protocol sFlow names (Ethernet, IPv4, IPv6, MPLS, PPP, ...): it must stop
+//! every header protocol sFlow names (Ethernet, IPv4, IPv6, MPLS, PPP, ...), as an Ethernet
+//! frame (IPFIX dataLinkFrameSection) and from the IP header (ipHeaderPacketSection): it must stop
 //! cleanly at the captured length, never panic, and never claim more layers than it keeps.
 
 #![no_main]
@@ -17,5 +18,9 @@ fuzz_target!(|data: &[u8]| {
     assert!(rec.layer_count as usize <= MAX_LAYERS);
     let mut rec = FlowRecord::default();
     let _ = packet::parse_ethernet(header, &mut rec);
+    assert!(rec.layer_count as usize <= MAX_LAYERS);
+    // an IPFIX ipHeaderPacketSection starts at the IP header
+    let mut rec = FlowRecord::default();
+    let _ = packet::parse_ip(header, &mut rec);
     assert!(rec.layer_count as usize <= MAX_LAYERS);
 });

@@ -783,4 +783,39 @@ mod tests {
         }
         assert!(bad.is_empty(), "record counts differ: {bad:?}");
     }
+    /// dataLinkFrameSection records with what exporters put in front of IP (the frames the
+    /// fuzz seeds and benches use): the flow keys come from the packet inside.
+    #[test]
+    fn datalink_sections_with_encapsulations() {
+        use coreflow_flowgen::builders;
+        let inner = builders::eth_ipv4_tcp(80);
+        for (name, frame) in builders::encapsulated_frames() {
+            let d = builders::ipfix_datalink(2, 1, &frame);
+            let mut dec = crate::decode::Decoder::default();
+            let mut out = Vec::new();
+            dec.decode(
+                "192.0.2.1".parse().unwrap(),
+                EXPORT_NS,
+                &d,
+                &mut |r: &FlowRecord| out.push(*r),
+            )
+            .unwrap();
+            assert_eq!(out.len(), 2, "{name}");
+            let r = out[1];
+            assert_eq!((r.in_if, r.bytes, r.packets), (583, 1518, 1), "{name}");
+            let (src, proto) = if name == "eompls-cw" {
+                (r.src_addr, r.proto)
+            } else {
+                (r.src_addr_encap, r.proto_encap)
+            };
+            assert_eq!(src, Addr::v4(inner[26..30].try_into().unwrap()), "{name}");
+            assert_eq!(proto, 6, "{name}");
+            if name == "eompls-cw" {
+                assert_eq!((r.src_port, r.dst_port, r.mpls_count), (1024, 443, 2));
+            }
+            if name == "vxlan" {
+                assert_eq!((r.proto, r.dst_port), (17, 4789));
+            }
+        }
+    }
 }

@@ -172,6 +172,7 @@ pub(crate) fn data_passes<S: FlowSink>(
         if let Some(e) = out.error {
             stats.count(e);
         }
+        stats.packet_sections_skipped += out.sections_skipped as u64;
         if let Some((sid, rate)) = out.seen_rate {
             rates_grew |= exp
                 .rates

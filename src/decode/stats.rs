@@ -54,6 +54,10 @@ pub struct DecodeStats {
     /// sFlow samples dropped because one of their records was malformed (also counted by
     /// reason in `errors`); the rest of the datagram still decodes.
     pub sflow_samples_dropped: u64,
+    /// NetFlow v9 / IPFIX packet sections not decoded because their sectionOffset (409) or
+    /// layer2packetSectionOffset (102) is not 0: the bytes do not start at the frame's
+    /// first byte, so nothing in them can be located. The record is still a flow.
+    pub packet_sections_skipped: u64,
     /// What the last datagram held (reset by [`Decoder::decode`](super::Decoder::decode)): the per-exporter metrics
     /// read it once per datagram.
     pub last: DatagramSummary,

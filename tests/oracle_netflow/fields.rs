@@ -6,6 +6,7 @@ use super::expect::{
     flow_time, ip_to_addr, pair, pair_encap, parse_addr, parse_mac, parse_u, pick, uint,
     uint_encap, Expect, Oracled, Val,
 };
+use super::frame;
 use super::tshark::{Frame, Record, RecordKind};
 use coreflow::flow::{FlowRecord, FlowType};
 
@@ -44,31 +45,35 @@ pub const FIELDS: &[Field] = &[
     Field {
         name: "src_addr",
         core: true,
-        oracle: |r, _| pair(r, SRCADDR, SRCADDR6, parse_addr),
+        oracle: |r, _| pair(r, SRCADDR, SRCADDR6, parse_addr).or_else(|| frame::ip_addr(r, false)),
         ours: |f| Val::A(f.src_addr),
     },
     Field {
         name: "dst_addr",
         core: true,
-        oracle: |r, _| pair(r, DSTADDR, DSTADDR6, parse_addr),
+        oracle: |r, _| pair(r, DSTADDR, DSTADDR6, parse_addr).or_else(|| frame::ip_addr(r, true)),
         ours: |f| Val::A(f.dst_addr),
     },
     Field {
         name: "src_addr_encap",
         core: false,
-        oracle: |r, _| pair_encap(r, SRCADDR, SRCADDR6, parse_addr),
+        oracle: |r, _| {
+            pair_encap(r, SRCADDR, SRCADDR6, parse_addr).or_else(|| frame::ip_addr_encap(r, false))
+        },
         ours: |f| Val::A(f.src_addr_encap),
     },
     Field {
         name: "dst_addr_encap",
         core: false,
-        oracle: |r, _| pair_encap(r, DSTADDR, DSTADDR6, parse_addr),
+        oracle: |r, _| {
+            pair_encap(r, DSTADDR, DSTADDR6, parse_addr).or_else(|| frame::ip_addr_encap(r, true))
+        },
         ours: |f| Val::A(f.dst_addr_encap),
     },
     Field {
         name: "proto_encap",
         core: false,
-        oracle: |r, _| uint_encap(r, &["cflow.protocol"], 4),
+        oracle: |r, _| uint_encap(r, &["cflow.protocol"], 4).or_else(|| frame::proto(r, true)),
         ours: |f| Val::U(f.proto_encap.into()),
     },
     Field {
@@ -80,19 +85,19 @@ pub const FIELDS: &[Field] = &[
     Field {
         name: "src_port",
         core: true,
-        oracle: |r, _| uint(r, &["cflow.srcport"], 7),
+        oracle: |r, _| uint(r, &["cflow.srcport"], 7).or_else(|| frame::port(r, false)),
         ours: |f| Val::U(f.src_port.into()),
     },
     Field {
         name: "dst_port",
         core: true,
-        oracle: |r, _| uint(r, &["cflow.dstport"], 11),
+        oracle: |r, _| uint(r, &["cflow.dstport"], 11).or_else(|| frame::port(r, true)),
         ours: |f| Val::U(f.dst_port.into()),
     },
     Field {
         name: "proto",
         core: true,
-        oracle: |r, _| uint(r, &["cflow.protocol"], 4),
+        oracle: |r, _| uint(r, &["cflow.protocol"], 4).or_else(|| frame::proto(r, false)),
         ours: |f| Val::U(f.proto.into()),
     },
     Field {
@@ -103,6 +108,7 @@ pub const FIELDS: &[Field] = &[
         oracle: |r, _| {
             uint(r, &["cflow.octets", "cflow.octets64"], 1)
                 .or_else(|| uint(r, &["cflow.permanent_octets"], 85))
+                .or_else(|| frame::bytes(r))
         },
         ours: |f| Val::U(f.bytes),
     },
@@ -112,6 +118,7 @@ pub const FIELDS: &[Field] = &[
         oracle: |r, _| {
             uint(r, &["cflow.packets", "cflow.packets64"], 2)
                 .or_else(|| uint(r, &["cflow.permanent_packets"], 86))
+                .or_else(|| frame::packets(r))
         },
         ours: |f| Val::U(f.packets),
     },
@@ -130,7 +137,7 @@ pub const FIELDS: &[Field] = &[
     Field {
         name: "ip_tos",
         core: false,
-        oracle: |r, _| uint(r, &["cflow.tos"], 5),
+        oracle: |r, _| uint(r, &["cflow.tos"], 5).or_else(|| frame::tos(r)),
         ours: |f| Val::U(f.ip_tos.into()),
     },
     Field {
@@ -178,13 +185,21 @@ pub const FIELDS: &[Field] = &[
     Field {
         name: "src_mac",
         core: false,
-        oracle: |r, _| pick(r, &["cflow.srcmac"], 56, parse_mac).map(|x| x.map(|p| p.expect)),
+        oracle: |r, _| {
+            pick(r, &["cflow.srcmac"], 56, parse_mac)
+                .map(|x| x.map(|p| p.expect))
+                .or_else(|| frame::mac(r, false))
+        },
         ours: |f| Val::U(f.src_mac),
     },
     Field {
         name: "dst_mac",
         core: false,
-        oracle: |r, _| pick(r, &["cflow.dstmac"], 80, parse_mac).map(|x| x.map(|p| p.expect)),
+        oracle: |r, _| {
+            pick(r, &["cflow.dstmac"], 80, parse_mac)
+                .map(|x| x.map(|p| p.expect))
+                .or_else(|| frame::mac(r, true))
+        },
         ours: |f| Val::U(f.dst_mac),
     },
     Field {
@@ -202,7 +217,7 @@ pub const FIELDS: &[Field] = &[
     Field {
         name: "vlan_id",
         core: false,
-        oracle: |r, _| uint(r, &["cflow.dot1q_vlan_id"], 243),
+        oracle: |r, _| uint(r, &["cflow.dot1q_vlan_id"], 243).or_else(|| frame::vlan(r)),
         ours: |f| Val::U(f.vlan_id.into()),
     },
     Field {

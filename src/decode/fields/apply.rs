@@ -5,7 +5,8 @@
 
 use super::kind::Kind;
 use super::op::Val;
-use super::sampling::Sampling;
+use super::sampling::{Sampling, S311};
+use super::section::SectionRef;
 use crate::cursor::be_uint;
 use crate::flow::{mac_from_bytes, Addr, FlowRecord, MAX_MPLS};
 
@@ -15,6 +16,10 @@ pub(super) struct Aux {
     pub(super) start: u64,
     pub(super) end: u64,
     pub(super) samp: Sampling,
+    /// `Kind::AltCounter` sums: octets, packets.
+    pub(super) alt: [u64; 2],
+    /// The packet section, dataLinkFrameSize and sectionOffset (`Kind::Section` ...).
+    pub(super) section: SectionRef,
 }
 
 /// Stores an address unless it is all zeros and the field already holds one: templates that
@@ -145,10 +150,22 @@ pub(super) fn apply(rec: &mut FlowRecord, aux: &mut Aux, kind: Kind, arg: u8, x:
         Kind::End => aux.end = n(),
         Kind::SysInit => aux.samp.sys_init_ms = n(),
         Kind::Sampling => {
-            aux.samp.raw[arg as usize] = n();
+            aux.samp.raw[arg as usize] = if arg == S311 && x.len == 4 {
+                // float32 samplingProbability (reduced-size encoding)
+                f64::from(f32::from_bits(n32())).to_bits()
+            } else {
+                n()
+            };
             aux.samp.present |= 1 << arg;
         }
         Kind::SamplerId => aux.samp.sampler_id = Some(n()),
+        Kind::Section => aux.section.set(arg, x.off, x.len),
+        Kind::FrameSize => aux.section.frame_size = n(),
+        Kind::SectionOffset => aux.section.offset = n(),
+        Kind::AltCounter => {
+            let c = &mut aux.alt[arg as usize & 1];
+            *c = c.saturating_add(n());
+        }
         Kind::Dup => apply_dup(rec, aux, Kind::from_u8(arg), x),
     }
 }

@@ -3,9 +3,14 @@
 //! records (`data_kind`) and options records (`options_kind`), with the field lengths each
 //! kind can decode (`accepts`). Compile-time only: the record loop sees kinds, never IEs.
 
-use super::sampling::{S305, S306, S309, S310, S34, S50};
+use super::sampling::{S304, S305, S306, S309, S310, S311, S34, S50};
 use crate::decode::spec::FieldSpec;
 use crate::flow::FieldGroups;
+
+/// `Kind::Section` args: the packet section's first layer.
+pub(super) const SECTION_FRAME: u8 = 1; // Ethernet: 315, v9 104
+pub(super) const SECTION_IP: u8 = 2; // IP header: 313
+pub(super) const SECTION_MPLS: u8 = 3; // MPLS label stack: 316
 
 /// What one op does with its bytes.
 #[repr(u8)]
@@ -65,6 +70,17 @@ pub(crate) enum Kind {
     Sampling,
     /// samplerId (48) / selectorId (302).
     SamplerId,
+    /// A sampled packet section (`arg`: a `SECTION_*` value: 315/104 frame,
+    /// 313 IP header, 316 MPLS label stack), parsed after the record's other ops.
+    Section,
+    /// dataLinkFrameSize (312): the sampled frame's length.
+    FrameSize,
+    /// sectionOffset (409) / layer2packetSectionOffset (102).
+    SectionOffset,
+    /// A counter used only when the record's main one is zero or absent (`arg` 0: octets,
+    /// 1: packets): postOctet/PacketDeltaCount (23/24) beside 1/2, initiator and responder
+    /// counts (231/232, 298/299) summed when no delta or total counter is in the template.
+    AltCounter,
     /// A later occurrence of an element the template already carries; `arg` is its kind.
     /// Its value replaces the earlier one only when it is not zero (the earlier one moves to
     /// the `*_encap` field for addresses, protocol, ToS and flow label: RFC 7011 §8 orders
@@ -97,7 +113,12 @@ impl Kind {
             | Kind::End
             | Kind::SysInit
             | Kind::Sampling
-            | Kind::SamplerId => 0,
+            | Kind::SamplerId
+            | Kind::FrameSize
+            | Kind::SectionOffset
+            | Kind::AltCounter => 0,
+            // the frame may fill any field
+            Kind::Section => FieldGroups::ALL.0,
             // a first address of each direction goes to the flow fields; a second is a
             // repetition (`Dup`), which may fill the tunnel fields
             Kind::SrcAddr | Kind::DstAddr => 0,
@@ -123,7 +144,7 @@ impl Kind {
     }
 
     /// Every kind, in declaration order (`ALL[k as usize] == k`).
-    pub(super) const ALL: [Kind; 47] = [
+    pub(super) const ALL: [Kind; 51] = [
         Kind::Skip,
         Kind::Bytes,
         Kind::Packets,
@@ -170,6 +191,10 @@ impl Kind {
         Kind::SysInit,
         Kind::Sampling,
         Kind::SamplerId,
+        Kind::Section,
+        Kind::FrameSize,
+        Kind::SectionOffset,
+        Kind::AltCounter,
         Kind::Dup,
     ];
 
@@ -189,6 +214,8 @@ pub(super) fn accepts(kind: Kind, len: u16) -> bool {
         }
         Kind::SrcMac | Kind::DstMac => len == 6,
         Kind::Mpls => len == 3 || len == 4,
+        // any length, variable included
+        Kind::Section => true,
         _ => (1..=8).contains(&len),
     }
 }
@@ -199,13 +226,23 @@ pub(super) fn data_kind(f: &FieldSpec, has: &dyn Fn(u16) -> bool) -> (Kind, u8) 
         return (Kind::Skip, 0);
     }
     let k = match f.id {
+        // the counter rule (docs/schemas.md "Bytes and packets"): a delta counter, the
+        // post one where the pre one is zero, else the total, else initiator + responder
         1 => Kind::Bytes,
         23 if !has(1) => Kind::Bytes,
+        23 => return (Kind::AltCounter, 0),
         2 => Kind::Packets,
         24 if !has(2) => Kind::Packets,
-        // octet/packetTotalCount (YAF, nProbe) when no delta counter is present
+        24 => return (Kind::AltCounter, 1),
         85 if !has(1) && !has(23) => Kind::Bytes,
         86 if !has(2) && !has(24) => Kind::Packets,
+        231 | 232 if !has(1) && !has(23) && !has(85) => return (Kind::AltCounter, 0),
+        298 | 299 if !has(2) && !has(24) && !has(86) => return (Kind::AltCounter, 1),
+        315 | 104 => return (Kind::Section, SECTION_FRAME),
+        313 => return (Kind::Section, SECTION_IP),
+        316 => return (Kind::Section, SECTION_MPLS),
+        312 => Kind::FrameSize,
+        409 | 102 => Kind::SectionOffset,
         4 => Kind::Proto,
         5 => Kind::Tos,
         6 => Kind::TcpFlags,
@@ -268,6 +305,8 @@ fn sampling_kind(ie: u16) -> (Kind, u8) {
         306 => (Kind::Sampling, S306),
         309 => (Kind::Sampling, S309),
         310 => (Kind::Sampling, S310),
+        304 => (Kind::Sampling, S304),
+        311 => (Kind::Sampling, S311),
         _ => (Kind::Skip, 0),
     }
 }

@@ -17,7 +17,8 @@
 //!
 //! One job per file, each using only the files listed before it: `sampling` and `time`
 //! (the values a record carries besides its flow fields), `kind` (IE -> [`Kind`](kind::Kind)),
-//! `op` (one compiled field and how its bytes are read), `apply` (a value into the record),
+//! `op` (one compiled field and how its bytes are read), `section` (a sampled packet section
+//! parsed into the record by `decode::packet`), `apply` (a value into the record),
 //! `slots` (fixed offsets and record reuse), `plan` (the compiler), `record` (the record
 //! loops).
 
@@ -26,7 +27,10 @@ mod kind;
 mod op;
 mod plan;
 mod record;
+#[cfg(test)]
+mod rule_tests;
 mod sampling;
+mod section;
 mod slots;
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@
 
 use super::kind::{accepts, data_kind, options_kind, Kind};
 use super::op::{window_shift, Op};
+use super::section::carried_by;
 use super::slots::{reusable, Slots};
 use super::time::TimeSrc;
 use crate::decode::spec::{FieldSpec, VARLEN};
@@ -18,6 +19,14 @@ pub(crate) mod flag {
     pub const ICMP_FROM_PORT: u8 = 2;
     /// Record carries systemInitTimeMilliseconds.
     pub const SYS_INIT: u8 = 4;
+    /// Record carries a sampled packet section (IE 315/104, 313, 316).
+    pub const SECTION: u8 = 8;
+    /// Record carries a counter used when its main one is zero (`Kind::AltCounter`).
+    pub const ALT_COUNTERS: u8 = 16;
+    /// The template has no main octet (resp. packet) counter: the alternative one is the
+    /// record's whatever the field holds (a reused record's is the previous record's).
+    pub const ALT_BYTES_ONLY: u8 = 32;
+    pub const ALT_PACKETS_ONLY: u8 = 64;
 }
 
 /// A template compiled for decoding.
@@ -44,6 +53,9 @@ pub(crate) struct Plan {
     /// The [`FieldGroups`](crate::flow::FieldGroups) the template's records may hold
     /// (`Kind::groups` of every op).
     pub groups: u8,
+    /// With a packet section: the fields the template itself carries, which the frame
+    /// does not overwrite ([`section::Carried`](super::section::Carried) bits).
+    pub carried: u32,
 }
 
 /// Largest record a set can hold (set length is 16 bits, 4 of them the set header).
@@ -126,18 +138,22 @@ impl Plan {
             } else {
                 data_kind(f, &has)
             };
-            if f.len == VARLEN || !accepts(kind, f.len) {
+            if (f.len == VARLEN && kind != Kind::Section) || !accepts(kind, f.len) {
                 (kind, arg) = (Kind::Skip, 0);
             }
             match kind {
                 Kind::Sampling | Kind::SamplerId => flags |= flag::SAMPLING,
                 Kind::SysInit => flags |= flag::SYS_INIT,
+                Kind::Section => flags |= flag::SECTION,
+                Kind::AltCounter => flags |= flag::ALT_COUNTERS,
                 _ => {}
             }
             // a kind (with its arg) already filled by an earlier field: a repetition
             let slot = &mut seen[kind as usize];
             if kind != Kind::Skip && *slot & (1 << (arg & 15)) != 0 {
                 (kind, arg) = match kind {
+                    // initiator and responder counts add up
+                    Kind::AltCounter => (kind, arg),
                     Kind::Mpls | Kind::Sampling => (Kind::Skip, 0),
                     k => (Kind::Dup, k as u8),
                 };
@@ -186,7 +202,22 @@ impl Plan {
         }
         // (the ICMP type and code `finish` may take from the port add their group to the
         // record that has them)
+        if flags & flag::ALT_COUNTERS != 0 {
+            let main = |k: Kind| ops.iter().any(|o| o.kind == k);
+            let alt = |a: u8| ops.iter().any(|o| o.kind == Kind::AltCounter && o.arg == a);
+            if alt(0) && !main(Kind::Bytes) {
+                flags |= flag::ALT_BYTES_ONLY;
+            }
+            if alt(1) && !main(Kind::Packets) {
+                flags |= flag::ALT_PACKETS_ONLY;
+            }
+        }
         let groups = ops.iter().fold(0, |g, o| g | o.kind.groups());
+        let carried = if flags & flag::SECTION != 0 {
+            ops.iter().fold(0, |c, o| c | carried_by(o))
+        } else {
+            0
+        };
         let (slots, rest) = if fixed {
             Slots::split(&ops)
         } else {
@@ -208,6 +239,7 @@ impl Plan {
                 )
             });
         Ok(Plan {
+            carried,
             reuse: reusable(&ops),
             rest_without_addrs,
             groups,

@@ -7,6 +7,7 @@ use super::apply::{apply, Aux};
 use super::op::{window_shift, Val};
 use super::plan::{flag, Plan};
 use super::sampling::{SamplerRates, Sampling};
+use super::section::apply_section;
 use super::slots::{apply_slots, plain_path, restore_volatile, Slots};
 use super::time::{resolve_time, RecCtx, TimeSrc};
 use crate::decode::spec::VARLEN;
@@ -28,6 +29,8 @@ pub(crate) struct SetOutcome {
     pub limit_hit: bool,
     /// A variable-length record ran past the set.
     pub error: Option<DecodeError>,
+    /// Packet sections not decoded because they do not start at the frame's first byte.
+    pub sections_skipped: usize,
 }
 
 /// Reads one variable-length prefix at `*p`.
@@ -54,8 +57,21 @@ fn finish<R: SamplerRates>(
     last_sampler: &mut Option<(u64, Option<u64>)>,
     rec: &mut FlowRecord,
     aux: &Aux,
+    buf: &[u8],
     out: &mut SetOutcome,
 ) {
+    if plan.flags & flag::ALT_COUNTERS != 0 {
+        // the counter rule: the main counter, else (zero or absent) the alternative
+        if rec.bytes == 0 || plan.flags & flag::ALT_BYTES_ONLY != 0 {
+            rec.bytes = aux.alt[0];
+        }
+        if rec.packets == 0 || plan.flags & flag::ALT_PACKETS_ONLY != 0 {
+            rec.packets = aux.alt[1];
+        }
+    }
+    if plan.flags & flag::SECTION != 0 && !apply_section(rec, &aux.section, buf, plan.carried) {
+        out.sections_skipped += 1;
+    }
     if plan.start != TimeSrc::None as u8 || plan.end != TimeSrc::None as u8 {
         let sys_init = if aux.samp.sys_init_ms != 0 {
             aux.samp.sys_init_ms
@@ -108,10 +124,11 @@ pub(crate) fn decode_data<S: crate::decode::FlowSink, R: SamplerRates>(
     sink: &mut S,
 ) -> SetOutcome {
     let mut out = SetOutcome::default();
-    let base = &FlowRecord {
-        groups: FieldGroups(base.groups.0 | plan.groups),
-        ..*base
-    };
+    let groups = FieldGroups(base.groups.0 | plan.groups);
+    // the variable-length loop copies the caller's record (one memcpy per record; a local
+    // copy with `groups` set would be rebuilt field by field each time)
+    let caller_base = base;
+    let base = &FlowRecord { groups, ..*base };
     // one-entry cache of the sampler-id lookup: a set's records share their sampler
     let mut last_sampler: Option<(u64, Option<u64>)> = None;
     if plan.fixed {
@@ -130,13 +147,20 @@ pub(crate) fn decode_data<S: crate::decode::FlowSink, R: SamplerRates>(
             (&plan.slots, &plan.rest)
         };
         let mut rec = *base;
+        // every op runs for every record and overwrites its `Aux` value, except those that
+        // accumulate (sampling IEs present, alternative counters): only their plans need a
+        // fresh `Aux` per record
+        let fresh_aux = plan.flags & (flag::SAMPLING | flag::ALT_COUNTERS) != 0;
+        let mut aux = Aux::default();
         for r in data.chunks_exact(plan.min_len).take(take) {
             if reuse {
                 restore_volatile(&mut rec, base, !plan.rest_without_addrs);
             } else {
                 rec = *base;
             }
-            let mut aux = Aux::default();
+            if fresh_aux {
+                aux = Aux::default();
+            }
             apply_slots(&mut rec, &mut aux, r, slots);
             for op in ops.iter() {
                 let x = Val {
@@ -154,6 +178,7 @@ pub(crate) fn decode_data<S: crate::decode::FlowSink, R: SamplerRates>(
                 &mut last_sampler,
                 &mut rec,
                 &aux,
+                r,
                 &mut out,
             );
             sink.flow(&rec);
@@ -162,14 +187,19 @@ pub(crate) fn decode_data<S: crate::decode::FlowSink, R: SamplerRates>(
         return out;
     }
     let mut pos = 0usize;
+    let fresh_aux = plan.flags & (flag::SAMPLING | flag::ALT_COUNTERS) != 0;
+    let mut aux = Aux::default();
     while data.len() - pos >= plan.min_len {
         if out.records == budget {
             out.limit_hit = true;
             break;
         }
         let mut p = pos;
-        let mut rec = *base;
-        let mut aux = Aux::default();
+        let mut rec = *caller_base;
+        rec.groups = groups;
+        if fresh_aux {
+            aux = Aux::default();
+        }
         let mut ok = true;
         for op in plan.ops.iter() {
             let len = if op.len == VARLEN {
@@ -212,6 +242,7 @@ pub(crate) fn decode_data<S: crate::decode::FlowSink, R: SamplerRates>(
             &mut last_sampler,
             &mut rec,
             &aux,
+            data,
             &mut out,
         );
         sink.flow(&rec);

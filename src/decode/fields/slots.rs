@@ -167,10 +167,11 @@ pub(super) fn apply_slots(rec: &mut FlowRecord, aux: &mut Aux, r: &[u8], s: &Slo
 /// Whether every op of a plan leaves a record that `restore_volatile` turns back into the
 /// base plus this record's own values: each op either overwrites its fields whatever they
 /// held, or only touches fields `restore_volatile` puts back. The MPLS stack (counted
-/// across ops) and repeated elements (which read what earlier ones wrote) do neither.
+/// across ops), repeated elements (which read what earlier ones wrote) and packet sections
+/// (the frame fills fields no op of the template writes) do neither.
 pub(super) fn reusable(ops: &[Op]) -> bool {
     ops.iter()
-        .all(|o| !matches!(o.kind, Kind::Mpls | Kind::Dup))
+        .all(|o| !matches!(o.kind, Kind::Mpls | Kind::Dup | Kind::Section))
 }
 
 /// Puts back from `base` every field that an op or `finish` reads, or writes only under a

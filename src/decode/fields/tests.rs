@@ -103,7 +103,11 @@ fn window_reads_any_length() {
 fn precedence_at_compile_time() {
     let p = Plan::build(&[f(23, 4), f(1, 4), f(24, 4)], false, 0, false, 256).unwrap();
     let kinds: Vec<_> = p.ops.iter().map(|o| (o.kind, o.off)).collect();
-    assert_eq!(kinds, vec![(Kind::Bytes, 4), (Kind::Packets, 8)]);
+    // postOctetDeltaCount beside octetDeltaCount: the alternative when IE 1 is zero
+    assert_eq!(
+        kinds,
+        vec![(Kind::AltCounter, 0), (Kind::Bytes, 4), (Kind::Packets, 8)]
+    );
     let p = Plan::build(&[f(18, 4)], false, 0, false, 256).unwrap();
     assert_eq!(p.ops[0].kind, Kind::BgpNextHopBoth);
     let p = Plan::build(&[f(18, 4), f(15, 4)], false, 0, false, 256).unwrap();

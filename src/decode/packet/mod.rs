@@ -1,11 +1,15 @@
-//! Sampled packet headers (sFlow raw packet header, IPFIX dataLinkFrameSection) parsed into a
+//! Sampled packet headers (sFlow raw packet header; IPFIX / NetFlow v9 packet sections:
+//! dataLinkFrameSection 315, layer2packetSectionData 104, ipHeaderPacketSection 313,
+//! mplsLabelStackSection 316) parsed into a
 //! [`FlowRecord`](crate::flow::FlowRecord), zero-copy over the captured bytes.
 //!
 //! Each fixed header is a typed view over borrowed bytes whose constructor checks the length
 //! once (`new_checked`); after that no accessor can panic. The parser walks Ethernet, 802.1Q /
 //! QinQ, LLC/SNAP, PPP and Cisco HDLC, MPLS, IPv4 (options, fragments), IPv6 (extension
 //! headers incl. fragment and routing), GRE and IP-in-IP tunnels, then TCP, UDP, ICMP and
-//! ICMPv6. A header cut anywhere (sFlow agents send the first 128 bytes or so) stops the walk
+//! ICMPv6, with what exporters put in front of IP: MPLS stacks followed by IP or by an
+//! Ethernet pseudowire (control word or none, RFC 4385/4448), IPv6 routing headers (SRv6),
+//! VXLAN (UDP 4789) and Ethernet in IPv6 (143). A header cut anywhere (sFlow agents send the first 128 bytes or so) stops the walk
 //! cleanly: every field read before the cut is kept, nothing after it is guessed.
 //!
 //! Where the fields go:
@@ -27,7 +31,9 @@ mod walk;
 mod wire;
 
 #[cfg(test)]
+mod encap_tests;
+#[cfg(test)]
 pub(crate) mod tests;
 
-pub use walk::{parse, parse_ethernet, Parsed};
+pub use walk::{parse, parse_ethernet, parse_ip, Parsed};
 pub use wire::{ethertype, header_protocol, ipproto, mac, EthernetHeader, Ipv4Header, Ipv6Header};

@@ -14,6 +14,8 @@ const MAX_LABELS: usize = 16;
 const MAX_EXT_HEADERS: usize = 8;
 /// IP headers walked (outer, one tunnel, one tunnel in the tunnel).
 const MAX_IP_HEADERS: u8 = 3;
+/// The UDP destination port of VXLAN (RFC 7348).
+const VXLAN_PORT: u16 = 4789;
 
 /// How far a header walk got.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -24,6 +26,9 @@ pub struct Parsed {
     pub cut: bool,
     /// IP headers seen (1 = plain, 2 = one tunnel).
     pub ip_headers: u8,
+    /// The first IP header's declared packet length (IPv4 total length, IPv6 payload
+    /// length + 40); 0 when no IP header was read.
+    pub ip_len: u32,
 }
 
 /// Parses a sampled header of sFlow `header_protocol` `proto` into `rec`. Unknown protocols
@@ -57,6 +62,28 @@ pub fn parse(proto: u32, data: &[u8], rec: &mut FlowRecord) -> Parsed {
 /// Parses an Ethernet frame (IPFIX dataLinkFrameSection, sFlow protocol 1) into `rec`.
 pub fn parse_ethernet(data: &[u8], rec: &mut FlowRecord) -> Parsed {
     parse(header_protocol::ETHERNET, data, rec)
+}
+
+/// Parses a packet that starts at its IP header (IPFIX ipHeaderPacketSection), IPv4 or IPv6
+/// by its first nibble; anything else is `unknown`.
+pub fn parse_ip(data: &[u8], rec: &mut FlowRecord) -> Parsed {
+    let proto = match data.first().map(|b| b >> 4) {
+        Some(4) => header_protocol::IPV4,
+        Some(6) => header_protocol::IPV6,
+        Some(_) => {
+            return Parsed {
+                unknown: true,
+                ..Parsed::default()
+            }
+        }
+        None => {
+            return Parsed {
+                cut: true,
+                ..Parsed::default()
+            }
+        }
+    };
+    parse(proto, data, rec)
 }
 
 struct Walk<'a, 'r> {
@@ -251,6 +278,22 @@ impl<'a> Walk<'a, '_> {
                         self.set_ip_etype(ethertype::IPV6);
                         self.ipv6(at)
                     }
+                    // a pseudowire control word (RFC 4385: first nibble 0), then the
+                    // emulated Ethernet frame (EoMPLS, RFC 4448); a frame without one whose
+                    // destination MAC starts with a 0 nibble is told apart by its ethertype
+                    Some(0)
+                        if !self.looks_like_ethernet(at) || self.looks_like_ethernet(at + 4) =>
+                    {
+                        // goflow2's layer kinds have none for it
+                        self.layer(layer::CUSTOM, 4, at);
+                        if self.data.len() < at + 4 {
+                            self.out.cut = true;
+                        } else {
+                            self.pw_ethernet(at + 4);
+                        }
+                    }
+                    // no control word: an Ethernet frame if its ethertype says so
+                    Some(_) if self.looks_like_ethernet(at) => self.pw_ethernet(at),
                     Some(_) => self.out.unknown = true,
                     None => self.out.cut = true,
                 }
@@ -260,6 +303,32 @@ impl<'a> Walk<'a, '_> {
         if n > 0 {
             self.layer(layer::MPLS, 4 * n, off);
         }
+    }
+
+    /// Whether the bytes at `off` read as an Ethernet header whose ethertype the walk
+    /// follows (an Ethernet pseudowire without control word has no other marker).
+    fn looks_like_ethernet(&self, off: usize) -> bool {
+        matches!(
+            be16(self.data, off + 12),
+            Some(
+                ethertype::IPV4
+                    | ethertype::IPV6
+                    | ethertype::DOT1Q
+                    | ethertype::QINQ
+                    | ethertype::MPLS
+            )
+        )
+    }
+
+    /// The Ethernet frame an Ethernet pseudowire carries: its IP packet is the flow's when
+    /// the labels carried no other (the outer Ethernet header keeps the MACs and VLAN).
+    fn pw_ethernet(&mut self, off: usize) {
+        if self.out.ip_headers == 0 {
+            if let Some(et @ (ethertype::IPV4 | ethertype::IPV6)) = be16(self.data, off + 12) {
+                self.set_ip_etype(et);
+            }
+        }
+        self.ethernet(off, false)
     }
 
     /// Behind MPLS the flow's ethertype is the IP version found under the labels.
@@ -293,6 +362,7 @@ impl<'a> Walk<'a, '_> {
         let r = &mut *self.rec;
         match self.out.ip_headers {
             1 => {
+                self.out.ip_len = u32::from(h.total_len());
                 r.src_addr = Addr::v4(h.src());
                 r.dst_addr = Addr::v4(h.dst());
                 r.proto = u32::from(h.protocol());
@@ -347,6 +417,7 @@ impl<'a> Walk<'a, '_> {
             let r = &mut *self.rec;
             match level {
                 1 => {
+                    self.out.ip_len = u32::from(h.payload_len()) + Ipv6Header::LEN as u32;
                     r.src_addr = Addr::v6(h.src());
                     r.dst_addr = Addr::v6(h.dst());
                     r.proto = u32::from(h.next_header());
@@ -469,6 +540,9 @@ impl<'a> Walk<'a, '_> {
                     self.rec.dst_port = u32::from(dp);
                 }
                 self.layer(layer::UDP, 8, off);
+                if dp == VXLAN_PORT {
+                    self.vxlan(off + 8);
+                }
             }
             ipproto::ICMP | ipproto::ICMPV6 => {
                 let (Some(&t), Some(&c)) = (b.first(), b.get(1)) else {
@@ -487,10 +561,31 @@ impl<'a> Walk<'a, '_> {
                 self.layer(kind, 8, off);
             }
             ipproto::GRE => self.gre(off),
+            ipproto::ETHERNET => self.ethernet(off, false),
             ipproto::IPIP => self.ipv4(off),
             ipproto::IPV6 => self.ipv6(off),
             _ => self.out.unknown = true,
         }
+    }
+
+    /// VXLAN (RFC 7348): an 8-byte header whose I flag says a VNI follows, then an Ethernet
+    /// frame.
+    fn vxlan(&mut self, off: usize) {
+        let b = self.rest(off);
+        let Some(&flags) = b.first() else {
+            self.out.cut = true;
+            return;
+        };
+        self.layer(layer::CUSTOM, 8, off); // goflow2 has no VXLAN kind
+        if flags & 0x08 == 0 {
+            self.out.unknown = true;
+            return;
+        }
+        if b.len() < 8 {
+            self.out.cut = true;
+            return;
+        }
+        self.ethernet(off + 8, false);
     }
 
     /// GRE version 0 (RFC 2784/2890): optional checksum, key and sequence words.

@@ -44,6 +44,8 @@ pub mod ipproto {
     pub const NONE: u8 = 59;
     pub const DSTOPTS: u8 = 60;
     pub const MOBILITY: u8 = 135;
+    /// Ethernet in IPv6 (RFC 8986 SRv6 End.DX2 / T.Encaps.L2).
+    pub const ETHERNET: u8 = 143;
     pub const HIP: u8 = 139;
     pub const SHIM6: u8 = 140;
 }

@@ -70,12 +70,13 @@ pub fn drop_forwarding_status(reason: u32) -> u32 {
 }
 
 /// A flow's `in_if`/`out_if` from its sample's interfaces; an output discarded with a reason
-/// also sets its `forwarding_status`.
+/// also sets its `forwarding_status` and `discard_reason`.
 #[inline]
 pub(super) fn set_interfaces(rec: &mut FlowRecord, input: Interface, output: Interface) {
     rec.in_if = input.if_index();
     rec.out_if = output.if_index();
     if let Interface::Discarded(reason) = output {
         rec.forwarding_status = drop_forwarding_status(reason);
+        rec.discard_reason = reason;
     }
 }

@@ -243,6 +243,7 @@ fn decode_flow_sample<S: FlowSink>(
                 Interface::compact(output),
             );
             rec.forwarding_status = drop_forwarding_status(reason);
+            rec.discard_reason = reason;
         }
     }
     let n = record_count(&mut c, Section::FlowRecord, budget)?;

@@ -137,6 +137,10 @@ fn decodes_every_sample_kind() {
     );
     assert_eq!((r.sampling_rate, r.bytes, r.packets), (512, 1500, 1));
     assert_eq!((r.in_if, r.out_if, r.forwarding_status), (3, 0, 129));
+    assert_eq!(
+        r.discard_reason, 258,
+        "the output interface's discard reason"
+    );
     assert_eq!((r.src_vlan, r.dst_vlan, r.vlan_id), (100, 0, 0));
     assert_eq!(r.src_addr, Addr::v4([10, 0, 0, 1]));
     assert_eq!(
@@ -166,7 +170,9 @@ fn decodes_every_sample_kind() {
     assert_eq!((r.src_mac, r.dst_mac), (0x00fe_c899_0547, 0x0100_5e2a_aa04));
 
     let r = out.flows[2];
+    // a discarded-packet sample without a sampled header keeps what it has
     assert_eq!((r.in_if, r.out_if, r.forwarding_status), (1, 2, 137));
+    assert_eq!((r.discard_reason, r.packets), (257, 1));
     assert_eq!((r.sampling_rate, r.bytes), (0, 0));
 
     let c = out.counters[0];

@@ -172,6 +172,7 @@ schema!(goflow_v2_pb, goflow_v2_json, GoflowV2, |r| {
     if (r.may_hold(FieldGroups::MISC)) {
         120 "BiFlowDirection" u32(r.bi_flow_direction());
         121 "IPFlags" u32(r.ip_flags());
+        122 "DiscardReason" u32(r.discard_reason());
     }
 });
 

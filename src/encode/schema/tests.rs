@@ -286,3 +286,30 @@ fn json_keys_and_values() {
     assert_eq!(v["type"], "NETFLOW_V9");
     assert_eq!(v["layer_stack"], serde_json::json!(["Ethernet", "IPv6"]));
 }
+
+#[test]
+fn discard_reason_in_v2_pb_and_json() {
+    // an sFlow discarded-packet sample without a sampled header: interfaces and the reason
+    let r = FlowRecord {
+        flow_type: FlowType::SFlow5,
+        in_if: 3,
+        packets: 1,
+        forwarding_status: 137,
+        discard_reason: 257,
+        ..Default::default()
+    };
+    let mut buf = Vec::new();
+    Schema::GoflowV2.encode_pb(&r, &mut buf);
+    let m = pb::goflow_v2::FlowMessage::decode(&buf[..]).unwrap();
+    assert_eq!(
+        (m.forwarding_status, m.discard_reason, m.src_if),
+        (137, 257, 3)
+    );
+    buf.clear();
+    Schema::GoflowV2.encode_json(&r, &mut buf);
+    let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+    assert_eq!(
+        (v["DiscardReason"].as_u64(), v["ForwardingStatus"].as_u64()),
+        (Some(257), Some(137))
+    );
+}

@@ -273,6 +273,87 @@ pub fn ipfix_template_and_data(n: u32, seq: u32) -> Vec<u8> {
     ipfix_close(d)
 }
 
+/// The template of [`ipfix_datalink`] (Juniper inline monitoring's layout): ingress
+/// interface, flow direction, dataLinkFrameSize (312), dataLinkFrameSection (315, variable
+/// length).
+pub const IPFIX_DATALINK_FIELDS: [(u16, u16); 4] = [(10, 4), (61, 1), (312, 2), (315, 65535)];
+
+/// The template id of [`ipfix_datalink`].
+pub const DATALINK_TEMPLATE_ID: u16 = 384;
+
+/// An IPFIX message with the packet-section template and `n` records, each carrying `frame`
+/// as its dataLinkFrameSection (ingress ifIndex 582 + i, direction 0, frame size 1518).
+pub fn ipfix_datalink(n: u32, seq: u32, frame: &[u8]) -> Vec<u8> {
+    datalink_message(n, seq, frame, true)
+}
+
+/// [`ipfix_datalink`] without the template set (an exporter sends it now and then).
+pub fn ipfix_datalink_data(n: u32, seq: u32, frame: &[u8]) -> Vec<u8> {
+    datalink_message(n, seq, frame, false)
+}
+
+fn datalink_message(n: u32, seq: u32, frame: &[u8], template: bool) -> Vec<u8> {
+    let mut d = Vec::new();
+    ipfix_header(&mut d, seq);
+    if template {
+        ipfix_template_set(&mut d, DATALINK_TEMPLATE_ID, &IPFIX_DATALINK_FIELDS);
+    }
+    let start = d.len();
+    d.extend_from_slice(&DATALINK_TEMPLATE_ID.to_be_bytes());
+    d.extend_from_slice(&[0, 0]);
+    for i in 0..n {
+        d.extend_from_slice(&(582 + i).to_be_bytes());
+        d.push(0);
+        d.extend_from_slice(&1518u16.to_be_bytes());
+        if frame.len() < 255 {
+            d.push(frame.len() as u8);
+        } else {
+            d.push(255);
+            d.extend_from_slice(&(frame.len() as u16).to_be_bytes());
+        }
+        d.extend_from_slice(frame);
+    }
+    close_set(&mut d, start);
+    ipfix_close(d)
+}
+
+/// Sampled frames with what exporters put in front of IP (fuzz seeds, benches): EoMPLS with
+/// a control word, SRv6 (IPv6 routing header, IPv4 inside), VXLAN; each wraps the IPv4 / TCP
+/// packet of [`eth_ipv4_tcp`].
+pub fn encapsulated_frames() -> Vec<(&'static str, Vec<u8>)> {
+    let inner = eth_ipv4_tcp(80);
+    let ip = &inner[14..];
+    let eth = |et: u16| {
+        let mut v = vec![0xa0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x02, 0, 0, 0, 0, 0x01];
+        v.extend_from_slice(&et.to_be_bytes());
+        v
+    };
+    let mut eompls = eth(0x8847);
+    eompls.extend_from_slice(&((100u32 << 12) | 64).to_be_bytes());
+    eompls.extend_from_slice(&((200u32 << 12) | 0x140).to_be_bytes());
+    eompls.extend_from_slice(&[0, 0, 0, 1]);
+    eompls.extend_from_slice(&inner);
+    let mut srv6 = eth(0x86dd);
+    srv6.extend_from_slice(&[0x60, 0, 0, 0]);
+    srv6.extend_from_slice(&((24 + ip.len()) as u16).to_be_bytes());
+    srv6.extend_from_slice(&[43, 64]);
+    srv6.extend_from_slice(&[0xfc; 32]);
+    srv6.extend_from_slice(&[4, 2, 4, 0, 0, 0, 0, 0]);
+    srv6.extend_from_slice(&[0xfc; 16]);
+    srv6.extend_from_slice(ip);
+    let mut vxlan = eth(0x0800);
+    let udp_len = (8 + 8 + inner.len()) as u16;
+    vxlan.extend_from_slice(&[
+        0x45, 0, 0, 0, 0, 1, 0, 0, 64, 17, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2,
+    ]);
+    vxlan[16..18].copy_from_slice(&(20 + udp_len).to_be_bytes());
+    vxlan.extend_from_slice(&[0xc0, 0x00, 0x12, 0xb5]);
+    vxlan.extend_from_slice(&udp_len.to_be_bytes());
+    vxlan.extend_from_slice(&[0, 0, 0x08, 0, 0, 0, 0, 0, 42, 0]);
+    vxlan.extend_from_slice(&inner);
+    vec![("eompls-cw", eompls), ("srv6", srv6), ("vxlan", vxlan)]
+}
+
 /// A sampled Ethernet / IPv4 / TCP packet header of exactly `len` (>= 54) bytes: MACs,
 /// ethertype 0x0800, a 20-byte IPv4 header (TCP, 10.0.0.1 -> 192.0.2.1), a 20-byte TCP header
 /// (1024 -> 443, ACK|PSH), then payload bytes.
