@@ -353,3 +353,22 @@ fn keys_are_every_field_in_declaration_order() {
         assert_eq!(v.as_object().unwrap().len(), 50);
     }
 }
+
+/// Numbers at each digit count and at their limits, addresses at the ends of their ranges.
+#[test]
+fn numbers_and_addresses_at_their_limits() {
+    for v in [0u64, 9, 10, 99, 100, 65535, 1 << 32, u64::MAX] {
+        let r = FlowRecord {
+            bytes: v,
+            src_port: v as u32,
+            src_addr: Addr::v4([255, 0, 10, 100]),
+            src_net: 32,
+            ..Default::default()
+        };
+        let t = json(&r);
+        assert!(t.contains(&format!(r#""bytes":{v},"#)), "{t}");
+        assert!(t.contains(&format!(r#""src_port":{},"#, v as u32)), "{t}");
+        assert!(t.contains(r#""src_addr":"255.0.10.100","#), "{t}");
+        assert!(t.contains(r#""src_net":"255.0.10.100/32","#), "{t}");
+    }
+}
