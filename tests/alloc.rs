@@ -11,7 +11,7 @@ mod common;
 use common::builders;
 use coreflow::decode::Decoder;
 use coreflow::encode::schema::Schema;
-use coreflow::flow::FlowRecord;
+use coreflow::flow::{Addr, FieldGroups, FlowRecord};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::net::IpAddr;
@@ -128,7 +128,8 @@ fn netflow5_decode_and_encode_allocate_nothing() {
 
 #[test]
 fn json_encoding_into_a_grown_buffer_allocates_nothing() {
-    // the replay/file output path: JSON lines into a pre-grown buffer
+    // the replay/file output path: JSON lines into a pre-grown buffer, GoFlow's JSON and
+    // goflow2's (every field: addresses, prefixes, lists), IPv4 and IPv6
     let d = builders::netflow5(30);
     let mut recs = Vec::new();
     Decoder::default()
@@ -136,20 +137,38 @@ fn json_encoding_into_a_grown_buffer_allocates_nothing() {
             recs.push(*r)
         })
         .unwrap();
-    let mut buf = Vec::with_capacity(1 << 20);
-    for r in &recs {
-        Schema::GoflowV2.encode_json(r, &mut buf);
-    }
-    let allocs = count_allocs(|| {
-        for _ in 0..100 {
-            buf.clear();
-            for r in &recs {
-                Schema::GoflowV2.encode_json(r, &mut buf);
-                buf.push(b'\n');
-            }
+    let mut v6 = recs[0];
+    v6.src_addr = Addr::v6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 5]);
+    v6.dst_addr = Addr::v6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 9]);
+    v6.src_net = 48;
+    v6.groups = FieldGroups::ALL;
+    v6.mpls_ip = Addr::v4([192, 0, 2, 9]);
+    v6.push_mpls(16001, 64);
+    v6.push_as(65001);
+    v6.push_community(1);
+    v6.push_layer(0, 14);
+    recs.push(v6);
+    for schema in [Schema::GoflowV2, Schema::Goflow2] {
+        let mut buf = Vec::with_capacity(1 << 20);
+        for r in &recs {
+            schema.encode_json(r, &mut buf);
         }
-    });
-    assert_eq!(allocs, 0, "{allocs} allocations for {} records", 100 * 30);
+        let allocs = count_allocs(|| {
+            for _ in 0..100 {
+                buf.clear();
+                for r in &recs {
+                    schema.encode_json(r, &mut buf);
+                    buf.push(b'\n');
+                }
+            }
+        });
+        assert_eq!(
+            allocs,
+            0,
+            "{schema:?}: {allocs} allocations for {} records",
+            100 * recs.len()
+        );
+    }
 }
 
 // Learning a template may allocate (once, in the warm-up); decoding data records with a known

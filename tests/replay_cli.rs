@@ -4,6 +4,8 @@
 //! when `../shared/captures` is present, also on a real one. The command's output must be
 //! byte for byte what the library produces for the same datagrams, JSON keys must be field
 //! names of the schema's `.proto`, and protobuf output must decode with the prost types.
+//! goflow2's JSON is checked on a capture of each flow type: goflow2's keys, in its order,
+//! each value of the type goflow2 writes there.
 
 mod common;
 
@@ -269,5 +271,193 @@ fn usage_errors_exit_2() {
         );
         assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
         assert!(!out.stderr.is_empty(), "{args:?}: a message on stderr");
+    }
+}
+
+/// Field names of `message FlowMessage` in declaration order: the keys of goflow2's JSON,
+/// in the order goflow2 writes them (its formatter walks the generated Go struct).
+fn proto_fields_in_order(file: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
+        .expect("read .proto");
+    let mut names = Vec::new();
+    let mut depth = 0i32;
+    for line in text.lines() {
+        let line = line.split("//").next().unwrap_or("").trim();
+        if depth == 1 && line.contains('=') && line.ends_with(';') {
+            let lhs = line.split('=').next().unwrap_or("");
+            names.push(lhs.split_whitespace().last().unwrap().to_string());
+        }
+        depth += line.matches('{').count() as i32 - line.matches('}').count() as i32;
+    }
+    names
+}
+
+/// The top-level keys of one JSON object line, in the order written.
+fn keys_in_order(line: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut de = serde_json::Deserializer::from_str(line);
+    struct Keys<'a>(&'a mut Vec<String>);
+    impl<'de> serde::de::Visitor<'de> for Keys<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(k) = map.next_key::<String>()? {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                self.0.push(k);
+            }
+            Ok(())
+        }
+    }
+    serde::Deserializer::deserialize_map(&mut de, Keys(&mut keys)).expect("a JSON object");
+    keys
+}
+
+/// Captures of each flow type with what goflow2 names the type: the synthetic v5 capture,
+/// and real NetFlow v5/v9, IPFIX (IPv6, MPLS) and sFlow (MACs, VLANs, layers) ones when the
+/// shared captures are here.
+fn typed_captures() -> Vec<(PathBuf, &'static str)> {
+    let mut v: Vec<_> = captures().into_iter().map(|p| (p, "NETFLOW_V5")).collect();
+    if let Some(root) = common::captures_root("replay_cli goflow2 JSON (real captures part)") {
+        for (dir, case, ty) in [
+            ("netflow9", "logstash-nf9-macaddr", "NETFLOW_V9"),
+            ("netflow9", "pmacct-101-nf9-cisco", "NETFLOW_V9"),
+            ("ipfix", "pmacct-501-ipfix-ipv6-cisco-mpls", "IPFIX"),
+            ("ipfix", "akvorado-mpls", "IPFIX"),
+            ("sflow5", "lcsflow-flow-eth-vlan", "SFLOW_5"),
+            ("sflow5", "tcpdump-sflow-v6", "SFLOW_5"),
+        ] {
+            let pcap = root.join(dir).join(case).join(format!("{case}.pcap"));
+            if pcap.is_file() {
+                v.push((pcap, ty));
+            } else {
+                eprintln!("note: {} is absent, not checked", pcap.display());
+            }
+        }
+    }
+    v
+}
+
+/// Checks one goflow2 JSON value by the type goflow2's formatter gives its key.
+fn check_goflow2_value(k: &str, v: &serde_json::Value, ty: &str, line: &str) {
+    use serde_json::Value;
+    let ip = |s: &str| s.is_empty() || s.parse::<std::net::IpAddr>().is_ok();
+    let ok = match k {
+        "type" => v == ty,
+        "sampler_address" | "src_addr" | "dst_addr" | "next_hop" | "bgp_next_hop" => {
+            v.as_str().is_some_and(ip)
+        }
+        "src_mac" | "dst_mac" => v.as_str().is_some_and(|s| {
+            s.len() == 17
+                && s.split(':')
+                    .all(|b| b.len() == 2 && b.bytes().all(|c| c.is_ascii_hexdigit()))
+        }),
+        "etype" => matches!(v.as_str(), Some("IPv4" | "IPv6" | "ARP" | "")),
+        "proto" => v.as_str().is_some_and(|s| !s.is_empty()),
+        "src_net" | "dst_net" => v.as_str().is_some_and(|s| {
+            s == "invalid Prefix"
+                || s.split_once('/').is_some_and(|(a, n)| {
+                    let bits: u32 = n.parse().unwrap_or(999);
+                    match a.parse::<std::net::IpAddr>() {
+                        Ok(std::net::IpAddr::V4(_)) => bits <= 32,
+                        Ok(std::net::IpAddr::V6(_)) => bits <= 128,
+                        Err(_) => false,
+                    }
+                })
+        }),
+        "bgp_communities" | "as_path" | "mpls_ttl" | "mpls_label" | "layer_size" => {
+            v.as_array().is_some_and(|a| {
+                a.iter()
+                    .all(|x| x.as_u64().is_some_and(|n| n <= u32::MAX.into()))
+            })
+        }
+        "mpls_ip" | "ipv6_routing_header_addresses" => v
+            .as_array()
+            .is_some_and(|a| a.iter().all(|x| x.as_str().is_some_and(ip))),
+        "layer_stack" => v.as_array().is_some_and(|a| {
+            a.iter().all(|x| {
+                matches!(
+                    x.as_str(),
+                    Some(
+                        "Ethernet"
+                            | "IPv4"
+                            | "IPv6"
+                            | "TCP"
+                            | "UDP"
+                            | "MPLS"
+                            | "Dot1Q"
+                            | "ICMP"
+                            | "ICMPv6"
+                            | "GRE"
+                            | "IPv6HeaderRouting"
+                            | "IPv6HeaderFragment"
+                            | "Geneve"
+                            | "Teredo"
+                            | "Custom"
+                    )
+                )
+            })
+        }),
+        // every other field of goflow2's message is an unsigned number
+        _ => matches!(v, Value::Number(n) if n.as_u64().is_some()),
+    };
+    assert!(ok, "{k}: {v} is not what goflow2 writes there\n{line}");
+}
+
+/// `replay --format json --schema goflow2`: every line has goflow2's keys (all fields of
+/// `flowpb.FlowMessage`, in declaration order, zeros included) and each value has the type
+/// goflow2 writes there; the output is the library's goflow2 JSON.
+#[test]
+fn json_goflow2_has_goflow2_keys_and_value_types() {
+    let declared = proto_fields_in_order("proto/goflow2.proto");
+    assert_eq!(declared.len(), 50, "{declared:?}");
+    for (pcap, ty) in typed_captures() {
+        let flows = library_flows(&pcap);
+        assert!(!flows.is_empty(), "{}: no flows decoded", pcap.display());
+        let out = coreflow(&[
+            "replay",
+            "--format",
+            "json",
+            "--schema",
+            "goflow2",
+            pcap.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}: {:?}\n{}",
+            pcap.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut expected = Vec::new();
+        for r in &flows {
+            Schema::Goflow2.encode_json(r, &mut expected);
+            expected.push(b'\n');
+        }
+        assert!(
+            out.stdout == expected,
+            "{}: replay --format json --schema goflow2 differs from the library encoding",
+            pcap.display()
+        );
+
+        let text = String::from_utf8(out.stdout).expect("JSON output is UTF-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), flows.len(), "{}", pcap.display());
+        for (line, r) in lines.iter().zip(&flows) {
+            assert_eq!(keys_in_order(line), declared, "{}: {line}", pcap.display());
+            let v: serde_json::Value = serde_json::from_str(line).expect("each line is JSON");
+            for (k, val) in v.as_object().expect("an object") {
+                check_goflow2_value(k, val, ty, line);
+            }
+            assert_eq!(v["bytes"], r.bytes);
+            assert_eq!(v["packets"], r.packets);
+            assert_eq!(v["time_received_ns"], r.time_received_ns);
+            let text_of =
+                |a: coreflow::flow::Addr| a.to_ip().map_or(String::new(), |ip| ip.to_string());
+            assert_eq!(v["src_addr"], text_of(r.src_addr));
+            assert_eq!(v["sampler_address"], text_of(r.sampler_address));
+        }
+        eprintln!("{}: {} {ty} flows checked", pcap.display(), lines.len());
     }
 }

@@ -1,13 +1,14 @@
-//! The JSON side of each field kind a layout names in `schema!`: numbers as numbers,
-//! addresses as text, MACs as aa:bb:cc:dd:ee:ff, enums as their names. Zero values are
-//! omitted (as protobuf omits them). One object per record, written into the caller's `Vec`;
-//! the protobuf writer has the same kinds, so one field list drives both encoders.
+//! The JSON side of each field kind the GoFlow layouts name in `schema!` (goflow2's JSON is
+//! `super::g2json`): numbers as numbers, addresses as text, MACs as aa:bb:cc:dd:ee:ff, enums
+//! as their names. Zero values are omitted (as protobuf omits them). One object per record,
+//! written into the caller's `Vec`; the protobuf writer has the same kinds, so one field list
+//! drives both encoders.
 //! Every method is `#[inline(always)]`: the layouts that call them live in another module,
 //! hence possibly another codegen unit, where LLVM would not inline them, and the keys are
 //! constants only once inlined (a call copies each key with `memcpy`). Measured with
 //! callgrind over `Schema::encode_json`: 10% more instructions without.
 
-use crate::flow::{layer, Addr};
+use crate::flow::Addr;
 use std::io::Write;
 
 pub(super) struct Json<'a> {
@@ -99,13 +100,6 @@ impl<'a> Json<'a> {
         }
     }
     #[inline(always)]
-    pub(super) fn addr_list(&mut self, k: &str, v: Addr) {
-        if let Some(ip) = v.to_ip() {
-            self.key(k);
-            let _ = write!(self.out, "[\"{ip}\"]");
-        }
-    }
-    #[inline(always)]
     pub(super) fn packed<T: Copy + Into<u64>>(&mut self, k: &str, v: &[T]) {
         if v.is_empty() {
             return;
@@ -117,21 +111,6 @@ impl<'a> Json<'a> {
                 self.out.push(b',');
             }
             let _ = write!(self.out, "{}", x.into());
-        }
-        self.out.push(b']');
-    }
-    #[inline(always)]
-    pub(super) fn layers(&mut self, k: &str, v: &[u8]) {
-        if v.is_empty() {
-            return;
-        }
-        self.key(k);
-        self.out.push(b'[');
-        for (i, &x) in v.iter().enumerate() {
-            if i > 0 {
-                self.out.push(b',');
-            }
-            let _ = write!(self.out, "\"{}\"", layer::name(x));
         }
         self.out.push(b']');
     }

@@ -1,8 +1,10 @@
 //! The output layouts, each declared once: GoFlow v2.1.0 (+ coreflow extensions), GoFlow v3
 //! and goflow2, as `schema!` lists of (field number, JSON key, kind, value). Each list
-//! expands to a protobuf encoder (`<layout>_pb`, through `super::pb` and `PbWriter`) and a
-//! JSON writer (`<layout>_json`, through `super::json`), so the two forms cannot disagree on
-//! which fields a layout has, their order or their values. Field numbers are those of
+//! expands to a protobuf encoder (`<layout>_pb`, through `super::pb` and `PbWriter`) and,
+//! for the GoFlow layouts, a JSON writer (`<layout>_json`, through `super::json`), so the
+//! two forms cannot disagree on which fields a layout has, their order or their values.
+//! goflow2's JSON is not the protobuf list's: goflow2 writes every field, in its `.proto`'s
+//! declaration order, with its own value formats (`super::g2json`). Field numbers are those of
 //! `proto/*.proto` and JSON keys its field names (docs/schemas.md).
 
 use super::json::Json;
@@ -46,8 +48,10 @@ macro_rules! json_fields {
 /// fields only (they are cached per datagram); then the other fields in order.
 /// `if (guard) { .. }` skips a group of fields at once; the guard must be false only when
 /// every field of the group is zero (so the output is the same with or without it).
+/// With a JSON function name the list also gives the schema's JSON writer; without one the
+/// schema's JSON is written elsewhere (goflow2's: `super::g2json`, in goflow2's order).
 macro_rules! schema {
-    ($pb_fn:ident, $json_fn:ident, $schema:ident, |$r:ident| {
+    ($pb_fn:ident, $schema:ident, |$r:ident| {
         prefix { $($pre:tt)* }
         $($body:tt)*
     }) => {
@@ -68,6 +72,15 @@ macro_rules! schema {
             pb_fields!(w; $($body)*);
             writer.len
         }
+    };
+    ($pb_fn:ident, $json_fn:ident, $schema:ident, |$r:ident| {
+        prefix { $($pre:tt)* }
+        $($body:tt)*
+    }) => {
+        schema!($pb_fn, $schema, |$r| {
+            prefix { $($pre)* }
+            $($body)*
+        });
 
         pub(super) fn $json_fn($r: &FlowRecord, out: &mut Vec<u8>) {
             let mut j = Json::new(out);
@@ -260,7 +273,8 @@ schema!(goflow_v3_pb, goflow_v3_json, GoflowV3, |r| {
     }
 });
 
-schema!(goflow2_pb, goflow2_json, Goflow2, |r| {
+// goflow2: protobuf only here; its JSON has another order and every field (`super::g2json`)
+schema!(goflow2_pb, Goflow2, |r| {
     prefix {
         1 "type" enumv(v3_type(r.flow_type()));
         3 "sampling_rate" u64(r.sampling_rate());

@@ -13,8 +13,12 @@
 //! - `map`: values and guards the layouts share (type enums, MPLS positions, group tests);
 //! - `pb` and `json`: one function per field kind, for protobuf and for JSON;
 //! - `layouts`: the `schema!` lists of GoFlow v2, GoFlow v3 and goflow2, each expanding to
-//!   a protobuf encoder (through `pb`) and a JSON writer (through `json`).
+//!   a protobuf encoder (through `pb`) and, for the GoFlow layouts, a JSON writer (through
+//!   `json`);
+//! - `g2json`: goflow2's JSON, which is not its protobuf list in another form (every field,
+//!   in goflow2's order, with goflow2's value formats).
 
+mod g2json;
 mod json;
 mod layouts;
 mod map;
@@ -24,9 +28,8 @@ mod writer;
 pub use writer::{PrefixCache, MAX_MESSAGE, PB_ROOM};
 
 use crate::flow::{Flow, FlowRecord};
-use layouts::{
-    goflow2_json, goflow2_pb, goflow_v2_json, goflow_v2_pb, goflow_v3_json, goflow_v3_pb,
-};
+use g2json::goflow2_json;
+use layouts::{goflow2_pb, goflow_v2_json, goflow_v2_pb, goflow_v3_json, goflow_v3_pb};
 use writer::{append_pieces, with_scratch, Prefix};
 
 /// The selectable output layouts.
@@ -128,5 +131,7 @@ impl Schema {
     }
 }
 
+#[cfg(test)]
+mod g2json_tests;
 #[cfg(test)]
 mod tests;
