@@ -12,8 +12,6 @@ pub mod chunks;
 pub mod producer;
 #[cfg(feature = "kafka")]
 mod security;
-#[cfg(feature = "kafka")]
-pub mod settle;
 
 pub use crate::telemetry::kafka::{FailKind, KafkaStats};
 
@@ -32,7 +30,6 @@ pub const OWNED_PROPERTIES: &[(&str, &str)] = &[
     ("enable.idempotence", "kafka.idempotence"),
     ("queue.buffering.max.messages", "kafka.queue_size"),
     ("message.timeout.ms", "kafka.message_timeout_ms"),
-    ("delivery.report.only.error", "kafka.messages"),
     ("delivery.timeout.ms", "kafka.message_timeout_ms"),
     ("security.protocol", "kafka.tls / kafka.sasl"),
     ("sasl.mechanism", "kafka.sasl_mechanism"),

@@ -17,7 +17,6 @@
 //! any allocation per message.
 
 use super::chunks::Chunker;
-use super::settle::Settler;
 use super::{FailKind, KafkaStats, OWNED_PROPERTIES};
 use crate::encode::batch::{Batch, Entry};
 use crate::error::ConfigError;
@@ -76,8 +75,6 @@ pub struct Context {
     /// Messages whose record got a delivery report (delivered, failed or purged): with
     /// `produced`, what is still inside librdkafka, in messages rather than records.
     reported: AtomicU64,
-    /// Value bytes of the messages reported failed or purged.
-    failed_bytes: AtomicU64,
     /// Latencies not yet in the histogram: consecutive reports of one batch share one value,
     /// so they are recorded as (value, count) runs, one histogram lock per run.
     run_latency_us: AtomicU64,
@@ -180,8 +177,7 @@ impl ProducerContext for Context {
                 self.cause.store(0, Ordering::Relaxed);
                 self.record_latency(opaque.latency_us(self.now_us.load(Ordering::Relaxed)), n);
             }
-            Err((e, m)) => {
-                KafkaStats::add(&self.failed_bytes, m.payload_len() as u64);
+            Err((e, _)) => {
                 let code = e.rdkafka_error_code();
                 let purged = matches!(
                     code,
@@ -264,12 +260,7 @@ pub fn client_config(
         .set("acks", k.acks.as_str())
         .set("enable.idempotence", k.idempotence.to_string())
         .set("queue.buffering.max.messages", k.queue_size.to_string())
-        .set("message.timeout.ms", k.message_timeout_ms.to_string())
-        // per-flow: no report per delivered message (see `settle`); batched records are few
-        .set(
-            "delivery.report.only.error",
-            (k.messages == MessageMode::PerFlow).to_string(),
-        );
+        .set("message.timeout.ms", k.message_timeout_ms.to_string());
     super::security::apply(&mut c, k, env)?;
     Ok(c)
 }
@@ -322,11 +313,6 @@ pub struct KafkaSink {
     messages: MessageMode,
     max_message_bytes: usize,
     chunker: Chunker,
-    /// Per-flow mode: librdkafka reports failures only, delivery is counted by
-    /// [`Settler`] (see [`super::settle`]).
-    settler: Option<Settler>,
-    /// Value bytes of the settled batches (per-flow mode).
-    settled_bytes: u64,
     queue_full_wait: Duration,
     shutdown_timeout: Duration,
     /// Set when shutdown began: queue-full waits end at this deadline.
@@ -339,8 +325,6 @@ pub struct KafkaSink {
 struct Send {
     opaque_us: u64,
     ts_ms: i64,
-    /// Value bytes accepted by librdkafka.
-    bytes: u64,
     wait_until: Option<Instant>,
     give_up: bool,
 }
@@ -382,7 +366,6 @@ impl KafkaSink {
             now_us: AtomicU64::new(0),
             stopping: std::sync::atomic::AtomicBool::new(false),
             reported: AtomicU64::new(0),
-            failed_bytes: AtomicU64::new(0),
             run_latency_us: AtomicU64::new(0),
             run_count: AtomicU64::new(0),
             log_limit: Mutex::new(RateLimit::new(Duration::from_secs(10))),
@@ -399,8 +382,6 @@ impl KafkaSink {
             messages: k.messages,
             max_message_bytes: k.max_message_bytes,
             chunker: Chunker::default(),
-            settler: (k.messages == MessageMode::PerFlow).then(Settler::default),
-            settled_bytes: 0,
             queue_full_wait: k.queue_full_wait,
             shutdown_timeout: k.shutdown_timeout,
             deadline: None,
@@ -423,8 +404,7 @@ impl KafkaSink {
             .store(mono_us(Instant::now()), Ordering::Relaxed);
     }
 
-    /// Serves delivery reports until none is pending (bounded), counts what was delivered
-    /// without a report (per-flow mode), then samples the gauge.
+    /// Serves delivery reports until none is pending (bounded), then samples the gauge.
     pub fn poll(&mut self) {
         self.set_now();
         let ctx = self.producer.context();
@@ -435,39 +415,14 @@ impl KafkaSink {
                 break;
             }
         }
-        if let Some(settler) = &mut self.settler {
-            let s = &self.stats;
-            let produced = KafkaStats::get(&s.produced);
-            let in_flight = self.producer.in_flight_count().max(0) as u64;
-            let settled = produced.saturating_sub(in_flight);
-            let delivered = settled.saturating_sub(KafkaStats::get(&ctx.reported));
-            if delivered > KafkaStats::get(&s.delivered) {
-                s.delivered.store(delivered, Ordering::Relaxed);
-                s.records_delivered.store(delivered, Ordering::Relaxed);
-                // delivering again: a later timeout is not the old auth/TLS failure's
-                ctx.cause.store(0, Ordering::Relaxed);
-            }
-            let now = ctx.now_us.load(Ordering::Relaxed);
-            let done = settler.settle(settled, now, |us, n| ctx.record_latency(us, n));
-            self.settled_bytes += done.bytes;
-            let bytes = self
-                .settled_bytes
-                .saturating_sub(KafkaStats::get(&ctx.failed_bytes));
-            if bytes > KafkaStats::get(&s.delivered_bytes) {
-                s.delivered_bytes.store(bytes, Ordering::Relaxed);
-            }
-        }
         ctx.flush_latency();
         self.stats
             .in_flight
             .store(self.in_flight(), Ordering::Relaxed);
     }
 
-    /// Messages inside librdkafka: produced and not yet delivered or reported failed.
+    /// Messages inside librdkafka: produced and not yet reported delivered or failed.
     pub fn in_flight(&self) -> u64 {
-        if self.settler.is_some() {
-            return self.producer.in_flight_count().max(0) as u64;
-        }
         let reported = KafkaStats::get(&self.producer.context().reported);
         KafkaStats::get(&self.stats.produced).saturating_sub(reported)
     }
@@ -492,11 +447,9 @@ impl KafkaSink {
         let mut send = Send {
             opaque_us: mono_us(b.received),
             ts_ms,
-            bytes: 0,
             wait_until: None,
             give_up: false,
         };
-        let produced_before = KafkaStats::get(&self.stats.produced);
         match self.messages {
             MessageMode::PerFlow => {
                 for e in b.entries() {
@@ -517,10 +470,6 @@ impl KafkaSink {
             }
         }
         self.stats.backing_off.store(0, Ordering::Relaxed);
-        if let Some(settler) = &mut self.settler {
-            let end = KafkaStats::get(&self.stats.produced);
-            settler.produced(end, send.opaque_us, end - produced_before, send.bytes);
-        }
         self.poll();
     }
 
@@ -556,7 +505,6 @@ impl KafkaSink {
                 Ok(()) => {
                     KafkaStats::add(&s.produced, u64::from(n));
                     KafkaStats::add(&s.records_produced, 1);
-                    send.bytes += value.len() as u64;
                     return;
                 }
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
