@@ -16,13 +16,15 @@
 # user+sys time from /proc/PID/stat over the run (the broker's is not counted), per record.
 # One line per run, then the median per rate:
 #   rate runs sent flows delivered lost ok cpu_s us_per_record p50_ms p99_ms
+# --messages picks kafka.messages, --producers kafka.producers, --linger kafka.linger_ms (unset:
+# coreflow's default for the mode).
 # --coalesce sets receive.coalesce_us (default 10000, coreflow's default too): waiting for
 # datagrams to accumulate cuts the worker's wake-ups (its CPU per record at 200k/s).
 # The broker is started on a free port unless --brokers is given (nisshi 0.8.1 from
 # NISSHI, default /opt/nisshi-0.8.1/bin/nisshi).
 set -u
 BIN=target/release; RATES="200000"; SECONDS_RUN=30; RUNS=3; RECORDS=30; COMPRESSION=none
-LINGER=5; COALESCE=10000; BROKERS=""; MESSAGES=per-flow; PRODUCERS=1; NISSHI="${NISSHI:-/opt/nisshi-0.8.1/bin/nisshi}"
+LINGER=""; COALESCE=10000; BROKERS=""; MESSAGES=per-flow; PRODUCERS=1; NISSHI="${NISSHI:-/opt/nisshi-0.8.1/bin/nisshi}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) BIN=$2; shift 2;; --rates) RATES=$2; shift 2;; --seconds) SECONDS_RUN=$2; shift 2;;
@@ -70,7 +72,7 @@ coalesce_us = $COALESCE
 brokers = "$BROKERS"
 topic = "$topic"
 compression = "$COMPRESSION"
-linger_ms = $LINGER
+${LINGER:+linger_ms = $LINGER}
 messages = "$MESSAGES"
 producers = $PRODUCERS
 shutdown_timeout_ms = 30000
@@ -116,7 +118,7 @@ EOF
       r, n, s, f, d, l, ok, cpu, cpu * 1e6 / (s > 1 ? s - 1 : 1), p50 / 1000, p99 / 1000 }'
 }
 
-echo "# $(date -u +%FT%TZ) $(uname -r) cpus=$NCPU load=$(cut -d' ' -f1-3 /proc/loadavg) brokers=$BROKERS records=$RECORDS seconds=$SECONDS_RUN compression=$COMPRESSION linger_ms=$LINGER coalesce_us=$COALESCE messages=$MESSAGES producers=$PRODUCERS"
+echo "# $(date -u +%FT%TZ) $(uname -r) cpus=$NCPU load=$(cut -d' ' -f1-3 /proc/loadavg) brokers=$BROKERS records=$RECORDS seconds=$SECONDS_RUN compression=$COMPRESSION linger_ms=${LINGER:-default} coalesce_us=$COALESCE messages=$MESSAGES producers=$PRODUCERS"
 for R in $RATES; do
   : > "$TMP/lines"
   for N in $(seq "$RUNS"); do
