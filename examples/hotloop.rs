@@ -4,7 +4,8 @@
 //! PROTO: v5, v9, ipfix, sflow (flowgen's exporters), or `ipfix-frame` / `sflow-frame`: the
 //! same 128-byte Ethernet / IPv4 / TCP header, 10 per datagram, as IPFIX dataLinkFrameSection
 //! (IE 315) records (the template in the first datagram of each exporter only) or as sFlow
-//! flow samples (what one sampled packet costs either way).
+//! flow samples (what one sampled packet costs either way); `ipfix-frame-min`: the IPFIX
+//! records with the frame size and the section alone (312 + 315).
 use coreflow::decode::Decoder;
 use coreflow::encode::batch::{Batch, BatchWriter, Encoding, Framing};
 use coreflow::encode::key::KeyMode;
@@ -65,12 +66,19 @@ fn main() {
             data.push((e.ip, d));
         }
     }
-    if proto_arg == "ipfix-frame" || proto_arg == "sflow-frame" {
+    if proto_arg == "ipfix-frame" || proto_arg == "sflow-frame" || proto_arg == "ipfix-frame-min" {
         let frame = coreflow_flowgen::builders::eth_ipv4_tcp(128);
         data.clear();
         for round in 0..=distinct {
             for i in 0..16u8 {
-                let d = if proto_arg == "ipfix-frame" && round == 0 {
+                let d = if proto_arg == "ipfix-frame-min" {
+                    coreflow_flowgen::builders::ipfix_datalink_min(
+                        10,
+                        round as u32,
+                        &frame,
+                        round == 0,
+                    )
+                } else if proto_arg == "ipfix-frame" && round == 0 {
                     coreflow_flowgen::builders::ipfix_datalink(10, 0, &frame)
                 } else if proto_arg == "ipfix-frame" {
                     coreflow_flowgen::builders::ipfix_datalink_data(10, round as u32, &frame)
