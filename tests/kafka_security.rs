@@ -14,133 +14,18 @@
 mod common;
 
 use common::harness::{exit_summary, report_field, run_flowgen, Collector, TempDir};
-use common::kafka::{block_on, free_tcp_port, nisshi};
+use common::kafka::{block_on, free_tcp_port, nisshi, Broker};
 use common::pki::{get, Client, Pki};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(30);
 const PARTITIONS: i32 = 2;
-
-/// A nisshi broker of the test's own, killed on drop.
-struct Broker {
-    bin: PathBuf,
-    port: u16,
-    dir: TempDir,
-    child: Option<Child>,
-}
-
-impl Broker {
-    fn new(bin: PathBuf) -> Broker {
-        Broker {
-            bin,
-            port: free_tcp_port(),
-            dir: TempDir::new("nisshi"),
-            child: None,
-        }
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// Starts it with sqlite storage (users are kept), TLS when `tls` (cert, key), and
-    /// authentication required when `auth`; waits for the port.
-    fn start(&mut self, tls: Option<(&Path, &Path)>, auth: bool) {
-        let url = format!("tcp://{}", self.addr());
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path("broker.log"))
-            .unwrap();
-        let mut cmd = Command::new(&self.bin);
-        cmd.args([
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-        ])
-        // nisshi 0.8.1 resolves the path against its working directory (set below)
-        .args(["--storage-engine", "sqlite:///db.sqlite"])
-        .args(["--group-initial-rebalance-delay", "0s"]);
-        if let Some((cert, key)) = tls {
-            cmd.arg("--cert").arg(cert).arg("--key").arg(key);
-        }
-        if auth {
-            cmd.arg("--authentication");
-        }
-        let child = cmd
-            .current_dir(self.dir.root())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start nisshi");
-        self.child = Some(child);
-        let deadline = Instant::now() + WAIT;
-        while TcpStream::connect(self.addr()).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "nisshi did not listen: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path("broker.log")).unwrap_or_default()
-    }
-
-    /// `nisshi user create` against the running broker (started without authentication).
-    fn create_user(&self, mechanism: &str, name: &str, password: &str) {
-        let out = Command::new(&self.bin)
-            .args([
-                "user",
-                "create",
-                "--broker",
-                &format!("tcp://{}", self.addr()),
-            ])
-            .args(["--mechanism", mechanism, name, password])
-            .current_dir(self.dir.root())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "user create: {out:?}");
-    }
-
-    /// SIGTERM and wait (SIGKILL after 20 s).
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &c.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while c.try_wait().unwrap().is_none() {
-                if Instant::now() >= deadline {
-                    let _ = c.kill();
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 /// librdkafka settings of the test's own clients (admin, consumer).
 fn client(brokers: &str, sec: &[(&str, &str)]) -> ClientConfig {
@@ -259,8 +144,8 @@ fn every_flow_arrives_over_tls_with_a_client_certificate() {
         return;
     };
     let pki = Pki::new();
-    let mut b = Broker::new(bin);
-    b.start(Some((&pki.server_cert, &pki.server_key)), false);
+    let mut b = Broker::new(bin, free_tcp_port(), true);
+    b.start_with(Some((&pki.server_cert, &pki.server_key)), false);
     let ca = pki.ca.display().to_string();
     let reader = client(
         &b.addr(),
@@ -316,8 +201,8 @@ fn unknown_ca_fails_the_handshake_and_is_counted() {
         return;
     };
     let pki = Pki::new();
-    let mut b = Broker::new(bin);
-    b.start(Some((&pki.server_cert, &pki.server_key)), false);
+    let mut b = Broker::new(bin, free_tcp_port(), true);
+    b.start_with(Some((&pki.server_cert, &pki.server_key)), false);
     let other = pki.other_ca.display().to_string();
     let brokers = b.addr();
     let mut c = collector()
@@ -362,14 +247,14 @@ fn scram_over_tls_right_and_wrong_passwords() {
         return;
     };
     let pki = Pki::new();
-    let mut b = Broker::new(bin);
+    let mut b = Broker::new(bin, free_tcp_port(), true);
     // users are made while the broker runs without authentication, then it restarts with it
-    b.start(None, false);
+    b.start_with(None, false);
     b.create_user("scram512", "flows512", "right-512-pw");
     b.create_user("scram256", "flows256", "right-256-pw");
     b.create_user("scram512", "reader", "reader-pw");
     b.stop();
-    b.start(Some((&pki.server_cert, &pki.server_key)), true);
+    b.start_with(Some((&pki.server_cert, &pki.server_key)), true);
     let ca = pki.ca.display().to_string();
     let brokers = b.addr();
     let reader = client(

@@ -346,22 +346,39 @@ impl Broker {
     }
 
     pub fn start(&mut self) {
+        self.start_with(None, false);
+    }
+
+    /// Starts it, with TLS when `tls` (certificate, key) and authentication required when
+    /// `auth` (which needs sqlite storage: the users are kept there); waits for the port.
+    pub fn start_with(&mut self, tls: Option<(&std::path::Path, &std::path::Path)>, auth: bool) {
         let url = format!("tcp://{}", self.addr());
-        let log = std::fs::File::create(self._dir.path("broker.log")).unwrap();
-        let child = Command::new(&self.bin)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args([
-                "--storage-engine",
-                &self.storage,
-                "--group-initial-rebalance-delay",
-                "0s",
-            ])
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self._dir.path("broker.log"))
+            .unwrap();
+        let mut cmd = Command::new(&self.bin);
+        cmd.args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+        ])
+        .args([
+            "--storage-engine",
+            &self.storage,
+            "--group-initial-rebalance-delay",
+            "0s",
+        ]);
+        if let Some((cert, key)) = tls {
+            cmd.arg("--cert").arg(cert).arg("--key").arg(key);
+        }
+        if auth {
+            cmd.arg("--authentication");
+        }
+        let child = cmd
             .current_dir(self._dir.root())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -371,9 +388,34 @@ impl Broker {
         self.child = Some(child);
         let deadline = Instant::now() + WAIT;
         while TcpStream::connect(self.addr()).is_err() {
-            assert!(Instant::now() < deadline, "broker did not listen");
+            assert!(
+                Instant::now() < deadline,
+                "nisshi did not listen: {}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// What the broker logged.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path("broker.log")).unwrap_or_default()
+    }
+
+    /// `nisshi user create` against the running broker (started without authentication).
+    pub fn create_user(&self, mechanism: &str, name: &str, password: &str) {
+        let out = Command::new(&self.bin)
+            .args([
+                "user",
+                "create",
+                "--broker",
+                &format!("tcp://{}", self.addr()),
+            ])
+            .args(["--mechanism", mechanism, name, password])
+            .current_dir(self._dir.root())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "user create: {out:?}");
     }
 
     /// SIGTERM and wait for the exit (SIGKILL after 20 s).
