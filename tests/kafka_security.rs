@@ -14,67 +14,13 @@
 mod common;
 
 use common::harness::{exit_summary, report_field, run_flowgen, Collector, TempDir};
-use common::kafka::{block_on, free_tcp_port, nisshi, Broker};
+use common::kafka::{client, create_topic_with, free_tcp_port, nisshi, Broker, Reader};
 use common::pki::{get, Client, Pki};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{Offset, TopicPartitionList};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(30);
-const PARTITIONS: i32 = 2;
-
-/// librdkafka settings of the test's own clients (admin, consumer).
-fn client(brokers: &str, sec: &[(&str, &str)]) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", brokers);
-    for (k, v) in sec {
-        c.set(*k, *v);
-    }
-    c
-}
-
-fn create_topic(c: &ClientConfig, topic: &str) {
-    let admin: AdminClient<DefaultClientContext> = c.create().expect("admin client");
-    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    let res = block_on(admin.create_topics(
-        &[NewTopic::new(topic, PARTITIONS, TopicReplication::Fixed(1))],
-        &opts,
-    ))
-    .expect("create_topics");
-    for r in res {
-        r.unwrap_or_else(|(t, e)| panic!("create topic {t}: {e}"));
-    }
-}
-
-/// Messages on `topic` from the beginning, until `n` or `wait`.
-fn consume(c: &ClientConfig, topic: &str, n: usize, wait: Duration) -> usize {
-    let consumer: BaseConsumer = c
-        .clone()
-        .set("group.id", format!("reader-{topic}"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..PARTITIONS {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .unwrap();
-    }
-    consumer.assign(&tpl).expect("assign");
-    let deadline = Instant::now() + wait;
-    let mut got = 0;
-    while got < n && Instant::now() < deadline {
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(_)) => got += 1,
-            Some(Err(e)) => eprintln!("consumer: {e}"),
-            None => {}
-        }
-    }
-    got
-}
 
 fn collector() -> common::harness::CollectorBuilder {
     Collector::builder()
@@ -126,7 +72,7 @@ fn deliver(
     args.extend_from_slice(flags);
     let c = collector().env(env).start(&args);
     let sent = send(&c, count);
-    let got = consume(reader, topic, sent as usize, WAIT);
+    let got = Reader::with(reader, topic).until(sent as usize, WAIT);
     let (status, log, _) = c.stop();
     assert!(status.success(), "{status:?} {log:?}");
     let summary = exit_summary(&log);
@@ -151,7 +97,7 @@ fn every_flow_arrives_over_tls_with_a_client_certificate() {
         &b.addr(),
         &[("security.protocol", "ssl"), ("ssl.ca.location", &ca)],
     );
-    create_topic(&reader, "tls-flows");
+    create_topic_with(&reader, "tls-flows");
     let (cert, key) = (
         pki.client_cert.display().to_string(),
         pki.client_key.display().to_string(),
@@ -177,7 +123,7 @@ fn every_flow_arrives_over_tls_with_a_client_certificate() {
         "{log:?}"
     );
     // host name verification off: still delivers, and says so at warn
-    create_topic(&reader, "tls-flows-2");
+    create_topic_with(&reader, "tls-flows-2");
     let (sent, got, log) = deliver(
         &b.addr(),
         "tls-flows-2",
@@ -267,7 +213,7 @@ fn scram_over_tls_right_and_wrong_passwords() {
             ("sasl.password", "reader-pw"),
         ],
     );
-    create_topic(&reader, "scram");
+    create_topic_with(&reader, "scram");
     let dir = TempDir::new("secrets");
     let pass = dir.path("kafka.pass");
     std::fs::write(&pass, "right-512-pw\n").unwrap();
@@ -297,7 +243,7 @@ fn scram_over_tls_right_and_wrong_passwords() {
     assert_eq!(got as u64, sent, "{log:?}\n{}", b.log());
     assert!(!log.iter().any(|l| l.contains("right-512-pw")), "{log:?}");
     // SCRAM-SHA-256, GoFlow's variables
-    create_topic(&reader, "scram256");
+    create_topic_with(&reader, "scram256");
     let env = [
         ("KAFKA_SASL_USER".to_string(), "flows256".to_string()),
         ("KAFKA_SASL_PASS".to_string(), "right-256-pw".to_string()),
@@ -320,7 +266,7 @@ fn scram_over_tls_right_and_wrong_passwords() {
 
     // a wrong password: nothing delivered, counted under auth, logged at most once per 10 s,
     // and coreflow keeps collecting
-    create_topic(&reader, "wrong");
+    create_topic_with(&reader, "wrong");
     let wrong_env = [
         ("KAFKA_SASL_USER".to_string(), "flows512".to_string()),
         (
@@ -388,7 +334,10 @@ fn scram_over_tls_right_and_wrong_passwords() {
     assert!(!log.iter().any(|l| l.contains("not-the-password")));
     let (status, log, _) = c.stop();
     assert!(status.success(), "{log:?}");
-    assert_eq!(consume(&reader, "wrong", 1, Duration::from_secs(3)), 0);
+    assert_eq!(
+        Reader::with(&reader, "wrong").until(1, Duration::from_secs(3)),
+        0
+    );
 
     // PLAIN: nisshi does not accept it, so it fails like a wrong password
     let c = collector()

@@ -124,11 +124,23 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     }
 }
 
+/// librdkafka settings of the test's own clients for `brokers`, plus `extra` (TLS, SASL).
+pub fn client(brokers: &str, extra: &[(&str, &str)]) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers);
+    for (k, v) in extra {
+        c.set(*k, *v);
+    }
+    c
+}
+
 pub fn create_topic(brokers: &str, topic: &str) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .expect("admin client");
+    create_topic_with(&client(brokers, &[]), topic);
+}
+
+/// Creates `topic` with [`PARTITIONS`] partitions through a client made from `c`.
+pub fn create_topic_with(c: &ClientConfig, topic: &str) {
+    let admin: AdminClient<DefaultClientContext> = c.create().expect("admin client");
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let res = block_on(admin.create_topics(
         &[NewTopic::new(topic, PARTITIONS, TopicReplication::Fixed(1))],
@@ -156,8 +168,13 @@ pub struct Reader {
 
 impl Reader {
     pub fn new(brokers: &str, topic: &str) -> Reader {
-        let c: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", brokers)
+        Reader::with(&client(brokers, &[]), topic)
+    }
+
+    /// A reader whose client is made from `c` (brokers, TLS, SASL).
+    pub fn with(c: &ClientConfig, topic: &str) -> Reader {
+        let c: BaseConsumer = c
+            .clone()
             .set("group.id", unique("reader"))
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
