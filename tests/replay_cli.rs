@@ -26,6 +26,26 @@ fn coreflow(args: &[&str]) -> Output {
         .expect("run the coreflow binary")
 }
 
+/// `coreflow replay --format FORMAT --schema goflow2 PCAP`, which must succeed.
+fn replay_goflow2(pcap: &Path, format: &str) -> Output {
+    let out = coreflow(&[
+        "replay",
+        "--format",
+        format,
+        "--schema",
+        "goflow2",
+        pcap.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}: {:?}\n{}",
+        pcap.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// A path of its own for each call (tests run in parallel threads of one process).
 fn tmp(name: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
@@ -162,21 +182,7 @@ fn pb_goflow2_output_decodes_with_prost() {
     assert!(names.contains("src_addr") && names.contains("time_flow_start_ns"));
     for pcap in captures() {
         let flows = library_flows(&pcap);
-        let out = coreflow(&[
-            "replay",
-            "--format",
-            "pb",
-            "--schema",
-            "goflow2",
-            pcap.to_str().unwrap(),
-        ]);
-        assert!(
-            out.status.success(),
-            "{}: {:?}\n{}",
-            pcap.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = replay_goflow2(&pcap, "pb");
         let mut expected = Vec::new();
         for r in &flows {
             Schema::Goflow2.encode_pb_delimited(r, &mut expected);
@@ -415,21 +421,7 @@ fn json_goflow2_has_goflow2_keys_and_value_types() {
     for (pcap, ty) in typed_captures() {
         let flows = library_flows(&pcap);
         assert!(!flows.is_empty(), "{}: no flows decoded", pcap.display());
-        let out = coreflow(&[
-            "replay",
-            "--format",
-            "json",
-            "--schema",
-            "goflow2",
-            pcap.to_str().unwrap(),
-        ]);
-        assert!(
-            out.status.success(),
-            "{}: {:?}\n{}",
-            pcap.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = replay_goflow2(&pcap, "json");
         let mut expected = Vec::new();
         for r in &flows {
             Schema::Goflow2.encode_json(r, &mut expected);
