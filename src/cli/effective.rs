@@ -8,8 +8,8 @@
 //! defaults.
 
 use super::raw::{
-    RawBatch, RawBind, RawConfig, RawKafka, RawKey, RawLimits, RawListener, RawLog, RawMetrics,
-    RawOutput, RawReceive, RawScalar,
+    RawBatch, RawBind, RawCluster, RawConfig, RawKafka, RawKey, RawLimits, RawListener, RawLog,
+    RawMetrics, RawOutput, RawReceive, RawScalar,
 };
 use super::settings::{ListenerSettings, Settings};
 use super::validate_listen::bind_addr_text;
@@ -179,6 +179,12 @@ impl Settings {
                 templates_path: Some(self.metrics.templates_path.clone()),
                 max_exporters: Some(self.metrics.max_exporters as i64),
                 web_config: path(&self.metrics.web_config),
+            },
+            cluster: RawCluster {
+                // unset means the host name, which the file keeps meaning
+                instance: self.cluster.instance.clone(),
+                templates_topic: self.cluster.templates_topic.clone(),
+                load_timeout_ms: Some(self.cluster.load_timeout.as_millis() as i64),
             },
         };
         let sink = match &self.output.sink {

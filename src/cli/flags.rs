@@ -63,6 +63,7 @@ const OUTPUT: Option<&str> = Some("Output");
 const KAFKA: Option<&str> = Some("Kafka (GoFlow)");
 const TELEMETRY: Option<&str> = Some("Metrics and logging");
 const GENERAL: Option<&str> = Some("Configuration and information");
+const CLUSTER: Option<&str> = Some("Cluster (several collectors)");
 const GOFLOW2: Option<&str> = Some("goflow2 (docs/goflow2.md)");
 
 const fn bool_flag<T>(
@@ -305,6 +306,27 @@ pub(super) const FLAGS: &[Flag<Target>] = &[
         "N",
         KAFKA,
         "output threads, each with its own Kafka producer (1)",
+    ),
+    value_flag(
+        &["cluster.instance"],
+        Key("cluster.instance"),
+        "NAME",
+        CLUSTER,
+        "this collector's name, on its flows and shared\ntemplates (the host name)",
+    ),
+    value_flag(
+        &["cluster.templates_topic"],
+        Key("cluster.templates_topic"),
+        "TOPIC",
+        CLUSTER,
+        "compacted Kafka topic templates and sampling rates\nare shared through (unset: not shared)",
+    ),
+    value_flag(
+        &["cluster.load_timeout_ms"],
+        Key("cluster.load_timeout_ms"),
+        "MS",
+        CLUSTER,
+        "at start, read the templates topic for at most this\nlong before reporting ready (5000)",
     ),
     bool_flag(
         &["proto.fixedlen"],

@@ -37,12 +37,12 @@ pub use crate::sink::settings::{KafkaSettings, OutputSettings, SinkSettings};
 pub use effective::DEFAULT_CONFIG;
 pub use flags::{help, replay_help};
 pub use raw::{
-    RawBatch, RawConfig, RawKafka, RawKey, RawLimits, RawListener, RawLog, RawMetrics, RawOutput,
-    RawReceive, RawScalar,
+    RawBatch, RawCluster, RawConfig, RawKafka, RawKey, RawLimits, RawListener, RawLog, RawMetrics,
+    RawOutput, RawReceive, RawScalar,
 };
 pub use settings::{
-    ranges, BatchSettings, ListenerKind, ListenerSettings, LogSettings, MetricsSettings, Origins,
-    ReceiveSettings, Settings, DEFAULT_BROKERS,
+    ranges, valid_instance, BatchSettings, ClusterSettings, ListenerKind, ListenerSettings,
+    LogSettings, MetricsSettings, Origins, ReceiveSettings, Settings, DEFAULT_BROKERS,
 };
 pub use validate_listen::parse_bind_addr;
 

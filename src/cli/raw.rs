@@ -27,6 +27,7 @@ pub struct RawConfig {
     pub log: RawLog,
     pub kafka: RawKafka,
     pub metrics: RawMetrics,
+    pub cluster: RawCluster,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -51,6 +52,18 @@ pub struct RawListener {
     /// `address`, `sockets` and `cores`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bind: Option<Vec<RawBind>>,
+}
+
+/// `[cluster]`: this collector's name, and the templates shared with the other collectors.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawCluster {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub templates_topic: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_timeout_ms: Option<i64>,
 }
 
 /// One entry of a listener's `bind` list; the port is the listener's.
@@ -370,6 +383,9 @@ impl RawConfig {
             "metrics.templates_path" => raw.metrics.templates_path = s(),
             "metrics.max_exporters" => raw.metrics.max_exporters = Some(parse_int(flag, val)?),
             "metrics.web_config" => raw.metrics.web_config = s(),
+            "cluster.instance" => raw.cluster.instance = s(),
+            "cluster.templates_topic" => raw.cluster.templates_topic = s(),
+            "cluster.load_timeout_ms" => raw.cluster.load_timeout_ms = Some(parse_int(flag, val)?),
             "output.format" => raw.output.format = s(),
             "output.schema" => raw.output.schema = s(),
             "output.file" => raw.output.file = s(),

@@ -128,6 +128,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub kafka: KafkaSettings,
     pub metrics: MetricsSettings,
+    pub cluster: ClusterSettings,
 }
 
 pub const DEFAULT_BROKERS: &str = "127.0.0.1:9092,[::1]:9092";
@@ -149,6 +150,41 @@ impl Origins {
             None => key.to_string(),
         }
     }
+}
+
+/// `[cluster]`: the collector's name and the shared templates topic.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClusterSettings {
+    /// As configured; `None` means the host name ([`ClusterSettings::instance_name`]).
+    pub instance: Option<String>,
+    /// The compacted topic templates and sampling rates are shared through; `None`: off.
+    pub templates_topic: Option<String>,
+    /// How long the start waits for the topic to be read before reporting ready.
+    pub load_timeout: Duration,
+}
+
+impl ClusterSettings {
+    /// The name this collector publishes and stamps on its flows: `instance`, else the host
+    /// name (`/proc/sys/kernel/hostname`), else `coreflow`.
+    pub fn instance_name(&self) -> String {
+        if let Some(i) = &self.instance {
+            return i.clone();
+        }
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_string())
+            .filter(|h| valid_instance(h))
+            .unwrap_or_else(|| "coreflow".into())
+    }
+}
+
+/// An instance name: 1 to 255 bytes of letters, digits and `.-_:` (it goes into Kafka headers,
+/// label values and record keys, so nothing that needs quoting).
+pub fn valid_instance(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 255
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-:".contains(&b))
 }
 
 /// The validation helpers every section shares: errors named after their origin, integers
@@ -192,6 +228,7 @@ impl Settings {
         let state_dir = v.state_dir(raw.state_dir.as_deref())?;
         let log = v.log(&raw.log)?;
         let metrics = v.metrics(&raw.metrics)?;
+        let cluster = v.cluster(&raw.cluster)?;
         Ok(Settings {
             netflow,
             sflow,
@@ -203,6 +240,7 @@ impl Settings {
             log,
             kafka,
             metrics,
+            cluster,
         })
     }
 

@@ -368,3 +368,29 @@ fn replay_parses() {
         ));
     }
 }
+
+#[test]
+fn cluster_settings() {
+    let s = run("");
+    assert_eq!(s.cluster.templates_topic, None);
+    assert_eq!(
+        s.cluster.load_timeout,
+        std::time::Duration::from_millis(5000)
+    );
+    assert!(valid_instance(&s.cluster.instance_name()));
+    let s = run("-cluster.instance edge-1 -cluster.templates_topic flow-templates");
+    assert_eq!(s.cluster.instance_name(), "edge-1");
+    assert_eq!(s.cluster.templates_topic.as_deref(), Some("flow-templates"));
+    assert_eq!(
+        err("-cluster.instance a/b").setting,
+        "-cluster.instance (cluster.instance)"
+    );
+    assert_eq!(
+        err("-cluster.templates_topic a:b").setting,
+        "-cluster.templates_topic (cluster.templates_topic)"
+    );
+    assert_eq!(
+        err("-cluster.load_timeout_ms -1").setting,
+        "-cluster.load_timeout_ms (cluster.load_timeout_ms)"
+    );
+}

@@ -1,12 +1,16 @@
-//! Validation of what coreflow tells about itself: `[log]` and `[metrics]`.
+//! Validation of what coreflow tells about itself: `[log]`, `[metrics]` and `[cluster]` (its
+//! name, and the topic it shares templates through).
 //!
 //! The metrics address is `[host]:port` (GoFlow's `:8080` form included); `""` or `off`
 //! turns the endpoint off. Its paths must be absolute so they cannot collide silently.
 
-use super::raw::{RawLog, RawMetrics};
-use super::settings::{looks_like_host_port, LogSettings, MetricsSettings, V};
+use super::raw::{RawCluster, RawLog, RawMetrics};
+use super::settings::{
+    looks_like_host_port, valid_instance, ClusterSettings, LogSettings, MetricsSettings, V,
+};
 use crate::error::ConfigError;
 use crate::logging::{Level, LogFormat};
+use std::time::Duration;
 
 impl V<'_> {
     /// `[log]`.
@@ -61,5 +65,46 @@ impl V<'_> {
             ));
         }
         Ok(metrics)
+    }
+
+    /// `[cluster]`.
+    pub(super) fn cluster(&self, c: &RawCluster) -> Result<ClusterSettings, ConfigError> {
+        if let Some(i) = &c.instance {
+            if !valid_instance(i) {
+                return Err(self.err(
+                    "cluster.instance",
+                    format!("{i:?} must be 1 to 255 letters, digits and . - _ :"),
+                ));
+            }
+        }
+        let templates_topic = c.templates_topic.clone().filter(|t| !t.is_empty());
+        if let Some(t) = &templates_topic {
+            // Kafka's own rule for topic names
+            if t.len() > 249
+                || t == "."
+                || t == ".."
+                || !t
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            {
+                return Err(self.err(
+                    "cluster.templates_topic",
+                    format!(
+                        "{t:?} is not a Kafka topic name (letters, digits, . _ -; at most 249)"
+                    ),
+                ));
+            }
+        }
+        Ok(ClusterSettings {
+            instance: c.instance.clone(),
+            templates_topic,
+            load_timeout: Duration::from_millis(self.int(
+                "cluster.load_timeout_ms",
+                c.load_timeout_ms,
+                5000,
+                0,
+                600_000,
+            )? as u64),
+        })
     }
 }
