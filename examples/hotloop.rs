@@ -42,6 +42,7 @@ fn main() {
         framing: Framing::Stream,
         key: KeyMode::None,
         counters: false,
+        extras: coreflow::encode::extras::Extras::default(),
     };
     let opts = GenOptions::new(protocol);
     let mut exporters: Vec<Exporter> = (0..16u8)

@@ -246,6 +246,12 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             }
         });
     }
+    // the collector's name: a header on every Kafka record, optionally a field of every
+    // message (output.instance_field), a label of coreflow_build_info
+    let instance = settings.cluster.instance_name();
+    for s in &mut sinks {
+        s.set_instance(&instance);
+    }
     let sink = &sinks[0];
     // the metrics endpoint's web config, loaded again (validation checked it) before any socket
     let web = match &settings.metrics.web_config {
@@ -343,6 +349,13 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         framing: sink.framing(k),
         key: if kafka { k.key } else { KeyMode::None },
         counters: kafka && k.counters_topic.is_some(),
+        extras: crate::encode::extras::Extras {
+            renormalize: settings.output.renormalize,
+            instance: settings
+                .output
+                .instance_field
+                .then(|| crate::encode::extras::Instance::leak(&instance)),
+        },
     };
     // the exit summary and the debug stats line: all producers together
     let kafka_total =
@@ -368,6 +381,10 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         .map(|_| crossbeam_channel::bounded::<Batch>(settings.batch.channel))
         .unzip();
     let shutdown = Arc::new(AtomicBool::new(false));
+    // SIGHUP's generation: the main thread bumps it, the file sink reopens when it changes
+    let reload = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let reopens = sink.reopens();
+    let sink_desc = sink.describe();
     let out_failed = Arc::new(AtomicBool::new(false));
     let out_counters = Arc::new(OutputCounters::default());
     let out_stats = Arc::new(OutputStats::default());
@@ -398,6 +415,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             shutdown: shutdown.clone(),
             stats: out_stats.clone(),
             latency: OutputProbe::new(out_latency[i].clone()),
+            reload: reload.clone(),
         };
         let name = if n_out == 1 {
             "cf-output".to_string()
@@ -496,6 +514,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             sink: sink_kind,
             max_exporters: settings.metrics.max_exporters,
             started: Instant::now(),
+            instance: instance.clone(),
         };
         let paths = Paths {
             metrics: settings.metrics.path.clone(),
@@ -555,6 +574,15 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
     let mut clean = true;
     let reason = loop {
         match signals.wait(Duration::from_millis(100)) {
+            Ok(Some(sig)) if signal::is_reload(sig) => {
+                if reopens {
+                    crate::log_info!("SIGHUP: reopening the output file");
+                    reload.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    // harmless: Kafka and stdout have nothing to reopen
+                    crate::log_info!("SIGHUP: nothing to reopen ({})", sink_desc);
+                }
+            }
             Ok(Some(sig)) => break signal::name(sig).to_string(),
             Ok(None) => {}
             Err(e) => {
@@ -588,6 +616,11 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
     // Wait for every thread; a second signal gives up at once.
     while !all.iter().all(|h| h.is_finished()) {
         if let Ok(Some(sig)) = signals.wait(Duration::from_millis(20)) {
+            if signal::is_reload(sig) {
+                // the output is still writing: reopen as at any other time
+                reload.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             crate::log_error!(
                 "{} during shutdown: exiting now; {}",
                 signal::name(sig),

@@ -38,6 +38,7 @@ pub(super) enum Target {
 /// What a flag of `coreflow replay` sets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum ReplayTarget {
+    Config,
     Format,
     Schema,
     Counters,
@@ -192,6 +193,41 @@ pub(super) const FLAGS: &[Flag<Target>] = &[
         "FILE",
         OUTPUT,
         "append to FILE instead of writing to stdout",
+    ),
+    bool_flag(
+        &["output.renormalize"],
+        Key("output.renormalize"),
+        OUTPUT,
+        "bytes and packets times the flow's sampling rate,\n\
+         which then reads 1 (pmacct's renormalize) (false)",
+    ),
+    bool_flag(
+        &["output.instance_field"],
+        Key("output.instance_field"),
+        OUTPUT,
+        "the instance name (-cluster.instance) in every\n\
+         message: field 1999, JSON CollectorInstance (false)",
+    ),
+    value_flag(
+        &["output.rotate_bytes"],
+        Key("output.rotate_bytes"),
+        "BYTES",
+        OUTPUT,
+        "rotate the output file before it passes BYTES\n(0 = no size limit) (0)",
+    ),
+    value_flag(
+        &["output.rotate_interval_s"],
+        Key("output.rotate_interval_s"),
+        "S",
+        OUTPUT,
+        "rotate the output file every S seconds (0 = no\ntime limit) (0)",
+    ),
+    value_flag(
+        &["output.rotate_pattern"],
+        Key("output.rotate_pattern"),
+        "PATTERN",
+        OUTPUT,
+        "rotated file name: {path} {time} {unix} {seq}\n({path}.{time})",
     ),
     bool_flag(
         &["kafka"],
@@ -565,6 +601,13 @@ pub(super) const FLAGS: &[Flag<Target>] = &[
 
 /// `coreflow replay`'s flags.
 pub(super) const REPLAY_FLAGS: &[Flag<ReplayTarget>] = &[
+    value_flag(
+        &["config"],
+        ReplayTarget::Config,
+        "FILE",
+        None,
+        "apply the collector config's [output] renormalize\nand instance_field (and its mappings)",
+    ),
     value_flag(
         &["format"],
         ReplayTarget::Format,

@@ -2,6 +2,7 @@
 //! [`Encoding`] that fills them the way the configured sink wants.
 
 use super::counters;
+use super::extras::{self, Extras};
 use super::key;
 use super::schema::{PrefixCache, Schema, PB_ROOM};
 use super::Format;
@@ -51,6 +52,9 @@ pub struct Batch {
     key_ends: Vec<u32>,
     /// Indices of the messages that are counter records, ascending.
     counters: Vec<u32>,
+    /// Flows whose renormalized bytes or packets saturated (`output.renormalize`): the
+    /// worker adds them to its counters when it ships the batch.
+    pub saturated: u32,
     /// When the datagram of the batch's first message was received (for the
     /// receive-to-delivery latency).
     pub received: Instant,
@@ -118,6 +122,7 @@ impl Batch {
             keys: Vec::new(),
             key_ends: Vec::new(),
             counters: Vec::new(),
+            saturated: 0,
             received: Instant::now(),
         }
     }
@@ -307,6 +312,7 @@ impl Batch {
         self.keys.clear();
         self.key_ends.clear();
         self.counters.clear();
+        self.saturated = 0;
     }
 }
 
@@ -320,6 +326,8 @@ pub struct Encoding {
     pub key: key::KeyMode,
     /// Encode sFlow counter records too (else the worker drops them).
     pub counters: bool,
+    /// Renormalization and the instance field (`Extras::default()`: neither).
+    pub extras: Extras,
 }
 
 impl Encoding {
@@ -353,6 +361,9 @@ impl Encoding {
     /// Appends one flow to `batch`, with its key when a key mode is set.
     #[inline]
     pub fn push(&self, rec: &crate::flow::FlowRecord, batch: &mut Batch) {
+        if self.extras.active() {
+            return self.push_extras(rec, batch);
+        }
         match (self.format, self.framing) {
             (Format::Pb, Framing::Stream) => batch.push_pb_delimited(self.schema, rec),
             (Format::Pb, Framing::Bare) => batch.push_pb(self.schema, rec),
@@ -363,12 +374,37 @@ impl Encoding {
         }
     }
 
+    /// Appends one flow with renormalization or the instance field (`extras`): out of the
+    /// hot path's way, encoded through a staging buffer.
+    #[cold]
+    #[inline(never)]
+    fn push_extras(&self, rec: &crate::flow::FlowRecord, batch: &mut Batch) {
+        let mut saturated = false;
+        batch.push_with(|buf| {
+            saturated = extras::encode(
+                self.extras,
+                self.format,
+                self.framing,
+                self.schema,
+                rec,
+                buf,
+            )
+        });
+        batch.saturated += u32::from(saturated);
+        if !self.key.is_none() {
+            // keys are computed from the flow as received (renormalization does not touch
+            // the key fields)
+            batch.push_key(|k| self.key.write(rec, k));
+        }
+    }
+
     /// Appends one flow read through [`Flow`] (a decoder's in-place view) to `batch`:
-    /// protobuf without keys is encoded straight from it; anything else from the record it
-    /// makes.
+    /// protobuf without keys (or extras) is encoded straight from it; anything else from the
+    /// record it makes.
     #[inline]
     pub fn push_flow<R: Flow>(&self, flow: &R, batch: &mut Batch) {
-        match (self.format, self.framing, self.key.is_none()) {
+        let plain = self.key.is_none() && !self.extras.active();
+        match (self.format, self.framing, plain) {
             (Format::Pb, Framing::Stream, true) => batch.push_pb_delimited(self.schema, flow),
             (Format::Pb, Framing::Bare, true) => batch.push_pb(self.schema, flow),
             _ => self.push(&flow.to_record(), batch),
@@ -454,6 +490,7 @@ mod tests {
                     framing,
                     key: key::KeyMode::None,
                     counters: false,
+                    extras: Extras::default(),
                 };
                 // starts smaller than one message's room: the buffer grows while in use
                 let mut b = Batch::new(0, 16, 4);
@@ -499,6 +536,7 @@ mod tests {
             framing: Framing::Stream,
             key: key::KeyMode::None,
             counters: false,
+            extras: Extras::default(),
         };
         b.push_with(|buf| enc.encode(&rec, buf));
         b.push_with(|buf| enc.encode(&rec, buf));
@@ -537,6 +575,7 @@ mod tests {
             framing: Framing::Bare,
             key: key::KeyMode::Exporter,
             counters: true,
+            extras: Extras::default(),
         };
         let mut b = Batch::new(0, 1024, 4);
         enc.push(&rec, &mut b);

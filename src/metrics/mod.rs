@@ -64,6 +64,9 @@ pub struct Sources {
     pub sink: &'static str,
     pub max_exporters: usize,
     pub started: Instant,
+    /// The instance name (`[cluster] instance`, else the host name): `coreflow_build_info`'s
+    /// `collector` label.
+    pub instance: String,
 }
 
 impl Sources {
