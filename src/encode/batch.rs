@@ -384,7 +384,7 @@ impl Encoding {
             saturated = extras::encode(
                 self.extras,
                 self.format,
-                self.framing,
+                self.framing == Framing::Stream,
                 self.schema,
                 rec,
                 buf,

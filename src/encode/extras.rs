@@ -7,7 +7,6 @@
 //! through [`encode`] here: a copy of the record is renormalized, encoded with the plain
 //! schema encoders, and the instance field appended to the message.
 
-use super::batch::Framing;
 use super::schema::Schema;
 use super::Format;
 use crate::flow::FlowRecord;
@@ -104,15 +103,15 @@ pub fn renormalize(r: &mut FlowRecord) -> bool {
     bytes.is_none() || packets.is_none()
 }
 
-/// Appends one flow with the extras applied, in `format` and `framing` (`Stream`: JSON
-/// lines or varint-delimited protobuf; `Bare`: the message alone). Returns whether
+/// Appends one flow with the extras applied, in `format`, framed for a stream when `stream`
+/// (JSON lines or varint-delimited protobuf; else the message alone). Returns whether
 /// renormalization saturated a counter.
 #[cold]
 #[inline(never)]
 pub fn encode(
     extras: Extras,
     format: Format,
-    framing: Framing,
+    stream: bool,
     schema: Schema,
     rec: &FlowRecord,
     buf: &mut Vec<u8>,
@@ -126,7 +125,7 @@ pub fn encode(
             if let Some(i) = extras.instance {
                 buf.extend_from_slice(&i.pb);
             }
-            if framing == Framing::Stream {
+            if stream {
                 // the length is known only now: insert its varint before the message
                 let mut len = Vec::with_capacity(2);
                 prost::encoding::encode_varint((buf.len() - start) as u64, &mut len);
@@ -147,7 +146,7 @@ pub fn encode(
                 buf.extend_from_slice(if empty { &field[1..] } else { field });
                 buf.push(b'}');
             }
-            if framing == Framing::Stream {
+            if stream {
                 buf.push(b'\n');
             }
         }
@@ -206,14 +205,7 @@ mod tests {
         for schema in [Schema::GoflowV2, Schema::GoflowV3, Schema::Goflow2] {
             // bare protobuf: the renormalized message plus field 1999
             let mut got = Vec::new();
-            assert!(!encode(
-                both,
-                Format::Pb,
-                Framing::Bare,
-                schema,
-                &r,
-                &mut got
-            ));
+            assert!(!encode(both, Format::Pb, false, schema, &r, &mut got));
             let mut want = Vec::new();
             schema.encode_pb(&renorm, &mut want);
             assert_eq!(&got[..want.len()], &want[..], "{schema:?}");
@@ -236,14 +228,14 @@ mod tests {
             }
             // delimited: a varint of the length, then the same bytes
             let mut d = Vec::new();
-            encode(both, Format::Pb, Framing::Stream, schema, &r, &mut d);
+            encode(both, Format::Pb, true, schema, &r, &mut d);
             let mut slice = &d[..];
             let n = prost::encoding::decode_varint(&mut slice).unwrap() as usize;
             assert_eq!(slice, &got[..]);
             assert_eq!(n, got.len());
             // JSON: the key in the schema's style, valid JSON, a newline when streamed
             let mut j = Vec::new();
-            encode(both, Format::Json, Framing::Stream, schema, &r, &mut j);
+            encode(both, Format::Json, true, schema, &r, &mut j);
             assert_eq!(j.pop(), Some(b'\n'));
             let v: serde_json::Value = serde_json::from_slice(&j).unwrap();
             let (key, bytes_key) = match schema {
@@ -258,7 +250,7 @@ mod tests {
                 instance: None,
             };
             let mut a = Vec::new();
-            encode(only, Format::Json, Framing::Bare, schema, &r, &mut a);
+            encode(only, Format::Json, false, schema, &r, &mut a);
             let mut b = Vec::new();
             schema.encode_json(&renorm, &mut b);
             assert_eq!(a, b);

@@ -69,11 +69,10 @@ impl FlowSink for Encoder {
     fn flow(&mut self, rec: &FlowRecord) {
         self.flows += 1;
         if self.extras.active() {
-            let framing = batch::Framing::Stream;
             let sat = extras::encode(
                 self.extras,
                 self.format,
-                framing,
+                true,
                 self.schema,
                 rec,
                 &mut self.buf,
