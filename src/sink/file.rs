@@ -73,6 +73,13 @@ impl FileSink {
     /// Appends to `path`, creating it if needed; rotates it as `rotation` says.
     pub fn append(path: &Path, rotation: Option<Rotation>) -> io::Result<FileSink> {
         let file = open(path)?;
+        if rotation.is_some() && !file.metadata()?.is_file() {
+            // renaming /dev/null or a FIFO away would break more than this collector
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file: rotation (output.rotate_*) renames the file",
+            ));
+        }
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         Ok(FileSink::new(
             file,
@@ -303,5 +310,17 @@ mod tests {
         s.write(&batch("z\n")).unwrap();
         assert_eq!(std::fs::read_to_string(&tpath).unwrap(), "y\nz\n");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn no_rotation_of_what_is_not_a_file() {
+        let r = Rotation {
+            bytes: 4096,
+            interval: None,
+            pattern: "{path}.{seq}".into(),
+        };
+        let e = FileSink::append(Path::new("/dev/null"), Some(r)).err().unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert!(FileSink::append(Path::new("/dev/null"), None).is_ok());
     }
 }
