@@ -209,6 +209,53 @@ impl Batch {
         self.end_message(at + prefix + n);
     }
 
+    /// Appends `tail` to the message pushed last (a protobuf field after the message's own),
+    /// fixing its varint length prefix when `delimited` (it may grow from 1 byte to 2).
+    pub fn extend_last(&mut self, tail: &[u8], delimited: bool) {
+        let Some(&end) = self.ends.last() else {
+            return;
+        };
+        let end = end as usize;
+        let start = match self.ends.len() {
+            1 => 0,
+            n => self.ends[n - 2] as usize,
+        };
+        let need = end + tail.len() + 1;
+        if self.buf.len() < need {
+            self.grow(need);
+        }
+        let new_end = if delimited {
+            let (n, plen) = if self.buf[start] < 0x80 {
+                (self.buf[start] as usize, 1)
+            } else {
+                (
+                    (self.buf[start] & 0x7f) as usize | (self.buf[start + 1] as usize) << 7,
+                    2,
+                )
+            };
+            let total = n + tail.len();
+            let new_plen = if total < 0x80 { 1 } else { 2 };
+            if new_plen != plen {
+                self.buf.copy_within(start + plen..end, start + new_plen);
+            }
+            if new_plen == 1 {
+                self.buf[start] = total as u8;
+            } else {
+                self.buf[start] = (total as u8) | 0x80;
+                self.buf[start + 1] = (total >> 7) as u8;
+            }
+            self.short = new_plen == 1;
+            let body_end = start + new_plen + n;
+            self.buf[body_end..body_end + tail.len()].copy_from_slice(tail);
+            body_end + tail.len()
+        } else {
+            self.buf[end..end + tail.len()].copy_from_slice(tail);
+            end + tail.len()
+        };
+        self.used = new_end;
+        *self.ends.last_mut().expect("a message") = new_end as u32;
+    }
+
     /// Appends one message and its key: `key` writes the key bytes. Use for every message of
     /// a batch or for none.
     #[inline]
@@ -374,27 +421,42 @@ impl Encoding {
         }
     }
 
-    /// Appends one flow with renormalization or the instance field (`extras`): out of the
-    /// hot path's way, encoded through a staging buffer.
+    /// Appends one flow with renormalization or the instance field (`extras`), out of the
+    /// hot path's way: a renormalized copy of the record, encoded as any other (protobuf in
+    /// place), then the instance field appended to the message.
     #[cold]
     #[inline(never)]
     fn push_extras(&self, rec: &crate::flow::FlowRecord, batch: &mut Batch) {
-        let mut saturated = false;
-        batch.push_with(|buf| {
-            saturated = extras::encode(
-                self.extras,
-                self.format,
-                self.framing == Framing::Stream,
-                self.schema,
-                rec,
-                buf,
-            )
-        });
-        batch.saturated += u32::from(saturated);
+        let mut r = *rec;
+        if self.extras.renormalize {
+            batch.saturated += u32::from(extras::renormalize(&mut r));
+        }
+        let stream = self.framing == Framing::Stream;
+        match (self.format, self.extras.instance) {
+            (Format::Pb, instance) => {
+                if stream {
+                    batch.push_pb_delimited(self.schema, &r);
+                } else {
+                    batch.push_pb(self.schema, &r);
+                }
+                if let Some(i) = instance {
+                    batch.extend_last(i.pb(), stream);
+                }
+            }
+            (Format::Json, instance) => {
+                // renormalized above: the JSON writer only adds the instance
+                let only_instance = Extras {
+                    renormalize: false,
+                    instance,
+                };
+                batch.push_with(|buf| {
+                    extras::encode(only_instance, Format::Json, stream, self.schema, &r, buf);
+                });
+            }
+        }
         if !self.key.is_none() {
-            // keys are computed from the flow as received (renormalization does not touch
-            // the key fields)
-            batch.push_key(|k| self.key.write(rec, k));
+            // renormalization does not touch the key fields
+            batch.push_key(|k| self.key.write(&r, k));
         }
     }
 
@@ -515,6 +577,59 @@ mod tests {
                             sizes.iter().any(|&n| n < 0x80) && sizes.iter().any(|&n| n > 0x81),
                             "{schema:?}: {sizes:?}"
                         );
+                    }
+                }
+            }
+        }
+    }
+
+    /// With extras, a batch holds what `extras::encode` writes (the reference, through a
+    /// `Vec`), in every schema and framing: renormalized protobuf encoded in place, the
+    /// instance field appended with the length prefix fixed, short messages whose prefix
+    /// grows to 2 bytes included.
+    #[test]
+    fn extras_in_batches_match_the_reference() {
+        let inst = extras::Instance::leak("collector-fra1");
+        let long_name = extras::Instance::leak(&"x".repeat(120));
+        let short = FlowRecord {
+            flow_type: FlowType::NetflowV5,
+            sampling_rate: 10,
+            bytes: 1,
+            packets: 1,
+            ..FlowRecord::default()
+        };
+        let mut long = short;
+        long.src_addr = Addr::v6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        long.dst_addr = long.src_addr;
+        long.bytes = u64::MAX / 3;
+        for instance in [None, Some(inst), Some(long_name)] {
+            let ex = Extras {
+                renormalize: true,
+                instance,
+            };
+            for schema in [Schema::GoflowV2, Schema::GoflowV3, Schema::Goflow2] {
+                for format in [Format::Pb, Format::Json] {
+                    for framing in [Framing::Stream, Framing::Bare] {
+                        let enc = Encoding {
+                            format,
+                            schema,
+                            framing,
+                            key: key::KeyMode::None,
+                            counters: false,
+                            extras: ex,
+                        };
+                        let mut b = Batch::new(0, 16, 4);
+                        let mut want = Vec::new();
+                        let mut sat = 0;
+                        for r in [short, long, long, short, short, long] {
+                            enc.push(&r, &mut b);
+                            let stream = framing == Framing::Stream;
+                            sat += u32::from(extras::encode(
+                                ex, format, stream, schema, &r, &mut want,
+                            ));
+                        }
+                        assert_eq!(b.bytes(), &want[..], "{schema:?} {format:?} {framing:?}");
+                        assert_eq!((b.len(), b.saturated, sat), (6, 3, 3));
                     }
                 }
             }

@@ -62,6 +62,11 @@ impl Instance {
         }
     }
 
+    /// Field 1999 as protobuf bytes: key, length, the name.
+    pub fn pb(&self) -> &[u8] {
+        &self.pb
+    }
+
     /// Encoded once per process and kept for its life, so that [`Extras`] (part of the
     /// `Copy` encoding every worker holds) can refer to it without a reference count.
     pub fn leak(name: &str) -> &'static Instance {

@@ -319,7 +319,9 @@ mod tests {
             interval: None,
             pattern: "{path}.{seq}".into(),
         };
-        let e = FileSink::append(Path::new("/dev/null"), Some(r)).err().unwrap();
+        let e = FileSink::append(Path::new("/dev/null"), Some(r))
+            .err()
+            .unwrap();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
         assert!(FileSink::append(Path::new("/dev/null"), None).is_ok());
     }

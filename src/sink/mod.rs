@@ -106,6 +106,8 @@ impl Sink {
     /// Stamps the instance name on what the sink writes where it can without touching the
     /// messages: a header on every Kafka record; nothing for a file.
     pub fn set_instance(&mut self, name: &str) {
+        #[cfg(not(feature = "kafka"))]
+        let _ = name;
         match self {
             Sink::File(_) => {}
             #[cfg(feature = "kafka")]
