@@ -134,6 +134,11 @@ impl FileSink {
         Ok(Reopened::Reopened)
     }
 
+    /// Whether a built-in rotation is configured.
+    pub fn rotates(&self) -> bool {
+        self.rotation.is_some()
+    }
+
     /// Whether the built-in rotation is due before writing `next` more bytes (0: between
     /// batches, for the time limit alone). An empty file is never rotated.
     pub fn rotation_due(&self, next: usize, now: Instant) -> bool {

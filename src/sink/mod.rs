@@ -268,10 +268,12 @@ impl Reopener {
             let r = sink.reopen();
             self.done(sink, r, st);
         }
-        let now = Instant::now();
-        if sink.rotation_due(next, now) {
-            let r = sink.rotate(now);
-            self.done(sink, r, st);
+        if sink.rotates() {
+            let now = Instant::now();
+            if sink.rotation_due(next, now) {
+                let r = sink.rotate(now);
+                self.done(sink, r, st);
+            }
         }
     }
 
