@@ -37,6 +37,7 @@ fn every_flow_arrives_plain_goflow_v2() {
         &topic,
         "-cluster.instance",
         "collector-test-1",
+        "-kafka.instance_header",
     ]);
     let sent = flowgen(&[
         "--protocol",
@@ -128,6 +129,8 @@ fn keyed_by_exporter_varint_in_order() {
     assert!(status.success(), "{status:?} {log:?}");
     let flows = decode(&r.got, true);
     check_sums(&sent, &flows);
+    // kafka.instance_header is off by default: no header
+    assert!(r.got.iter().all(|g| g.headers.is_empty()));
     let mut partition_of: BTreeMap<Vec<u8>, i32> = BTreeMap::new();
     let mut last_seq: BTreeMap<Vec<u8>, u32> = BTreeMap::new();
     for (g, f) in r.got.iter().zip(&flows) {

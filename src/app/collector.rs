@@ -246,11 +246,13 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             }
         });
     }
-    // the collector's name: a header on every Kafka record, optionally a field of every
-    // message (output.instance_field), a label of coreflow_build_info
+    // the collector's name: a header on every Kafka record (kafka.instance_header), a field
+    // of every message (output.instance_field), a label of coreflow_build_info
     let instance = settings.cluster.instance_name();
-    for s in &mut sinks {
-        s.set_instance(&instance);
+    if settings.kafka.instance_header {
+        for s in &mut sinks {
+            s.set_instance(&instance);
+        }
     }
     let sink = &sinks[0];
     // the metrics endpoint's web config, loaded again (validation checked it) before any socket

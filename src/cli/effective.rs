@@ -166,6 +166,7 @@ impl Settings {
                 messages: Some(self.kafka.messages.name().into()),
                 max_message_bytes: Some(self.kafka.max_message_bytes as i64),
                 producers: Some(self.kafka.producers as i64),
+                instance_header: Some(self.kafka.instance_header),
                 counters_topic: self.kafka.counters_topic.clone(),
                 compression: Some(self.kafka.compression.clone()),
                 linger_ms: Some(self.kafka.linger_ms as i64),

@@ -343,6 +343,12 @@ pub(super) const FLAGS: &[Flag<Target>] = &[
         KAFKA,
         "output threads, each with its own Kafka producer (1)",
     ),
+    bool_flag(
+        &["kafka.instance_header"],
+        Key("kafka.instance_header"),
+        KAFKA,
+        "the header coreflow-instance (-cluster.instance)\non every Kafka record (false)",
+    ),
     value_flag(
         &["cluster.instance"],
         Key("cluster.instance"),

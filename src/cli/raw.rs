@@ -210,6 +210,9 @@ pub struct RawKafka {
     /// Output threads, each with its own producer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub producers: Option<i64>,
+    /// The `coreflow-instance` header on every record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_header: Option<bool>,
     /// Topic for sFlow counter records (none: they are not exported).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counters_topic: Option<String>,
@@ -384,6 +387,7 @@ impl RawConfig {
             "kafka.compression" => raw.kafka.compression = s(),
             "kafka.messages" => raw.kafka.messages = s(),
             "kafka.producers" => raw.kafka.producers = Some(parse_int(flag, val)?),
+            "kafka.instance_header" => raw.kafka.instance_header = Some(b()?),
             "kafka.key" => raw.kafka.key = Some(RawKey::One(val.to_string())),
             "kafka.framing" => {
                 raw.kafka.framing = Some(if b()? { "varint" } else { "plain" }.into())

@@ -170,6 +170,7 @@ impl V<'_> {
                 960_000,
             )? as usize,
             producers: self.int("kafka.producers", k.producers, 1, 1, 64)? as usize,
+            instance_header: k.instance_header.unwrap_or(false),
             counters_topic,
             compression,
             linger_ms: self.int(

@@ -67,6 +67,8 @@ pub struct KafkaSettings {
     pub max_message_bytes: usize,
     /// Output threads, each with its own producer (`kafka.producers`).
     pub producers: usize,
+    /// Every record carries the `coreflow-instance` header (`kafka.instance_header`).
+    pub instance_header: bool,
     pub counters_topic: Option<String>,
     /// librdkafka `compression.codec`: none, gzip, snappy, lz4, zstd.
     pub compression: String,
