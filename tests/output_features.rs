@@ -99,10 +99,10 @@ fn renormalize_real_captures() {
     eprintln!("sampled flows renormalized: {sampled_by_protocol:?}");
 }
 
-/// `replay --config` validates the file as the collector does: one line naming the setting,
-/// exit 2.
+/// `replay --config` validates the file as the collector does, and the collector its flags:
+/// one line naming the setting, exit 2.
 #[test]
-fn replay_config_errors_name_the_setting() {
+fn config_errors_name_the_setting() {
     let dir = TempDir::new("renorm-bad");
     let cfg = dir.path("bad.toml");
     std::fs::write(&cfg, "[output]\nrenormalize = \"yes\"\n").unwrap();
@@ -116,6 +116,29 @@ fn replay_config_errors_name_the_setting() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("coreflow: output.rotate_bytes: "), "{err}");
+    // the collector: a flag's error names the flag and its key; rotation refuses what is
+    // not a regular file (it would rename /dev/null), before any socket is opened
+    for (args, want) in [
+        (
+            vec!["-output.rotate_interval_s", "60"],
+            "coreflow: -output.rotate_interval_s (output.rotate_interval_s): rotation needs an \
+             output file",
+        ),
+        (
+            vec!["--output", "/dev/null", "-output.rotate_bytes", "100000"],
+            "coreflow: output.file: cannot open /dev/null: not a regular file",
+        ),
+        (
+            vec!["-kafka.instance_header=maybe"],
+            "coreflow: -kafka.instance_header: \"maybe\" is not a boolean",
+        ),
+    ] {
+        let out = coreflow(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with(want), "{args:?}: {err}");
+    }
 }
 
 fn flowgen(args: &[&str]) -> (u64, u64, u64) {
