@@ -364,3 +364,108 @@ fn rotation_by_sighup_and_size_under_load() {
         .count();
     assert_eq!(reopened, 20, "{log:?}");
 }
+
+/// The shipped logrotate configuration's way, with logrotate itself (skipped when it is not
+/// installed): `logrotate -f` three times under load, `postrotate` sending SIGHUP. Every flow
+/// flowgen sent is in exactly one of the files.
+#[test]
+fn logrotate_postrotate_sighup() {
+    let Some(logrotate) = ["/usr/sbin/logrotate", "/sbin/logrotate"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+    else {
+        eprintln!("SKIP logrotate_postrotate_sighup: logrotate is not installed");
+        return;
+    };
+    let dir = TempDir::new("logrotate");
+    let out = dir.path("flows.json");
+    let c = Collector::builder().sockets(1).output(&out).start(&[]);
+    let conf = dir.path("lr.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "{} {{\n  rotate 10\n  missingok\n  nocreate\n  nocopytruncate\n  \
+             postrotate\n    kill -HUP {}\n  endscript\n}}\n",
+            out.display(),
+            c.pid()
+        ),
+    )
+    .unwrap();
+    let target = c.netflow_addr().to_string();
+    let gen = common::harness::run_flowgen_in_background(
+        [
+            "--protocol",
+            "v5",
+            "--target",
+            &target,
+            "--exporters",
+            "4",
+            "--rate",
+            "2000",
+            "--count",
+            "3000",
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(300));
+        let st = Command::new(logrotate)
+            .args(["-f", "-s"])
+            .arg(dir.path("state"))
+            .arg(&conf)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    let report = gen.join().unwrap();
+    let records = report_field(&report, "records");
+    let count_lines = || -> usize {
+        (0..=3)
+            .map(|i| {
+                let p = if i == 0 {
+                    out.clone()
+                } else {
+                    dir.path(&format!("flows.json.{i}"))
+                };
+                std::fs::read_to_string(p)
+                    .unwrap_or_default()
+                    .lines()
+                    .count()
+            })
+            .sum()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count_lines() < records as usize && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, log, _) = c.stop();
+    assert!(status.success(), "{log:?}");
+    let mut lines = HashSet::new();
+    let mut n = 0;
+    for i in 0..=3 {
+        let p = if i == 0 {
+            out.clone()
+        } else {
+            dir.path(&format!("flows.json.{i}"))
+        };
+        let text = std::fs::read_to_string(&p).unwrap_or_default();
+        assert!(text.is_empty() || text.ends_with('\n'), "{}", p.display());
+        for l in text.lines() {
+            let _: Value = serde_json::from_str(l).expect("a whole JSON line");
+            assert!(lines.insert(l.to_string()), "a line written twice");
+            n += 1;
+        }
+        if i > 0 {
+            assert!(p.exists(), "rotation {i} missing");
+        }
+    }
+    assert_eq!(n, records, "{log:?}");
+    assert_eq!(
+        log.iter()
+            .filter(|l| l.contains("reopened (SIGHUP)"))
+            .count(),
+        3,
+        "{log:?}"
+    );
+}
