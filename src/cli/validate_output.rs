@@ -170,7 +170,11 @@ impl V<'_> {
                 960_000,
             )? as usize,
             producers: self.int("kafka.producers", k.producers, 1, 1, 64)? as usize,
-            instance_header: k.instance_header.unwrap_or(false),
+            // per-flow the header's copy per record about doubles the CPU per record; batched
+            // it is one copy per record of many flows (docs/performance.md)
+            instance_header: k
+                .instance_header
+                .unwrap_or(matches!(messages, MessageMode::Batched)),
             counters_topic,
             compression,
             linger_ms: self.int(
