@@ -32,6 +32,7 @@ pub fn decode_capture<S: FlowSink>(
 
 pub fn run(opts: &ReplayOptions) -> anyhow::Result<ReplaySummary> {
     let mut dec = Decoder::new(Limits::default());
+    dec.set_mapping(opts.mapping.clone());
     let mut enc = Encoder::new(opts.format, opts.schema, opts.counters);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

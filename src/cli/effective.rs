@@ -180,6 +180,11 @@ impl Settings {
                 max_exporters: Some(self.metrics.max_exporters as i64),
                 web_config: path(&self.metrics.web_config),
             },
+            mapping: self
+                .mapping
+                .as_deref()
+                .map(super::validate_mapping::to_raw)
+                .unwrap_or_default(),
         };
         let sink = match &self.output.sink {
             SinkSettings::Stdout => "stdout".to_string(),

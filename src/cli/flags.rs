@@ -27,6 +27,7 @@ pub(super) enum Target {
     Config,
     CheckConfig,
     PrintDefaultConfig,
+    PrintMappingProto,
     Help,
     Version,
     /// Accepted so that GoFlow unit files keep working; no effect.
@@ -38,6 +39,7 @@ pub(super) enum Target {
 /// What a flag of `coreflow replay` sets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum ReplayTarget {
+    Config,
     Format,
     Schema,
     Counters,
@@ -532,6 +534,13 @@ pub(super) const FLAGS: &[Flag<Target>] = &[
         GENERAL,
         "print every TOML key with its default and a\ncomment, exit 0",
     ),
+    bool_flag(
+        &["print-mapping-proto"],
+        Target::PrintMappingProto,
+        GENERAL,
+        "print the .proto lines of the [[mapping]] fields\n\
+         for the selected schema's FlowMessage, exit 0",
+    ),
     bool_flag(&["help", "h"], Target::Help, GENERAL, "this text"),
     bool_flag(
         &["version", "v"],
@@ -543,6 +552,13 @@ pub(super) const FLAGS: &[Flag<Target>] = &[
 
 /// `coreflow replay`'s flags.
 pub(super) const REPLAY_FLAGS: &[Flag<ReplayTarget>] = &[
+    value_flag(
+        &["config"],
+        ReplayTarget::Config,
+        "FILE",
+        None,
+        "apply this TOML file's [[mapping]] entries",
+    ),
     value_flag(
         &["format"],
         ReplayTarget::Format,

@@ -18,7 +18,8 @@ SYNOPSIS
     coreflow --config FILE [OPTIONS]
     coreflow --check-config [--config FILE] [OPTIONS]
     coreflow --print-default-config
-    coreflow replay [--format json|pb] [--schema NAME] [--counters] FILE...
+    coreflow --print-mapping-proto --config FILE [--schema NAME]
+    coreflow replay [--config FILE] [--format json|pb] [--schema NAME] [--counters] FILE...
     coreflow -h | --help | -v | --version
 
 DESCRIPTION
@@ -42,7 +43,7 @@ DESCRIPTION
 
 pub(super) const AFTER_OPTIONS: &str = "\
 COMMANDS
-    replay [--format json|pb] [--schema NAME] [--counters] FILE...
+    replay [--config FILE] [--format json|pb] [--schema NAME] [--counters] FILE...
                            decode the flow datagrams of pcap/pcapng captures and write
                            every flow to stdout (coreflow replay --help)
 
@@ -94,7 +95,7 @@ SEE ALSO
 pub(super) const REPLAY_TEMPLATE: &str = "{usage}\n\n{about}\n\n{all-args}";
 
 pub(super) const REPLAY_USAGE: &str =
-    "coreflow replay [--format json|pb] [--schema goflow-v2|goflow-v3|goflow2] [--counters] FILE...";
+    "coreflow replay [--config FILE] [--format json|pb] [--schema goflow-v2|goflow-v3|goflow2] [--counters] FILE...";
 
 pub(super) const REPLAY_ABOUT: &str = "\
 Decodes the NetFlow v5/v9, IPFIX and sFlow v5 datagrams of pcap/pcapng captures (protocol

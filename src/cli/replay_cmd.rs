@@ -1,4 +1,4 @@
-//! `coreflow replay [--format F] [--schema S] [--counters] FILE...`: the subcommand's
+//! `coreflow replay [--config FILE] [--format F] [--schema S] [--counters] FILE...`: the subcommand's
 //! arguments, read into [`ReplayOptions`].
 //!
 //! Flags are read in argv order: `--help` shows the help as soon as it is reached, a bad
@@ -15,6 +15,8 @@ use crate::encode::Format;
 /// What `coreflow replay` was asked to do.
 #[derive(Clone, Debug, Default)]
 pub struct ReplayOptions {
+    /// `--config FILE`'s `[[mapping]]` entries.
+    pub mapping: Option<std::sync::Arc<crate::mapping::Mapping>>,
     pub format: Format,
     pub schema: Schema,
     pub counters: bool,
@@ -54,6 +56,9 @@ pub(super) fn parse(args: &[String]) -> Result<Command, CliError> {
                 })?
             }
             ReplayTarget::Counters => opts.counters = lex::bool_value(spelled, &v)?,
+            ReplayTarget::Config => {
+                opts.mapping = super::load_file(std::path::Path::new(&v))?.mapping;
+            }
         }
     }
     if let Some(e) = lexed.stop {

@@ -128,6 +128,8 @@ pub struct Settings {
     pub log: LogSettings,
     pub kafka: KafkaSettings,
     pub metrics: MetricsSettings,
+    /// `[[mapping]]` entries (`None`: none).
+    pub mapping: Option<std::sync::Arc<crate::mapping::Mapping>>,
 }
 
 pub const DEFAULT_BROKERS: &str = "127.0.0.1:9092,[::1]:9092";
@@ -192,6 +194,7 @@ impl Settings {
         let state_dir = v.state_dir(raw.state_dir.as_deref())?;
         let log = v.log(&raw.log)?;
         let metrics = v.metrics(&raw.metrics)?;
+        let mapping = super::validate_mapping::mapping(&raw.mapping)?;
         Ok(Settings {
             netflow,
             sflow,
@@ -203,6 +206,7 @@ impl Settings {
             log,
             kafka,
             metrics,
+            mapping,
         })
     }
 

@@ -40,6 +40,8 @@ pub struct Batch {
     /// Messages that are not encoded in place (JSON, counter records) are written here
     /// first, then copied in.
     staging: Vec<u8>,
+    /// The `[[mapping]]` fields of the protobuf message being written.
+    extra: Vec<u8>,
     /// Whether the last delimited message was shorter than 128 bytes (a 1-byte length
     /// prefix): where the next one is encoded before its length is known.
     short: bool,
@@ -112,6 +114,7 @@ impl Batch {
             buf: Vec::with_capacity(bytes.max(PB_ROOM + 2)),
             used: 0,
             staging: Vec::new(),
+            extra: Vec::new(),
             short: false,
             prefix: PrefixCache::default(),
             ends: Vec::with_capacity(messages),
@@ -202,6 +205,49 @@ impl Batch {
         }
         self.short = short;
         self.end_message(at + prefix + n);
+    }
+
+    /// Appends the record as one protobuf message (with a varint length when `delimited`),
+    /// encoded in place, followed by its `[[mapping]]` fields. With them a message may pass
+    /// 128 bytes where the record alone would not: the length prefix is settled after both.
+    pub fn push_pb_mapped<R: Flow>(
+        &mut self,
+        schema: Schema,
+        rec: &R,
+        m: &crate::mapping::Mapped<'_>,
+        delimited: bool,
+    ) {
+        let mut extra = std::mem::take(&mut self.extra);
+        extra.clear();
+        super::mapped::write_pb(m, &mut extra);
+        let at = self.used;
+        let pre = if delimited { 2 } else { 0 };
+        let (room, cache) = self.room::<{ PB_ROOM + 2 }>(at);
+        let body: &mut [u8; PB_ROOM] = (&mut room[pre..pre + PB_ROOM])
+            .try_into()
+            .expect("PB_ROOM bytes after the prefix");
+        let n = schema.encode_pb_into(rec, body, cache);
+        // MAX_MESSAGE + MAX_EXTRA < 2^14: a 1- or 2-byte length
+        let total = n + extra.len();
+        let mut start = at + pre;
+        if delimited {
+            if total < 0x80 {
+                room.copy_within(2..2 + n, 1);
+                room[0] = total as u8;
+                start = at + 1;
+            } else {
+                room[0] = (total as u8) | 0x80;
+                room[1] = (total >> 7) as u8;
+            }
+            self.short = total < 0x80;
+        }
+        let end = start + total;
+        if self.buf.len() < end {
+            self.grow(end);
+        }
+        self.buf[start + n..end].copy_from_slice(&extra);
+        self.extra = extra;
+        self.end_message(end);
     }
 
     /// Appends one message and its key: `key` writes the key bytes. Use for every message of
@@ -363,6 +409,59 @@ impl Encoding {
         }
     }
 
+    /// Encodes one flow with its `[[mapping]]` values, as [`Encoding::encode`] does.
+    pub fn encode_mapped(
+        &self,
+        rec: &crate::flow::FlowRecord,
+        m: &crate::mapping::Mapped<'_>,
+        buf: &mut Vec<u8>,
+    ) {
+        match (self.format, self.framing) {
+            (Format::Pb, Framing::Stream) => {
+                let mut msg = Vec::new();
+                self.schema.encode_pb(rec, &mut msg);
+                super::mapped::write_pb(m, &mut msg);
+                let n = msg.len();
+                if n < 0x80 {
+                    buf.push(n as u8);
+                } else {
+                    buf.extend_from_slice(&[(n as u8) | 0x80, (n >> 7) as u8]);
+                }
+                buf.extend_from_slice(&msg);
+            }
+            (Format::Pb, Framing::Bare) => {
+                self.schema.encode_pb(rec, buf);
+                super::mapped::write_pb(m, buf);
+            }
+            (Format::Json, framing) => {
+                self.schema.encode_json(rec, buf);
+                super::mapped::write_json(m, buf);
+                if framing == Framing::Stream {
+                    buf.push(b'\n');
+                }
+            }
+        }
+    }
+
+    /// Appends one flow with its `[[mapping]]` values to `batch`, keyed as [`Encoding::push`]
+    /// does.
+    pub fn push_mapped(
+        &self,
+        rec: &crate::flow::FlowRecord,
+        m: &crate::mapping::Mapped<'_>,
+        batch: &mut Batch,
+    ) {
+        match (self.format, self.framing) {
+            (Format::Pb, framing) => {
+                batch.push_pb_mapped(self.schema, rec, m, framing == Framing::Stream)
+            }
+            (Format::Json, _) => batch.push_with(|buf| self.encode_mapped(rec, m, buf)),
+        }
+        if !self.key.is_none() {
+            batch.push_key(|k| self.key.write(rec, k));
+        }
+    }
+
     /// Appends one flow read through [`Flow`] (a decoder's in-place view) to `batch`:
     /// protobuf without keys is encoded straight from it; anything else from the record it
     /// makes.
@@ -407,6 +506,11 @@ impl crate::decode::FlowSink for BatchWriter<'_> {
     fn flow_of<F: Flow>(&mut self, flow: &F) {
         self.flows += 1;
         self.encoding.push_flow(flow, self.batch);
+    }
+    #[inline]
+    fn flow_mapped(&mut self, rec: &crate::flow::FlowRecord, m: &crate::mapping::Mapped<'_>) {
+        self.flows += 1;
+        self.encoding.push_mapped(rec, m, self.batch);
     }
 }
 

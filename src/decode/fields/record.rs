@@ -13,6 +13,7 @@ use super::time::{resolve_time, RecCtx, TimeSrc};
 use crate::decode::spec::VARLEN;
 use crate::decode::{DecodeError, Section};
 use crate::flow::{FieldGroups, FlowRecord};
+use crate::mapping::{Mapped, Value, MAX_VALUES};
 
 #[inline(always)]
 fn reuse_enabled(plan: &Plan) -> bool {
@@ -134,7 +135,9 @@ fn fresh(base: &FlowRecord, groups: FieldGroups) -> FlowRecord {
 }
 
 /// Decodes every record of one data set and hands each flow to `sink`. `base` is the
-/// datagram's prefilled record (sampling rate of the domain already in it).
+/// datagram's prefilled record (sampling rate of the domain already in it). A template with
+/// mapped fields takes its own copy of the loops (`MAPPED`), so that the records of the
+/// others run exactly the code they ran before mapping existed.
 #[inline]
 pub(crate) fn decode_data<S: crate::decode::FlowSink, R: SamplerRates>(
     plan: &Plan,
@@ -145,7 +148,55 @@ pub(crate) fn decode_data<S: crate::decode::FlowSink, R: SamplerRates>(
     budget: usize,
     sink: &mut S,
 ) -> SetOutcome {
+    if plan.map.is_some() {
+        decode_set::<S, R, true>(plan, data, base, ctx, samplers, budget, sink)
+    } else {
+        decode_set::<S, R, false>(plan, data, base, ctx, samplers, budget, sink)
+    }
+}
+
+/// Hands one record to the sink, with its mapped values when `MAPPED` (`at`: where the
+/// record starts in `data`).
+#[inline(always)]
+fn emit<S: crate::decode::FlowSink, const MAPPED: bool>(
+    plan: &Plan,
+    data: &[u8],
+    at: usize,
+    rec: &FlowRecord,
+    vals: &mut [Value; MAX_VALUES],
+    sink: &mut S,
+) {
+    match plan.map.as_deref() {
+        Some(m) if MAPPED => {
+            let n = if m.lens.is_empty() {
+                m.fixed_values(at, vals)
+            } else {
+                m.var_values(data, at, vals)
+            };
+            let mapped = Mapped {
+                mapping: &m.mapping,
+                data,
+                vals: &vals[..n],
+            };
+            sink.flow_mapped(rec, &mapped);
+        }
+        _ => sink.flow(rec),
+    }
+}
+
+#[inline(always)]
+fn decode_set<S: crate::decode::FlowSink, R: SamplerRates, const MAPPED: bool>(
+    plan: &Plan,
+    data: &[u8],
+    base: &FlowRecord,
+    ctx: &RecCtx,
+    samplers: &R,
+    budget: usize,
+    sink: &mut S,
+) -> SetOutcome {
     let mut out = SetOutcome::default();
+    // the mapped values of the record being handed over (`MAPPED` only)
+    let mut vals = [Value::default(); MAX_VALUES];
     let groups = FieldGroups(base.groups.0 | plan.groups);
     // the variable-length loop builds each record from the caller's (`fresh`); the fixed
     // one reuses a record restored from a local copy with `groups` set
@@ -174,7 +225,7 @@ pub(crate) fn decode_data<S: crate::decode::FlowSink, R: SamplerRates>(
         // fresh `Aux` per record
         let fresh_aux = plan.flags & (flag::SAMPLING | flag::ALT_COUNTERS) != 0;
         let mut aux = Aux::default();
-        for r in data.chunks_exact(plan.min_len).take(take) {
+        for (i, r) in data.chunks_exact(plan.min_len).take(take).enumerate() {
             if reuse {
                 restore_volatile(&mut rec, base, !plan.rest_without_addrs);
             } else {
@@ -203,7 +254,11 @@ pub(crate) fn decode_data<S: crate::decode::FlowSink, R: SamplerRates>(
                 r,
                 &mut out,
             );
-            sink.flow(&rec);
+            if MAPPED {
+                emit::<S, MAPPED>(plan, data, i * plan.min_len, &rec, &mut vals, sink);
+            } else {
+                sink.flow(&rec);
+            }
         }
         out.records = take;
         return out;
@@ -278,7 +333,11 @@ pub(crate) fn decode_data<S: crate::decode::FlowSink, R: SamplerRates>(
             data,
             &mut out,
         );
-        sink.flow(&rec);
+        if MAPPED {
+            emit::<S, MAPPED>(plan, data, pos, &rec, &mut vals, sink);
+        } else {
+            sink.flow(&rec);
+        }
         out.records += 1;
         pos = p;
     }

@@ -29,6 +29,11 @@ pub struct Parsed {
     /// The first IP header's declared packet length (IPv4 total length, IPv6 payload
     /// length + 40); 0 when no IP header was read.
     pub ip_len: u32,
+    /// Where the first IP header starts in the bytes, and its version (4 or 6).
+    pub net: Option<(u32, u8)>,
+    /// Where the header after the first IP header starts (IPv6 extension headers skipped),
+    /// and its IP protocol number.
+    pub transport: Option<(u32, u8)>,
 }
 
 /// Parses a sampled header of sFlow `header_protocol` `proto` into `rec`. Unknown protocols
@@ -359,6 +364,9 @@ impl<'a> Walk<'a, '_> {
             return;
         }
         self.out.ip_headers += 1;
+        if self.out.ip_headers == 1 {
+            self.out.net = Some((off as u32, 4));
+        }
         let r = &mut *self.rec;
         match self.out.ip_headers {
             1 => {
@@ -412,6 +420,9 @@ impl<'a> Walk<'a, '_> {
             return;
         };
         self.out.ip_headers += 1;
+        if self.out.ip_headers == 1 {
+            self.out.net = Some((off as u32, 6));
+        }
         let level = self.out.ip_headers;
         {
             let r = &mut *self.rec;
@@ -508,6 +519,9 @@ impl<'a> Walk<'a, '_> {
 
     fn transport(&mut self, proto: u8, off: usize) {
         let base = self.out.ip_headers == 1;
+        if base && self.out.transport.is_none() {
+            self.out.transport = Some((off as u32, proto));
+        }
         let b = self.rest(off);
         match proto {
             ipproto::TCP => {

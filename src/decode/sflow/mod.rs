@@ -21,12 +21,14 @@
 //!
 //! Files, one job each, arrows pointing one way: `wire` (version, format numbers, header and
 //! XDR framing; a leaf), `interface` (interface encodings and drop reasons; a leaf), `record`
-//! (the flow records of a flow sample; reads `wire`), `counters` (the counter record types and
+//! (the flow records of a flow sample; reads `wire`), `mapped` (the `[[mapping]]` values of a
+//! sampled header; a leaf), `counters` (the counter record types and
 //! their readers; a leaf), and this file, which walks the datagram and its samples. Encoding
 //! a counter record is the encoders' job (a layer above), never this module's.
 
 mod counters;
 mod interface;
+mod mapped;
 mod record;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -63,7 +65,9 @@ fn sample_kind(fmt: u32) -> Option<usize> {
 
 /// What every sample of a datagram shares.
 #[derive(Clone, Copy)]
-struct Ctx {
+struct Ctx<'a> {
+    /// The `[[mapping]]` entries that read sampled headers, if any.
+    mapping: Option<&'a crate::mapping::Mapping>,
     recv_ns: u64,
     agent: Addr,
     sub_agent_id: u32,
@@ -112,6 +116,7 @@ pub fn decode<S: FlowSink>(
         h.agent
     };
     let ctx = Ctx {
+        mapping: dec.sflow_mapping.as_deref(),
         recv_ns,
         agent,
         sub_agent_id: h.sub_agent_id,
@@ -194,7 +199,7 @@ pub fn decode<S: FlowSink>(
 fn decode_flow_sample<S: FlowSink>(
     kind: FlowKind,
     mut c: Cursor<'_>,
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     limits: &Limits,
     stats: &mut DecodeStats,
     budget: &mut usize,
@@ -262,7 +267,24 @@ fn decode_flow_sample<S: FlowSink>(
         flow_record(fmt, body, &mut rec, &mut p, limits, stats)?;
     }
     p.finish(&mut rec);
-    sink.flow(&rec);
+    match ctx.mapping {
+        Some(m) => {
+            let mut arena = [0u8; mapped::ARENA];
+            let mut vals = [crate::mapping::Value::default(); crate::mapping::MAX_VALUES];
+            let n = mapped::header_values(m, p.header, &p.parsed, &mut arena, &mut vals);
+            if n == 0 {
+                sink.flow(&rec);
+            } else {
+                let values = crate::mapping::Mapped {
+                    mapping: m,
+                    data: &arena,
+                    vals: &vals[..n],
+                };
+                sink.flow_mapped(&rec, &values);
+            }
+        }
+        None => sink.flow(&rec),
+    }
     stats.flows[Protocol::SflowV5.index()] += 1;
     Ok(())
 }
@@ -270,7 +292,7 @@ fn decode_flow_sample<S: FlowSink>(
 fn decode_counter_sample<S: FlowSink>(
     expanded: bool,
     mut c: Cursor<'_>,
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     stats: &mut DecodeStats,
     budget: &mut usize,
     sink: &mut S,
