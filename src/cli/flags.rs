@@ -503,7 +503,7 @@ pub(super) const FLAGS: &[Flag<Target>] = &[
         Target::Goflow2(G2::Mapping),
         "\"\"",
         GOFLOW2,
-        "only empty: mapping files are not supported",
+        "only empty: goflow2 mapping files are not read\n(use [[mapping]] in the TOML file)",
     ),
     value_flag(
         &["config"],

@@ -540,7 +540,7 @@ mod tests {
             ("-produce raw", "-produce: \"raw\" is not supported"),
             (
                 "-mapping m.yaml",
-                "-mapping: mapping files are not supported",
+                "-mapping: goflow2 mapping files are not read",
             ),
             (
                 "-transport kinesis",

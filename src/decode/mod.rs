@@ -13,6 +13,8 @@
 pub mod error;
 pub(crate) mod fields;
 pub mod ipfix;
+#[cfg(test)]
+mod mapping_tests;
 pub mod netflow5;
 pub mod netflow9;
 #[cfg(test)]
