@@ -15,7 +15,6 @@
 //! message (the CLI checks still run).
 
 mod common;
-#[allow(dead_code)]
 #[path = "oracle_netflow/tshark.rs"]
 mod tshark;
 

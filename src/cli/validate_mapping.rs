@@ -51,7 +51,7 @@ pub(super) fn mapping(raw: &[RawMapping]) -> Result<Option<std::sync::Arc<Mappin
                 format!("{} is also mapping[{j}]'s number", e.number),
             ));
         }
-        if keys.iter().any(|k| *k == e.name) {
+        if keys.contains(&e.name) {
             return Err(err(
                 "name",
                 format!("{:?} is a key the JSON output already writes", e.name),

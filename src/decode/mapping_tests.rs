@@ -10,10 +10,13 @@ use crate::mapping::{Entry, Layer, Mapped, Mapping, Protocol, Repeat, Source, Va
 use std::net::IpAddr;
 use std::sync::Arc;
 
-/// What a sink saw: per flow, (entry, bytes) of each mapped value.
+/// (entry, bytes) of each mapped value of a flow.
+type Values = Vec<(u16, Vec<u8>)>;
+
+/// What a sink saw: per flow, the record and its mapped values.
 #[derive(Default)]
 struct Seen {
-    flows: Vec<(FlowRecord, Vec<(u16, Vec<u8>)>)>,
+    flows: Vec<(FlowRecord, Values)>,
 }
 
 impl FlowSink for Seen {

@@ -63,7 +63,7 @@ impl MapPlan {
             });
             let picked: Vec<usize> = match e.repeat {
                 Repeat::First => hits.map(|(j, _)| j).take(1).collect(),
-                Repeat::Last => hits.map(|(j, _)| j).last().into_iter().collect(),
+                Repeat::Last => hits.map(|(j, _)| j).next_back().into_iter().collect(),
                 Repeat::All => hits.map(|(j, _)| j).take(MAX_ALL).collect(),
             };
             for j in picked {
