@@ -132,6 +132,25 @@ pub fn decode<S: FlowSink>(
     });
     let limits = &dec.limits;
     let stats = &mut dec.stats;
+    // the samples of a collector without sFlow entries run the loop they ran before mapping
+    // existed (`MAPPED` false); with entries, their own copy
+    if ctx.mapping.is_some() {
+        samples::<S, true>(c, n, &ctx, limits, stats, sink)
+    } else {
+        samples::<S, false>(c, n, &ctx, limits, stats, sink)
+    }
+}
+
+/// Decodes the `n` samples after the datagram header.
+#[inline]
+fn samples<S: FlowSink, const MAPPED: bool>(
+    mut c: Cursor<'_>,
+    n: usize,
+    ctx: &Ctx<'_>,
+    limits: &Limits,
+    stats: &mut DecodeStats,
+    sink: &mut S,
+) -> Result<(), DecodeError> {
     let mut budget = limits.max_records_per_datagram;
     for _ in 0..n {
         let (fmt, body) = next_framed(&mut c, Section::Sample)?;
@@ -143,38 +162,38 @@ pub fn decode<S: FlowSink>(
             Ok(())
         } else {
             match fmt {
-                format::FLOW_SAMPLE => decode_flow_sample(
+                format::FLOW_SAMPLE => decode_flow_sample::<S, MAPPED>(
                     FlowKind::Compact,
                     body,
-                    &ctx,
+                    ctx,
                     limits,
                     stats,
                     &mut budget,
                     sink,
                 ),
-                format::EXPANDED_FLOW_SAMPLE => decode_flow_sample(
+                format::EXPANDED_FLOW_SAMPLE => decode_flow_sample::<S, MAPPED>(
                     FlowKind::Expanded,
                     body,
-                    &ctx,
+                    ctx,
                     limits,
                     stats,
                     &mut budget,
                     sink,
                 ),
-                format::DISCARDED_PACKET => decode_flow_sample(
+                format::DISCARDED_PACKET => decode_flow_sample::<S, MAPPED>(
                     FlowKind::Discarded,
                     body,
-                    &ctx,
+                    ctx,
                     limits,
                     stats,
                     &mut budget,
                     sink,
                 ),
                 format::COUNTER_SAMPLE => {
-                    decode_counter_sample(false, body, &ctx, stats, &mut budget, sink)
+                    decode_counter_sample(false, body, ctx, stats, &mut budget, sink)
                 }
                 format::EXPANDED_COUNTER_SAMPLE => {
-                    decode_counter_sample(true, body, &ctx, stats, &mut budget, sink)
+                    decode_counter_sample(true, body, ctx, stats, &mut budget, sink)
                 }
                 _ => {
                     stats.sflow_unknown_samples += 1;
@@ -196,7 +215,7 @@ pub fn decode<S: FlowSink>(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn decode_flow_sample<S: FlowSink>(
+fn decode_flow_sample<S: FlowSink, const MAPPED: bool>(
     kind: FlowKind,
     mut c: Cursor<'_>,
     ctx: &Ctx<'_>,
@@ -267,23 +286,11 @@ fn decode_flow_sample<S: FlowSink>(
         flow_record(fmt, body, &mut rec, &mut p, limits, stats)?;
     }
     p.finish(&mut rec);
-    match ctx.mapping {
-        Some(m) => {
-            let mut arena = [0u8; mapped::ARENA];
-            let mut vals = [crate::mapping::Value::default(); crate::mapping::MAX_VALUES];
-            let n = mapped::header_values(m, p.header, &p.parsed, &mut arena, &mut vals);
-            if n == 0 {
-                sink.flow(&rec);
-            } else {
-                let values = crate::mapping::Mapped {
-                    mapping: m,
-                    data: &arena,
-                    vals: &vals[..n],
-                };
-                sink.flow_mapped(&rec, &values);
-            }
-        }
-        None => sink.flow(&rec),
+    // one `flow` call site per copy: more, and LLVM stops inlining the sink's `flow` here
+    if MAPPED {
+        mapped::emit(ctx.mapping, p.header, p.header_proto, &rec, sink);
+    } else {
+        sink.flow(&rec);
     }
     stats.flows[Protocol::SflowV5.index()] += 1;
     Ok(())
