@@ -196,6 +196,36 @@ pub struct Value {
     pub off: u32,
 }
 
+/// A `uint` value of a fixed-length record, ready for the protobuf writer: the 8 bytes of
+/// the record that end at `end`, masked with `u64::MAX >> shift`, after the 2-byte field key
+/// `key` (varint bytes, little-endian). Built when a template is learned, for templates whose
+/// mapped values are all such (the usual case: counters, ids, ports), so that a record's
+/// values cost a load, a mask and a store each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UintVal {
+    pub end: u16,
+    pub shift: u8,
+    pub key: u16,
+}
+
+impl UintVal {
+    /// The fast form of value `v` of entry `e`, when it has one: a `uint` of 1 to 8 bytes
+    /// that ends at least 8 bytes into the record, at a field number below 2048.
+    pub fn of(e: &Entry, v: &Value) -> Option<UintVal> {
+        let end = v.off as usize + usize::from(v.len);
+        let k = u64::from(e.number) << 3;
+        let ok = e.ty == ValueType::Uint
+            && (1..=8).contains(&v.len)
+            && (8..=usize::from(u16::MAX)).contains(&end)
+            && k < 1 << 14;
+        ok.then(|| UintVal {
+            end: end as u16,
+            shift: (64 - 8 * v.len) as u8,
+            key: ((k & 0x7f) | 0x80 | ((k >> 7) << 8)) as u16,
+        })
+    }
+}
+
 /// The mapped values of one record, handed to a sink with the record. Values of one entry
 /// are adjacent and in order.
 #[derive(Clone, Copy, Debug)]
@@ -203,6 +233,9 @@ pub struct Mapped<'a> {
     pub mapping: &'a Mapping,
     pub data: &'a [u8],
     pub vals: &'a [Value],
+    /// Empty, or `vals` in their fast form ([`UintVal`], same order), which the protobuf
+    /// writer then takes instead.
+    pub uints: &'a [UintVal],
 }
 
 impl<'a> Mapped<'a> {

@@ -40,8 +40,6 @@ pub struct Batch {
     /// Messages that are not encoded in place (JSON, counter records) are written here
     /// first, then copied in.
     staging: Vec<u8>,
-    /// The `[[mapping]]` fields of the protobuf message being written.
-    extra: Vec<u8>,
     /// Whether the last delimited message was shorter than 128 bytes (a 1-byte length
     /// prefix): where the next one is encoded before its length is known.
     short: bool,
@@ -114,7 +112,6 @@ impl Batch {
             buf: Vec::with_capacity(bytes.max(PB_ROOM + 2)),
             used: 0,
             staging: Vec::new(),
-            extra: Vec::new(),
             short: false,
             prefix: PrefixCache::default(),
             ends: Vec::with_capacity(messages),
@@ -217,36 +214,35 @@ impl Batch {
         m: &crate::mapping::Mapped<'_>,
         delimited: bool,
     ) {
-        let mut extra = std::mem::take(&mut self.extra);
-        extra.clear();
-        super::mapped::write_pb(m, &mut extra);
         let at = self.used;
         let pre = if delimited { 2 } else { 0 };
-        let (room, cache) = self.room::<{ PB_ROOM + 2 }>(at);
-        let body: &mut [u8; PB_ROOM] = (&mut room[pre..pre + PB_ROOM])
+        // the message's room, then the mapped fields' (written after the message, wherever
+        // it ends)
+        let extra = super::mapped::pb_room(m);
+        let need = at + pre + PB_ROOM + extra;
+        if self.buf.len() < need {
+            self.grow(need);
+        }
+        let body: &mut [u8; PB_ROOM] = (&mut self.buf[at + pre..at + pre + PB_ROOM])
             .try_into()
             .expect("PB_ROOM bytes after the prefix");
-        let n = schema.encode_pb_into(rec, body, cache);
+        let n = schema.encode_pb_into(rec, body, &mut self.prefix);
+        let start = at + pre + n;
+        let e = super::mapped::write_pb_into(m, &mut self.buf[start..start + extra]);
         // MAX_MESSAGE + MAX_EXTRA < 2^14: a 1- or 2-byte length
-        let total = n + extra.len();
-        let mut start = at + pre;
+        let total = n + e;
+        let mut end = at + pre + total;
         if delimited {
             if total < 0x80 {
-                room.copy_within(2..2 + n, 1);
-                room[0] = total as u8;
-                start = at + 1;
+                self.buf.copy_within(at + 2..end, at + 1);
+                self.buf[at] = total as u8;
+                end -= 1;
             } else {
-                room[0] = (total as u8) | 0x80;
-                room[1] = (total >> 7) as u8;
+                self.buf[at] = (total as u8) | 0x80;
+                self.buf[at + 1] = (total >> 7) as u8;
             }
             self.short = total < 0x80;
         }
-        let end = start + total;
-        if self.buf.len() < end {
-            self.grow(end);
-        }
-        self.buf[start + n..end].copy_from_slice(&extra);
-        self.extra = extra;
         self.end_message(end);
     }
 
@@ -584,6 +580,85 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    /// Messages with mapped fields encoded in place are what the `Vec` path writes, across
+    /// the 1- and 2-byte length prefixes, with the values' fast form or without.
+    #[test]
+    fn mapped_messages_in_place_match_vec_encoding() {
+        use crate::mapping::{Entry, Mapped, Mapping, Repeat, Source, UintVal, Value, ValueType};
+        let m = Mapping {
+            entries: (0..2)
+                .map(|i| Entry {
+                    source: Source::Sflow {
+                        layer: crate::mapping::Layer::Header,
+                        offset: 0,
+                        length: 8,
+                    },
+                    number: 1000 + i,
+                    name: format!("m{i}"),
+                    ty: ValueType::Uint,
+                    repeat: Repeat::First,
+                })
+                .collect(),
+        };
+        let data = [0u8, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78];
+        let vals = [
+            Value {
+                entry: 0,
+                len: 2,
+                off: 8,
+            },
+            Value {
+                entry: 1,
+                len: 4,
+                off: 8,
+            },
+        ];
+        let uints: Vec<UintVal> = vals
+            .iter()
+            .map(|v| UintVal::of(&m.entries[usize::from(v.entry)], v).unwrap())
+            .collect();
+        let general = Mapped {
+            mapping: &m,
+            data: &data,
+            vals: &vals,
+            uints: &[],
+        };
+        let fast = Mapped {
+            uints: &uints,
+            ..general
+        };
+        let short = FlowRecord {
+            flow_type: FlowType::NetflowV5,
+            bytes: 1,
+            ..FlowRecord::default()
+        };
+        let mut long = short;
+        long.src_addr = Addr::v6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        long.dst_addr = long.src_addr;
+        long.next_hop = long.src_addr;
+        long.bgp_next_hop = long.src_addr;
+        long.time_flow_start_ns = 1_700_000_000_000_000_000;
+        for schema in [Schema::GoflowV2, Schema::GoflowV3, Schema::Goflow2] {
+            for framing in [Framing::Stream, Framing::Bare] {
+                let enc = Encoding {
+                    format: Format::Pb,
+                    schema,
+                    framing,
+                    key: key::KeyMode::None,
+                    counters: false,
+                };
+                let mut b = Batch::new(0, 16, 4);
+                let mut want = Vec::new();
+                for (i, r) in [short, long, short, short, long].iter().enumerate() {
+                    let mapped = if i % 2 == 0 { &general } else { &fast };
+                    enc.push_mapped(r, mapped, &mut b);
+                    enc.encode_mapped(r, &general, &mut want);
+                }
+                assert_eq!(b.bytes(), &want[..], "{schema:?} {framing:?}");
             }
         }
     }

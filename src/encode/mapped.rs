@@ -23,14 +23,6 @@ use std::io::Write as _;
 /// the whole stays under 2^14: a 2-byte length prefix).
 pub const MAX_EXTRA: usize = 8192;
 
-fn varint(mut v: u64, out: &mut Vec<u8>) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
 /// A value's bytes as its type writes them (`None`: a length the type cannot hold).
 fn payload(ty: ValueType, b: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
     if !ty.fits(b.len()) {
@@ -48,29 +40,138 @@ fn payload(ty: ValueType, b: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
     })
 }
 
-/// Appends the mapped values as protobuf fields (`out` holds the message they extend).
-pub fn write_pb(m: &Mapped<'_>, out: &mut Vec<u8>) {
-    let start = out.len();
-    for (e, vals) in m.groups() {
-        let (key, klen) = e.pb_key();
-        for v in vals {
-            let Some(p) = payload(e.ty, m.bytes(v)) else {
+/// Writes `v` as a varint at the start of `out` (which has room for it); returns its length.
+#[inline(always)]
+fn put_varint(mut v: u64, out: &mut [u8]) -> usize {
+    let mut i = 0;
+    while v >= 0x80 {
+        out[i] = (v as u8) | 0x80;
+        v >>= 7;
+        i += 1;
+    }
+    out[i] = v as u8;
+    i + 1
+}
+
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// Room [`write_pb_into`] needs for every value of `m` (at most [`MAX_EXTRA`]).
+#[inline]
+pub fn pb_room(m: &Mapped<'_>) -> usize {
+    // key <= 5 bytes, length or varint value <= 10, then the bytes (integers: none)
+    m.vals
+        .iter()
+        .map(|v| 15 + usize::from(v.len))
+        .sum::<usize>()
+        .min(MAX_EXTRA)
+}
+
+/// Writes the mapped values as protobuf fields at the start of `out`; returns the bytes
+/// written. A value that does not fit in `out` ends the list (with `out` as long as
+/// [`pb_room`], that is the [`MAX_EXTRA`] bound).
+#[inline]
+pub fn write_pb_into(m: &Mapped<'_>, out: &mut [u8]) -> usize {
+    if !m.uints.is_empty() {
+        return write_uints(m, out);
+    }
+    let mut p = 0;
+    for v in m.vals {
+        let Some(e) = m.mapping.entries.get(usize::from(v.entry)) else {
+            continue;
+        };
+        if e.ty == ValueType::Uint {
+            // integers, the common case: the key and the value in two stores, no length
+            let (end, len) = (v.off as usize + usize::from(v.len), usize::from(v.len));
+            if !(1..=8).contains(&len) || end > m.data.len() {
                 continue;
-            };
-            let before = out.len();
-            out.extend_from_slice(&key[..klen]);
-            if e.ty == ValueType::Uint {
-                varint(be_uint(&p), out);
+            }
+            if out.len() < p + 15 {
+                break;
+            }
+            // the 8 bytes that end with the value, masked (else byte by byte)
+            let x = if end >= 8 {
+                let w: [u8; 8] = m.data[end - 8..end].try_into().expect("8 bytes");
+                u64::from_be_bytes(w) & (u64::MAX >> (64 - 8 * len))
             } else {
-                varint(p.len() as u64, out);
-                out.extend_from_slice(&p);
+                be_uint(&m.data[end - len..end])
+            };
+            let k = u64::from(e.number) << 3;
+            if k < 1 << 14 && x < 1 << 21 {
+                let key = (k & 0x7f) | 0x80 | ((k >> 7) << 8);
+                let o: &mut [u8; 8] = (&mut out[p..p + 8]).try_into().expect("8 bytes");
+                p += key_and_small(o, key, x);
+            } else {
+                p += put_varint(k, &mut out[p..]);
+                p += put_varint(x, &mut out[p..]);
             }
-            if out.len() - start > MAX_EXTRA {
-                out.truncate(before);
-                return;
-            }
+            continue;
+        }
+        let b = m.bytes(v);
+        let Some(data) = payload(e.ty, b) else {
+            continue;
+        };
+        let (key, klen) = e.pb_key();
+        let need = klen + varint_len(data.len() as u64) + data.len();
+        if out.len() - p < need {
+            break;
+        }
+        out[p..p + klen].copy_from_slice(&key[..klen]);
+        p += klen;
+        p += put_varint(data.len() as u64, &mut out[p..]);
+        out[p..p + data.len()].copy_from_slice(&data);
+        p += data.len();
+    }
+    p
+}
+
+/// Writes a small integer `x` (below 2^21) after the 2-byte key `key` in one 8-byte store at
+/// the start of `o`, as the schemas' own small integers are written; returns the length.
+#[inline(always)]
+fn key_and_small(o: &mut [u8; 8], key: u64, x: u64) -> usize {
+    if x < 0x80 {
+        *o = (key | (x << 16)).to_le_bytes();
+        3
+    } else {
+        let three = u64::from(x >= 1 << 14);
+        // continuation bit on the first byte, and on the second of a 3-byte value
+        let y = (x & 0x7f) | ((x << 1) & 0x7f00) | ((x << 2) & 0x7f_0000) | 0x80 | (three << 15);
+        *o = (key | (y << 16)).to_le_bytes();
+        4 + three as usize
+    }
+}
+
+/// [`write_pb_into`] over the fast form of the values ([`crate::mapping::UintVal`]).
+#[inline]
+fn write_uints(m: &Mapped<'_>, out: &mut [u8]) -> usize {
+    let mut p = 0;
+    for u in m.uints {
+        if out.len() < p + 15 {
+            break;
+        }
+        let end = usize::from(u.end);
+        let Some(w) = m.data.get(end.wrapping_sub(8)..end) else {
+            continue;
+        };
+        let x = u64::from_be_bytes(w.try_into().expect("8 bytes")) & (u64::MAX >> u.shift);
+        let o: &mut [u8; 8] = (&mut out[p..p + 8]).try_into().expect("8 bytes");
+        if x < 1 << 21 {
+            p += key_and_small(o, u64::from(u.key), x);
+        } else {
+            o[..2].copy_from_slice(&u.key.to_le_bytes());
+            p += 2 + put_varint(x, &mut out[p + 2..]);
         }
     }
+    p
+}
+
+/// Appends the mapped values as protobuf fields (`out` holds the message they extend).
+pub fn write_pb(m: &Mapped<'_>, out: &mut Vec<u8>) {
+    let at = out.len();
+    out.resize(at + pb_room(m), 0);
+    let n = write_pb_into(m, &mut out[at..]);
+    out.truncate(at + n);
 }
 
 fn json_value(ty: ValueType, b: &[u8], out: &mut Vec<u8>) {
@@ -338,7 +439,7 @@ pub fn proto_snippet(schema: Schema, m: &Mapping) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mapping::{Layer, Protocol, Value};
+    use crate::mapping::{Layer, Protocol, UintVal, Value};
 
     fn entry(number: u32, name: &str, ty: ValueType, repeat: Repeat) -> Entry {
         Entry {
@@ -381,6 +482,7 @@ mod tests {
             mapping: &m,
             data: &data,
             vals: &vals,
+            uints: &[],
         };
         let mut pb = Vec::new();
         write_pb(&mapped, &mut pb);
@@ -403,6 +505,74 @@ mod tests {
         assert!(json.starts_with(b"{\"app\":"));
     }
 
+    /// The fast form of `uint` values writes the bytes the general writer does.
+    #[test]
+    fn fast_uints_write_what_the_general_writer_does() {
+        let m = Mapping {
+            entries: (0..8)
+                .map(|i| entry(1000 + i * 100, "x", ValueType::Uint, Repeat::First))
+                .collect(),
+        };
+        for x in [
+            0u64,
+            1,
+            0x7f,
+            0x80,
+            0x3fff,
+            0x4000,
+            (1 << 21) - 1,
+            1 << 21,
+            u64::MAX,
+        ] {
+            // a record of 16 bytes with the value in its last `len` bytes, for every length
+            let mut data = vec![0xAAu8; 8];
+            data.extend_from_slice(&x.to_be_bytes());
+            let vals: Vec<Value> = (1..=8u16)
+                .map(|len| Value {
+                    entry: len - 1,
+                    len,
+                    off: 16 - u32::from(len),
+                })
+                .collect();
+            let uints: Vec<UintVal> = vals
+                .iter()
+                .map(|v| UintVal::of(&m.entries[usize::from(v.entry)], v).unwrap())
+                .collect();
+            let general = Mapped {
+                mapping: &m,
+                data: &data,
+                vals: &vals,
+                uints: &[],
+            };
+            let fast = Mapped {
+                uints: &uints,
+                ..general
+            };
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            write_pb(&general, &mut a);
+            write_pb(&fast, &mut b);
+            assert_eq!(a, b, "{x:#x}");
+            assert!(!a.is_empty());
+        }
+        // no fast form: not a uint, too short a record for the 8-byte window, a 3-byte key
+        let v = Value {
+            entry: 0,
+            len: 2,
+            off: 0,
+        };
+        assert_eq!(UintVal::of(&m.entries[0], &v), None);
+        let v = Value { off: 6, ..v };
+        assert!(UintVal::of(&m.entries[0], &v).is_some());
+        assert_eq!(
+            UintVal::of(&entry(2048, "x", ValueType::Uint, Repeat::First), &v),
+            None
+        );
+        assert_eq!(
+            UintVal::of(&entry(1000, "x", ValueType::Bytes, Repeat::First), &v),
+            None
+        );
+    }
+
     #[test]
     fn extra_bytes_are_bounded() {
         let m = Mapping {
@@ -421,6 +591,7 @@ mod tests {
             mapping: &m,
             data: &data,
             vals: &vals,
+            uints: &[],
         };
         let mut pb = Vec::new();
         write_pb(&mapped, &mut pb);

@@ -5,7 +5,7 @@
 
 use crate::decode::spec::{FieldSpec, VARLEN};
 use crate::mapping::{
-    Mapping, Protocol, Repeat, Source, Value, MAX_ALL, MAX_VALUES, MAX_VALUE_LEN,
+    Mapping, Protocol, Repeat, Source, UintVal, Value, MAX_ALL, MAX_VALUES, MAX_VALUE_LEN,
 };
 use std::sync::Arc;
 
@@ -29,6 +29,11 @@ pub(crate) struct MapPlan {
     /// Variable-length templates: every field's template length, to find the mapped fields
     /// of a record by walking it; empty for fixed-length ones.
     pub lens: Box<[u16]>,
+    /// Fixed-length templates: the values of every record, offsets from the record's start
+    /// (a record's values are these over its bytes: nothing to work out per record).
+    pub fixed: Box<[Value]>,
+    /// `fixed` in the protobuf writer's fast form, when every value has one (else empty).
+    pub uints: Box<[UintVal]>,
     /// The mapping the entries index (the sink reads their destinations from it).
     pub mapping: Arc<Mapping>,
 }
@@ -83,7 +88,24 @@ impl MapPlan {
             return None;
         }
         let fixed = fields.iter().all(|f| f.len != VARLEN);
+        let values: Box<[Value]> = if fixed {
+            ops.iter()
+                .map(|op| Value {
+                    entry: op.entry,
+                    len: op.len.min(MAX_VALUE_LEN as u16),
+                    off: u32::from(op.off),
+                })
+                .collect()
+        } else {
+            Box::default()
+        };
+        let uints: Option<Box<[UintVal]>> = values
+            .iter()
+            .map(|v| UintVal::of(&mapping.entries[usize::from(v.entry)], v))
+            .collect();
         Some(MapPlan {
+            uints: uints.unwrap_or_default(),
+            fixed: values,
             ops: ops.into_boxed_slice(),
             lens: if fixed {
                 Box::default()
@@ -96,20 +118,10 @@ impl MapPlan {
 
     /// Heap bytes the plan holds.
     pub fn heap(&self) -> usize {
-        std::mem::size_of::<MapOp>() * self.ops.len() + 2 * self.lens.len()
-    }
-
-    /// The values of the fixed-length record at `at` of its data set.
-    #[inline]
-    pub fn fixed_values(&self, at: usize, vals: &mut [Value; MAX_VALUES]) -> usize {
-        for (v, op) in vals.iter_mut().zip(self.ops.iter()) {
-            *v = Value {
-                entry: op.entry,
-                len: op.len.min(MAX_VALUE_LEN as u16),
-                off: (at + op.off as usize) as u32,
-            };
-        }
-        self.ops.len().min(MAX_VALUES)
+        std::mem::size_of::<MapOp>() * self.ops.len()
+            + std::mem::size_of::<Value>() * self.fixed.len()
+            + std::mem::size_of::<UintVal>() * self.uints.len()
+            + 2 * self.lens.len()
     }
 
     /// The values of the variable-length record at `at` of `data` (which the record loop

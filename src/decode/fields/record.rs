@@ -155,8 +155,8 @@ pub(crate) fn decode_data<S: crate::decode::FlowSink, R: SamplerRates>(
     }
 }
 
-/// Hands one record to the sink, with its mapped values when `MAPPED` (`at`: where the
-/// record starts in `data`).
+/// Hands one record to the sink, with its mapped values when `MAPPED`: `data` is the record
+/// itself (fixed-length templates) or its set, where it starts at `at`.
 #[inline(always)]
 fn emit<S: crate::decode::FlowSink, const MAPPED: bool>(
     plan: &Plan,
@@ -168,15 +168,17 @@ fn emit<S: crate::decode::FlowSink, const MAPPED: bool>(
 ) {
     match plan.map.as_deref() {
         Some(m) if MAPPED => {
-            let n = if m.lens.is_empty() {
-                m.fixed_values(at, vals)
+            let (vals, uints) = if m.lens.is_empty() {
+                (&m.fixed[..], &m.uints[..])
             } else {
-                m.var_values(data, at, vals)
+                let n = m.var_values(data, at, vals);
+                (&vals[..n], &[][..])
             };
             let mapped = Mapped {
                 mapping: &m.mapping,
                 data,
-                vals: &vals[..n],
+                vals,
+                uints,
             };
             sink.flow_mapped(rec, &mapped);
         }
@@ -227,7 +229,7 @@ fn decode_set<S: crate::decode::FlowSink, R: SamplerRates, const MAPPED: bool>(
         // fresh `Aux` per record
         let fresh_aux = plan.flags & (flag::SAMPLING | flag::ALT_COUNTERS) != 0;
         let mut aux = Aux::default();
-        for (i, r) in data.chunks_exact(plan.min_len).take(take).enumerate() {
+        for r in data.chunks_exact(plan.min_len).take(take) {
             if reuse {
                 restore_volatile(&mut rec, base, !plan.rest_without_addrs);
             } else {
@@ -257,7 +259,7 @@ fn decode_set<S: crate::decode::FlowSink, R: SamplerRates, const MAPPED: bool>(
                 &mut out,
             );
             if MAPPED {
-                emit::<S, MAPPED>(plan, data, i * plan.min_len, &rec, &mut vals, sink);
+                emit::<S, MAPPED>(plan, r, 0, &rec, &mut vals, sink);
             } else {
                 sink.flow(&rec);
             }

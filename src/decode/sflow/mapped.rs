@@ -35,6 +35,7 @@ pub(super) fn emit<S: FlowSink>(
             mapping: m,
             data: &arena,
             vals: &vals[..n],
+            uints: &[],
         };
         sink.flow_mapped(rec, &values);
     }
