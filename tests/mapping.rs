@@ -813,3 +813,33 @@ fn check_config_round_trips_the_entries() {
     );
     assert!(proto.contains("  string ixia_app_name = 1001;"), "{proto}");
 }
+
+/// The example of docs/configuration.md's "Field mapping" validates, and the `.proto` lines
+/// shown there are what `--print-mapping-proto` prints for it.
+#[test]
+fn documented_example_is_true() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md"),
+    )
+    .unwrap();
+    let section = &doc[doc.find("## Field mapping").expect("the section")..];
+    let block = |fence: &str| {
+        let start = section.find(fence).expect(fence) + fence.len();
+        let end = start + section[start..].find("```").unwrap();
+        section[start..end].to_string()
+    };
+    let config = temp_file("doc.toml", &block("```toml\n"));
+    let out = coreflow(&[
+        "--print-mapping-proto",
+        "--config",
+        config.to_str().unwrap(),
+        "--schema",
+        "goflow2",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), block("```proto\n"));
+}
