@@ -6,7 +6,7 @@
 //! or bits of an sFlow sampled header (`source = "sflow"`, `layer`, `offset`, `length`, in
 //! bits unless `unit = "bytes"`), and writes it at protobuf field `number` (>= 1000, unused
 //! by every schema and by the other entries) and JSON key `name` (a proto identifier, not a
-//! key of any JSON output, unused by the other entries) as `type` (uint, bytes, ip, string),
+//! key of any JSON output nor a field of any schema, unused by the other entries) as `type` (uint, bytes, ip, string),
 //! taking the `repeat` occurrence (first, last, all) of an element a record carries more than
 //! once.
 
@@ -54,7 +54,10 @@ pub(super) fn mapping(raw: &[RawMapping]) -> Result<Option<std::sync::Arc<Mappin
         if keys.contains(&e.name) {
             return Err(err(
                 "name",
-                format!("{:?} is a key the JSON output already writes", e.name),
+                format!(
+                    "{:?} is a key or field name the outputs already use",
+                    e.name
+                ),
             ));
         }
         if let Some(j) = entries.iter().position(|o| o.name == e.name) {

@@ -236,29 +236,40 @@ pub fn write_json(m: &Mapped<'_>, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
-/// The protobuf field numbers a schema's `FlowMessage` declares (from its `.proto`).
-pub fn used_numbers(schema: Schema) -> Vec<u32> {
-    let text = match schema {
+fn proto_text(schema: Schema) -> &'static str {
+    match schema {
         Schema::GoflowV2 => include_str!("../../proto/goflow_v2.proto"),
         Schema::GoflowV3 => include_str!("../../proto/goflow_v3.proto"),
         Schema::Goflow2 => include_str!("../../proto/goflow2.proto"),
-    };
-    // `<type> <name> = <number>;` lines (enum values too: all are small numbers)
+    }
+}
+
+/// The `<type> <name> = <number>;` declarations of a `.proto` (enum values too), as (name,
+/// number).
+fn declarations(text: &str) -> impl Iterator<Item = (&str, u32)> {
     text.lines()
         .map(|l| l.split("//").next().unwrap_or(""))
         .filter_map(|l| {
-            let (_, rest) = l.split_once('=')?;
-            rest.trim().trim_end_matches(';').trim().parse().ok()
+            let (decl, rest) = l.split_once('=')?;
+            let n = rest.split(['[', ';']).next()?.trim().parse().ok()?;
+            Some((decl.split_whitespace().last()?, n))
         })
-        .collect()
+}
+
+/// The protobuf field numbers a schema's `FlowMessage` declares (from its `.proto`; enum
+/// values too: all are small numbers).
+pub fn used_numbers(schema: Schema) -> Vec<u32> {
+    declarations(proto_text(schema)).map(|(_, n)| n).collect()
 }
 
 /// The keys the JSON outputs write (every schema's coreflow JSON and goflow2's JSON), found
-/// by writing a record whose every field is set.
+/// by writing a record whose every field is set, and the names the schemas' `.proto` files
+/// declare (a mapped field's `.proto` line must not clash with them either).
 pub fn used_json_keys() -> Vec<String> {
     let full = full_record();
     let mut keys = Vec::new();
     for schema in [Schema::GoflowV2, Schema::GoflowV3, Schema::Goflow2] {
+        keys.extend(declarations(proto_text(schema)).map(|(name, _)| name.to_string()));
         let mut buf = Vec::new();
         schema.encode_json(&full, &mut buf);
         if let Ok(serde_json::Value::Object(o)) = serde_json::from_slice(&buf) {
@@ -611,6 +622,8 @@ mod tests {
         }
         let k = used_json_keys();
         for key in [
+            // declared in the .proto files, whatever the JSON writes
+            "BiFlowDirection",
             "SrcAddr",
             "src_addr",
             "sampler_address",
