@@ -60,6 +60,10 @@ fn varint_len(v: u64) -> usize {
 /// Room [`write_pb_into`] needs for every value of `m` (at most [`MAX_EXTRA`]).
 #[inline]
 pub fn pb_room(m: &Mapped<'_>) -> usize {
+    if !m.uints.is_empty() {
+        // 2-byte keys and values of at most 10 bytes (fewer than MAX_VALUES of them)
+        return 15 * m.uints.len();
+    }
     // key <= 5 bytes, length or varint value <= 10, then the bytes (integers: none)
     m.vals
         .iter()
