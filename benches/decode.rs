@@ -5,7 +5,8 @@
 //!   worker does (`Encoding::push`): the collector's hot path. NetFlow v5: a 30-record datagram. NetFlow v9 / IPFIX: 30 data
 //!   records of a typical 20-field template (5-tuple, bytes, packets, interfaces, times, TOS,
 //!   TCP flags, AS, masks, next hops, direction). sFlow: 10 flow samples, each with a 128-byte
-//!   Ethernet/IPv4/TCP sampled header.
+//!   Ethernet/IPv4/TCP sampled header. `ipfix_mapped4`: the IPFIX case with four
+//!   `[[mapping]]` entries over its elements (ports and AS numbers as extra `uint` fields).
 //! - `flowgen/*`: the same, over the datagrams `flowgen` sends (16 exporters, 30 records per
 //!   NetFlow datagram, 8 samples per sFlow datagram; one round of one datagram per exporter
 //!   per iteration). Its flows vary from record to record (ports, counters, AS numbers,
@@ -25,19 +26,28 @@ use coreflow::encode::key::KeyMode;
 use coreflow::encode::schema::Schema;
 use coreflow::encode::Format;
 use coreflow::flow::{Addr, FieldGroups, FlowRecord};
+use coreflow::mapping::{Entry, Mapping, Protocol, Repeat, Source, ValueType};
 use coreflow_flowgen::builders;
 use coreflow_flowgen::{Exporter, GenOptions, GenProtocol};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 const EXPORTER: [u8; 4] = [192, 0, 2, 1];
 /// A realistic receive time (ns since the epoch): its size on the wire matters to the encoders.
 const RECV_NS: u64 = 1_700_000_000_123_456_789;
 
-/// A decoder that has seen `warmup`, and the number of flows `data` gives.
-fn warm_decoder(name: &str, warmup: &[Vec<u8>], data: &[u8], want: usize) -> Decoder {
+/// A decoder (with `mapping`) that has seen `warmup`, and the number of flows `data` gives.
+fn warm_decoder(
+    name: &str,
+    mapping: Option<Arc<Mapping>>,
+    warmup: &[Vec<u8>],
+    data: &[u8],
+    want: usize,
+) -> Decoder {
     let mut dec = Decoder::default();
+    dec.set_mapping(mapping);
     let ip = IpAddr::from(EXPORTER);
     for w in warmup {
         let _ = dec.decode(ip, 1, w, &mut |_: &FlowRecord| {});
@@ -69,6 +79,27 @@ const ENCODING: Encoding = Encoding {
 /// (name, datagrams that teach the templates, the measured datagram, flows it holds)
 type Case = (&'static str, Vec<Vec<u8>>, Vec<u8>, usize);
 
+/// Four `[[mapping]]` entries over elements of the typical IPFIX template: source and
+/// destination ports and AS numbers, as `uint` fields 1000-1003.
+fn four_ipfix_entries() -> Arc<Mapping> {
+    let entries = [7u16, 11, 16, 17]
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| Entry {
+            source: Source::Element {
+                protocol: Protocol::Ipfix,
+                pen: 0,
+                id,
+            },
+            number: 1000 + i as u32,
+            name: format!("mapped_{id}"),
+            ty: ValueType::Uint,
+            repeat: Repeat::First,
+        })
+        .collect();
+    Arc::new(Mapping { entries })
+}
+
 fn decode_encode(c: &mut Criterion) {
     let header = builders::eth_ipv4_tcp(128);
     let cases: Vec<Case> = vec![
@@ -91,10 +122,17 @@ fn decode_encode(c: &mut Criterion) {
             builders::sflow_flow_samples(10, &header),
             10,
         ),
+        (
+            "ipfix_mapped4",
+            vec![builders::ipfix_template(1)],
+            builders::ipfix_data(30, 2),
+            30,
+        ),
     ];
     let mut group = c.benchmark_group("decode_encode");
     for (name, warmup, data, per_datagram) in cases {
-        let mut dec = warm_decoder(name, &warmup, &data, per_datagram);
+        let mapping = (name == "ipfix_mapped4").then(four_ipfix_entries);
+        let mut dec = warm_decoder(name, mapping, &warmup, &data, per_datagram);
         let mut batch = Batch::new(0, 320 << 10, 1024);
         let ip = IpAddr::from(EXPORTER);
         group.throughput(Throughput::Elements(per_datagram as u64));

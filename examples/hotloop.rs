@@ -6,6 +6,9 @@
 //! (IE 315) records (the template in the first datagram of each exporter only) or as sFlow
 //! flow samples (what one sampled packet costs either way); `ipfix-frame-min`: the IPFIX
 //! records with the frame size and the section alone (312 + 315).
+//!
+//! `MAPPED=N` (N <= 6) adds N `[[mapping]]` entries over elements of flowgen's NetFlow v9 /
+//! IPFIX templates (ports, AS numbers, interfaces; `uint` fields 1000 and up).
 use coreflow::decode::Decoder;
 use coreflow::encode::batch::{Batch, BatchWriter, Encoding, Framing};
 use coreflow::encode::key::KeyMode;
@@ -97,6 +100,30 @@ fn main() {
         }
     }
     let mut dec = Decoder::default();
+    let mapped: usize = std::env::var("MAPPED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    if mapped > 0 {
+        use coreflow::mapping::{Entry, Mapping, Protocol, Repeat, Source, ValueType};
+        let entries = [7u16, 11, 16, 17, 10, 14]
+            .iter()
+            .take(mapped)
+            .enumerate()
+            .map(|(i, &id)| Entry {
+                source: Source::Element {
+                    protocol: Protocol::Netflow,
+                    pen: 0,
+                    id,
+                },
+                number: 1000 + i as u32,
+                name: format!("mapped_{id}"),
+                ty: ValueType::Uint,
+                repeat: Repeat::First,
+            })
+            .collect();
+        dec.set_mapping(Some(std::sync::Arc::new(Mapping { entries })));
+    }
     for (ip, d) in &data[..16] {
         let _ = dec.decode(*ip, RECV_NS, d, &mut |_: &FlowRecord| {});
     }

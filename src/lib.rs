@@ -15,6 +15,7 @@ pub mod error;
 pub mod flow;
 pub mod labels;
 pub mod logging;
+pub mod mapping;
 pub mod metrics;
 /// Sockets, recvmmsg, steering and signals: the only module allowed `unsafe`.
 #[allow(unsafe_code)]

@@ -62,6 +62,15 @@ fn main() -> ExitCode {
             print!("{}", cli::DEFAULT_CONFIG);
             ExitCode::SUCCESS
         }
+        Ok(Command::PrintMappingProto(s)) => {
+            if let Some(m) = &s.mapping {
+                print!(
+                    "{}",
+                    coreflow::encode::mapped::proto_snippet(s.output.schema, m)
+                );
+            }
+            ExitCode::SUCCESS
+        }
         Ok(Command::Version) => {
             println!("coreflow {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

@@ -332,7 +332,7 @@ fn goflow2_flags_coreflow_cannot_honour_exit_2_with_one_line() {
         ),
         (
             &["-mapping", "mapping.yaml"],
-            "coreflow: -mapping: mapping files are not supported (coreflow's schemas are fixed)",
+            "coreflow: -mapping: goflow2 mapping files are not read: write the entries as [[mapping]] in the TOML file (docs/configuration.md, Field mapping)",
         ),
     ] {
         let out = coreflow(args);

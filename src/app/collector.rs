@@ -480,6 +480,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
                 batch_bytes: settings.batch.bytes,
                 flush: settings.batch.flush,
                 limits: settings.limits,
+                mapping: settings.mapping.clone(),
                 allow: settings
                     .listeners()
                     .find(|l| l.kind == listener)

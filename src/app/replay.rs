@@ -34,6 +34,7 @@ pub fn decode_capture<S: FlowSink>(
 
 pub fn run(opts: &ReplayOptions) -> anyhow::Result<ReplaySummary> {
     let mut dec = Decoder::new(Limits::default());
+    dec.set_mapping(opts.settings.as_ref().and_then(|s| s.mapping.clone()));
     let mut enc = Encoder::new(opts.format, opts.schema, opts.counters);
     if let Some(s) = &opts.settings {
         enc.extras = crate::encode::extras::Extras {

@@ -198,6 +198,11 @@ impl Settings {
                 templates_topic: self.cluster.templates_topic.clone(),
                 load_timeout_ms: Some(self.cluster.load_timeout.as_millis() as i64),
             },
+            mapping: self
+                .mapping
+                .as_deref()
+                .map(super::validate_mapping::to_raw)
+                .unwrap_or_default(),
         };
         let sink = match &self.output.sink {
             SinkSettings::Stdout => "stdout".to_string(),

@@ -27,6 +27,7 @@ pub(super) enum Target {
     Config,
     CheckConfig,
     PrintDefaultConfig,
+    PrintMappingProto,
     Help,
     Version,
     /// Accepted so that GoFlow unit files keep working; no effect.
@@ -565,7 +566,7 @@ pub(super) const FLAGS: &[Flag<Target>] = &[
         Target::Goflow2(G2::Mapping),
         "\"\"",
         GOFLOW2,
-        "only empty: mapping files are not supported",
+        "only empty: goflow2 mapping files are not read\n(use [[mapping]] in the TOML file)",
     ),
     value_flag(
         &["config"],
@@ -596,6 +597,13 @@ pub(super) const FLAGS: &[Flag<Target>] = &[
         GENERAL,
         "print every TOML key with its default and a\ncomment, exit 0",
     ),
+    bool_flag(
+        &["print-mapping-proto"],
+        Target::PrintMappingProto,
+        GENERAL,
+        "print the .proto lines of the [[mapping]] fields\n\
+         for the selected schema's FlowMessage, exit 0",
+    ),
     bool_flag(&["help", "h"], Target::Help, GENERAL, "this text"),
     bool_flag(
         &["version", "v"],
@@ -612,7 +620,7 @@ pub(super) const REPLAY_FLAGS: &[Flag<ReplayTarget>] = &[
         ReplayTarget::Config,
         "FILE",
         None,
-        "apply the collector config's [output] renormalize\nand instance_field (and its mappings)",
+        "apply the collector config's [[mapping]] entries,\n[output] renormalize and instance_field",
     ),
     value_flag(
         &["format"],

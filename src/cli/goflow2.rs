@@ -234,7 +234,8 @@ impl Goflow2 {
                 G2::Mapping => {
                     return Err(ConfigError::new(
                         s.as_str(),
-                        "mapping files are not supported (coreflow's schemas are fixed)",
+                        "goflow2 mapping files are not read: write the entries as [[mapping]] in the TOML \
+                         file (docs/configuration.md, Field mapping)",
                     ))
                 }
             }
@@ -539,7 +540,7 @@ mod tests {
             ("-produce raw", "-produce: \"raw\" is not supported"),
             (
                 "-mapping m.yaml",
-                "-mapping: mapping files are not supported",
+                "-mapping: goflow2 mapping files are not read",
             ),
             (
                 "-transport kinesis",

@@ -18,6 +18,7 @@ SYNOPSIS
     coreflow --config FILE [OPTIONS]
     coreflow --check-config [--config FILE] [OPTIONS]
     coreflow --print-default-config
+    coreflow --print-mapping-proto --config FILE [--schema NAME]
     coreflow replay [--config FILE] [--format json|pb] [--schema NAME] [--counters] FILE...
     coreflow -h | --help | -v | --version
 

@@ -28,6 +28,7 @@ mod replay_cmd;
 mod settings;
 mod validate_limits;
 mod validate_listen;
+mod validate_mapping;
 mod validate_output;
 mod validate_security;
 mod validate_telemetry;
@@ -37,8 +38,8 @@ pub use crate::sink::settings::{KafkaSettings, OutputSettings, SinkSettings};
 pub use effective::DEFAULT_CONFIG;
 pub use flags::{help, replay_help};
 pub use raw::{
-    RawBatch, RawCluster, RawConfig, RawKafka, RawKey, RawLimits, RawListener, RawLog, RawMetrics,
-    RawOutput, RawReceive, RawScalar,
+    RawBatch, RawCluster, RawConfig, RawKafka, RawKey, RawLimits, RawListener, RawLog, RawMapping,
+    RawMetrics, RawOutput, RawReceive, RawScalar,
 };
 pub use settings::{
     ranges, valid_instance, BatchSettings, ClusterSettings, ListenerKind, ListenerSettings,
@@ -60,6 +61,8 @@ pub enum Command {
     Version,
     /// `--print-default-config`: [`DEFAULT_CONFIG`] on stdout.
     PrintDefaultConfig,
+    /// `--print-mapping-proto`: the `.proto` lines of the settings' `[[mapping]]` fields.
+    PrintMappingProto(Box<Settings>),
     /// `coreflow replay FILE...`.
     Replay(ReplayOptions),
     /// `coreflow replay --help`.
@@ -105,6 +108,7 @@ pub fn parse_args(args: &[String]) -> Result<Command, CliError> {
         .map_err(lex::clap_error)?;
     let (mut config, mut check, mut help, mut version) = (None, false, false, false);
     let mut print_default = false;
+    let mut print_proto = false;
     let mut sets = Vec::new();
     let mut g2 = goflow2::Goflow2::default();
     let read = lex::in_order(&m, FLAGS);
@@ -117,6 +121,7 @@ pub fn parse_args(args: &[String]) -> Result<Command, CliError> {
             Target::Help => help = lex::bool_value(&spelled, &v)?,
             Target::Version => version = lex::bool_value(&spelled, &v)?,
             Target::PrintDefaultConfig => print_default = lex::bool_value(&spelled, &v)?,
+            Target::PrintMappingProto => print_proto = lex::bool_value(&spelled, &v)?,
             Target::Ignored => {}
             Target::Goflow2(g) => g2.push(g, spelled, v),
         }
@@ -150,6 +155,16 @@ pub fn parse_args(args: &[String]) -> Result<Command, CliError> {
     }
     g2.fill_defaults(&mut raw, &mut origins)?;
     let settings = Box::new(Settings::from_raw(&raw, &origins)?);
+    if print_proto {
+        if settings.mapping.is_none() {
+            return Err(ConfigError::new(
+                "--print-mapping-proto",
+                "no [[mapping]] entries in the configuration (give --config FILE)",
+            )
+            .into());
+        }
+        return Ok(Command::PrintMappingProto(settings));
+    }
     Ok(if check {
         Command::CheckConfig(settings)
     } else {

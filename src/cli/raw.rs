@@ -28,6 +28,37 @@ pub struct RawConfig {
     pub kafka: RawKafka,
     pub metrics: RawMetrics,
     pub cluster: RawCluster,
+    /// `[[mapping]]`: extra fields copied from the wire (see `validate_mapping`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mapping: Vec<RawMapping>,
+}
+
+/// One `[[mapping]]` entry as written.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawMapping {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pen: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<RawScalar>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub length: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub ty: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

@@ -129,6 +129,8 @@ pub struct Settings {
     pub kafka: KafkaSettings,
     pub metrics: MetricsSettings,
     pub cluster: ClusterSettings,
+    /// `[[mapping]]` entries (`None`: none).
+    pub mapping: Option<std::sync::Arc<crate::mapping::Mapping>>,
 }
 
 pub const DEFAULT_BROKERS: &str = "127.0.0.1:9092,[::1]:9092";
@@ -229,6 +231,7 @@ impl Settings {
         let log = v.log(&raw.log)?;
         let metrics = v.metrics(&raw.metrics)?;
         let cluster = v.cluster(&raw.cluster)?;
+        let mapping = super::validate_mapping::mapping(&raw.mapping)?;
         Ok(Settings {
             netflow,
             sflow,
@@ -241,6 +244,7 @@ impl Settings {
             kafka,
             metrics,
             cluster,
+            mapping,
         })
     }
 

@@ -13,6 +13,8 @@
 pub mod error;
 pub(crate) mod fields;
 pub mod ipfix;
+#[cfg(test)]
+mod mapping_tests;
 pub mod netflow5;
 pub mod netflow9;
 #[cfg(test)]
@@ -38,6 +40,12 @@ use template::TemplateCache;
 pub trait FlowSink {
     fn flow(&mut self, rec: &FlowRecord);
     fn counters(&mut self, _rec: &sflow::CounterRecord) {}
+    /// A flow with the values of the configured `[[mapping]]` entries (called instead of
+    /// `flow` only for records that have some): by default the values are dropped.
+    #[inline]
+    fn flow_mapped(&mut self, rec: &FlowRecord, _mapped: &crate::mapping::Mapped<'_>) {
+        self.flow(rec)
+    }
     /// A flow a decoder reads in place ([`crate::flow::Flow`], e.g. a NetFlow v5 record):
     /// by default handed to `flow` as a record; a sink that encodes may read it directly.
     #[inline]
@@ -61,6 +69,8 @@ pub struct Decoder {
     pub stats: DecodeStats,
     /// Sequence-gap accounting by stream ([`seq`]).
     pub seq: SeqTracker,
+    /// The `[[mapping]]` entries read from sFlow sampled headers (`None`: none).
+    pub(crate) sflow_mapping: Option<std::sync::Arc<crate::mapping::Mapping>>,
 }
 
 /// Sequence streams a worker tracks per exporter it may hold (domains, sFlow agents).
@@ -77,7 +87,15 @@ impl Decoder {
                     .max_exporters
                     .saturating_mul(SEQ_STREAMS_PER_EXPORTER),
             ),
+            sflow_mapping: None,
         }
+    }
+
+    /// Applies `[[mapping]]` entries to the templates learned from now on and to sFlow
+    /// samples (an empty mapping: none).
+    pub fn set_mapping(&mut self, mapping: Option<std::sync::Arc<crate::mapping::Mapping>>) {
+        self.sflow_mapping = mapping.clone().filter(|m| m.has_sflow());
+        self.templates.mapping = mapping.filter(|m| m.has_elements());
     }
 
     /// Decodes one UDP payload from `exporter`, received at `recv_ns` (ns since epoch).

@@ -256,6 +256,48 @@ impl Batch {
         *self.ends.last_mut().expect("a message") = new_end as u32;
     }
 
+    /// Appends the record as one protobuf message (with a varint length when `delimited`),
+    /// encoded in place, followed by its `[[mapping]]` fields. With them a message may pass
+    /// 128 bytes where the record alone would not: the length prefix is settled after both.
+    pub fn push_pb_mapped<R: Flow>(
+        &mut self,
+        schema: Schema,
+        rec: &R,
+        m: &crate::mapping::Mapped<'_>,
+        delimited: bool,
+    ) {
+        let at = self.used;
+        let pre = if delimited { 2 } else { 0 };
+        // the message's room, then the mapped fields' (written after the message, wherever
+        // it ends)
+        let extra = super::mapped::pb_room(m);
+        let need = at + pre + PB_ROOM + extra;
+        if self.buf.len() < need {
+            self.grow(need);
+        }
+        let body: &mut [u8; PB_ROOM] = (&mut self.buf[at + pre..at + pre + PB_ROOM])
+            .try_into()
+            .expect("PB_ROOM bytes after the prefix");
+        let n = schema.encode_pb_into(rec, body, &mut self.prefix);
+        let start = at + pre + n;
+        let e = super::mapped::write_pb_into(m, &mut self.buf[start..start + extra]);
+        // MAX_MESSAGE + MAX_EXTRA < 2^14: a 1- or 2-byte length
+        let total = n + e;
+        let mut end = at + pre + total;
+        if delimited {
+            if total < 0x80 {
+                self.buf.copy_within(at + 2..end, at + 1);
+                self.buf[at] = total as u8;
+                end -= 1;
+            } else {
+                self.buf[at] = (total as u8) | 0x80;
+                self.buf[at + 1] = (total >> 7) as u8;
+            }
+            self.short = total < 0x80;
+        }
+        self.end_message(end);
+    }
+
     /// Appends one message and its key: `key` writes the key bytes. Use for every message of
     /// a batch or for none.
     #[inline]
@@ -450,12 +492,121 @@ impl Encoding {
                     instance,
                 };
                 batch.push_with(|buf| {
-                    extras::encode(only_instance, Format::Json, stream, self.schema, &r, buf);
+                    extras::encode(
+                        only_instance,
+                        Format::Json,
+                        stream,
+                        self.schema,
+                        &r,
+                        None,
+                        buf,
+                    );
                 });
             }
         }
         if !self.key.is_none() {
             // renormalization does not touch the key fields
+            batch.push_key(|k| self.key.write(&r, k));
+        }
+    }
+
+    /// Encodes one flow with its `[[mapping]]` values, as [`Encoding::encode`] does.
+    pub fn encode_mapped(
+        &self,
+        rec: &crate::flow::FlowRecord,
+        m: &crate::mapping::Mapped<'_>,
+        buf: &mut Vec<u8>,
+    ) {
+        match (self.format, self.framing) {
+            (Format::Pb, Framing::Stream) => {
+                let mut msg = Vec::new();
+                self.schema.encode_pb(rec, &mut msg);
+                super::mapped::write_pb(m, &mut msg);
+                let n = msg.len();
+                if n < 0x80 {
+                    buf.push(n as u8);
+                } else {
+                    buf.extend_from_slice(&[(n as u8) | 0x80, (n >> 7) as u8]);
+                }
+                buf.extend_from_slice(&msg);
+            }
+            (Format::Pb, Framing::Bare) => {
+                self.schema.encode_pb(rec, buf);
+                super::mapped::write_pb(m, buf);
+            }
+            (Format::Json, framing) => {
+                self.schema.encode_json(rec, buf);
+                super::mapped::write_json(m, buf);
+                if framing == Framing::Stream {
+                    buf.push(b'\n');
+                }
+            }
+        }
+    }
+
+    /// Appends one flow with its `[[mapping]]` values to `batch`, keyed as [`Encoding::push`]
+    /// does.
+    pub fn push_mapped(
+        &self,
+        rec: &crate::flow::FlowRecord,
+        m: &crate::mapping::Mapped<'_>,
+        batch: &mut Batch,
+    ) {
+        if self.extras.active() {
+            return self.push_mapped_extras(rec, m, batch);
+        }
+        match (self.format, self.framing) {
+            (Format::Pb, framing) => {
+                batch.push_pb_mapped(self.schema, rec, m, framing == Framing::Stream)
+            }
+            (Format::Json, _) => batch.push_with(|buf| self.encode_mapped(rec, m, buf)),
+        }
+        if !self.key.is_none() {
+            batch.push_key(|k| self.key.write(rec, k));
+        }
+    }
+
+    /// [`Encoding::push_mapped`] with renormalization or the instance field: the mapped
+    /// values follow the renormalized record's fields, the instance field comes last.
+    #[cold]
+    #[inline(never)]
+    fn push_mapped_extras(
+        &self,
+        rec: &crate::flow::FlowRecord,
+        m: &crate::mapping::Mapped<'_>,
+        batch: &mut Batch,
+    ) {
+        let mut r = *rec;
+        if self.extras.renormalize {
+            batch.saturated += u32::from(extras::renormalize(&mut r));
+        }
+        let stream = self.framing == Framing::Stream;
+        match self.format {
+            Format::Pb => {
+                batch.push_pb_mapped(self.schema, &r, m, stream);
+                if let Some(i) = self.extras.instance {
+                    batch.extend_last(i.pb(), stream);
+                }
+            }
+            Format::Json => {
+                let only_instance = Extras {
+                    renormalize: false,
+                    instance: self.extras.instance,
+                };
+                batch.push_with(|buf| {
+                    extras::encode(
+                        only_instance,
+                        Format::Json,
+                        stream,
+                        self.schema,
+                        &r,
+                        Some(m),
+                        buf,
+                    );
+                });
+            }
+        }
+        if !self.key.is_none() {
             batch.push_key(|k| self.key.write(&r, k));
         }
     }
@@ -506,216 +657,12 @@ impl crate::decode::FlowSink for BatchWriter<'_> {
         self.flows += 1;
         self.encoding.push_flow(flow, self.batch);
     }
+    #[inline]
+    fn flow_mapped(&mut self, rec: &crate::flow::FlowRecord, m: &crate::mapping::Mapped<'_>) {
+        self.flows += 1;
+        self.encoding.push_mapped(rec, m, self.batch);
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::flow::{Addr, FlowRecord, FlowType};
-
-    /// Messages encoded in place (both framings) are byte for byte what the `Vec` encoders
-    /// write, whether the length prefix guessed from the previous message is right or not
-    /// (short and long messages alternating, in runs), across buffer growth and reuse.
-    #[test]
-    fn in_place_encoding_matches_vec_encoding() {
-        let short = FlowRecord {
-            flow_type: FlowType::NetflowV5,
-            bytes: 1,
-            ..FlowRecord::default()
-        };
-        let mut long = short;
-        long.src_addr = Addr::v6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-        long.dst_addr = Addr::v6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
-        long.sampler_address = Addr::v4([192, 0, 2, 1]);
-        long.packets = u64::MAX;
-        long.time_flow_start_ns = 1_700_000_000_000_000_000;
-        long.time_flow_end_ns = 1_700_000_000_000_000_001;
-        long.in_if = 70000;
-        long.out_if = 3;
-        long.next_hop = long.src_addr;
-        long.bgp_next_hop = long.dst_addr;
-        long.src_as = 4_200_000_000;
-        long.dst_as = 4_200_000_001;
-        long.src_mac = 0x0200_5e00_5301;
-        long.dst_mac = 0x0200_5e00_5302;
-        long.src_port = 65000;
-        long.dst_port = 443;
-        long.src_vlan = 4000;
-        long.dst_vlan = 4001;
-        long.ipv6_flow_label = 0xfffff;
-        let pattern = [0, 0, 1, 0, 1, 1, 1, 0, 1, 0, 0, 0, 1];
-        for schema in [Schema::GoflowV2, Schema::GoflowV3, Schema::Goflow2] {
-            for framing in [Framing::Stream, Framing::Bare] {
-                let enc = Encoding {
-                    format: Format::Pb,
-                    schema,
-                    framing,
-                    key: key::KeyMode::None,
-                    counters: false,
-                    extras: Extras::default(),
-                };
-                // starts smaller than one message's room: the buffer grows while in use
-                let mut b = Batch::new(0, 16, 4);
-                for round in 0..3 {
-                    b.clear();
-                    let mut want = Vec::new();
-                    let mut sizes = Vec::new();
-                    for (i, &p) in pattern.iter().cycle().take(40 * (round + 1)).enumerate() {
-                        let mut r = if p == 1 { long } else { short };
-                        r.sequence_num = i as u32;
-                        enc.push(&r, &mut b);
-                        let before = want.len();
-                        enc.encode(&r, &mut want);
-                        sizes.push(want.len() - before);
-                    }
-                    assert_eq!(b.bytes(), &want[..], "{schema:?} {framing:?} round {round}");
-                    let got: Vec<usize> = b.messages().map(<[u8]>::len).collect();
-                    assert_eq!(got, sizes);
-                    // both prefix lengths were exercised
-                    if framing == Framing::Stream {
-                        assert!(
-                            sizes.iter().any(|&n| n < 0x80) && sizes.iter().any(|&n| n > 0x81),
-                            "{schema:?}: {sizes:?}"
-                        );
-                    }
-                }
-            }
-        }
-    }
-
-    /// With extras, a batch holds what `extras::encode` writes (the reference, through a
-    /// `Vec`), in every schema and framing: renormalized protobuf encoded in place, the
-    /// instance field appended with the length prefix fixed, short messages whose prefix
-    /// grows to 2 bytes included.
-    #[test]
-    fn extras_in_batches_match_the_reference() {
-        let inst = extras::Instance::leak("collector-fra1");
-        let long_name = extras::Instance::leak(&"x".repeat(120));
-        let short = FlowRecord {
-            flow_type: FlowType::NetflowV5,
-            sampling_rate: 10,
-            bytes: 1,
-            packets: 1,
-            ..FlowRecord::default()
-        };
-        let mut long = short;
-        long.src_addr = Addr::v6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-        long.dst_addr = long.src_addr;
-        long.bytes = u64::MAX / 3;
-        for instance in [None, Some(inst), Some(long_name)] {
-            let ex = Extras {
-                renormalize: true,
-                instance,
-            };
-            for schema in [Schema::GoflowV2, Schema::GoflowV3, Schema::Goflow2] {
-                for format in [Format::Pb, Format::Json] {
-                    for framing in [Framing::Stream, Framing::Bare] {
-                        let enc = Encoding {
-                            format,
-                            schema,
-                            framing,
-                            key: key::KeyMode::None,
-                            counters: false,
-                            extras: ex,
-                        };
-                        let mut b = Batch::new(0, 16, 4);
-                        let mut want = Vec::new();
-                        let mut sat = 0;
-                        for r in [short, long, long, short, short, long] {
-                            enc.push(&r, &mut b);
-                            let stream = framing == Framing::Stream;
-                            sat += u32::from(extras::encode(
-                                ex, format, stream, schema, &r, &mut want,
-                            ));
-                        }
-                        assert_eq!(b.bytes(), &want[..], "{schema:?} {format:?} {framing:?}");
-                        assert_eq!((b.len(), b.saturated, sat), (6, 3, 3));
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn batch_messages_and_framing() {
-        let rec = FlowRecord {
-            flow_type: FlowType::NetflowV5,
-            bytes: 1234,
-            src_addr: Addr::v4([10, 0, 0, 1]),
-            ..FlowRecord::default()
-        };
-        let mut b = Batch::new(0, 1024, 4);
-        let enc = Encoding {
-            format: Format::Pb,
-            schema: Schema::GoflowV2,
-            framing: Framing::Stream,
-            key: key::KeyMode::None,
-            counters: false,
-            extras: Extras::default(),
-        };
-        b.push_with(|buf| enc.encode(&rec, buf));
-        b.push_with(|buf| enc.encode(&rec, buf));
-        assert_eq!(b.len(), 2);
-        let msgs: Vec<&[u8]> = b.messages().collect();
-        assert_eq!(msgs[0], msgs[1]);
-        // varint prefix = length of the rest
-        assert_eq!(msgs[0][0] as usize, msgs[0].len() - 1);
-        let bare = Encoding {
-            framing: Framing::Bare,
-            ..enc
-        };
-        let mut b2 = Batch::new(0, 1024, 4);
-        b2.push_with(|buf| bare.encode(&rec, buf));
-        assert_eq!(b2.bytes(), &msgs[0][1..]);
-        let json = Encoding {
-            format: Format::Json,
-            ..enc
-        };
-        let mut b3 = Batch::new(0, 1024, 4);
-        b3.push_with(|buf| json.encode(&rec, buf));
-        assert!(b3.bytes().ends_with(b"}\n"));
-        b3.clear();
-        assert!(b3.is_empty() && b3.byte_len() == 0);
-    }
-
-    #[test]
-    fn keyed_batches_and_counters() {
-        let rec = FlowRecord {
-            sampler_address: Addr::v4([192, 0, 2, 1]),
-            ..FlowRecord::default()
-        };
-        let enc = Encoding {
-            format: Format::Pb,
-            schema: Schema::GoflowV2,
-            framing: Framing::Bare,
-            key: key::KeyMode::Exporter,
-            counters: true,
-            extras: Extras::default(),
-        };
-        let mut b = Batch::new(0, 1024, 4);
-        enc.push(&rec, &mut b);
-        let cr = crate::decode::sflow::CounterRecord {
-            agent_address: Addr::v4([192, 0, 2, 9]),
-            ..Default::default()
-        };
-        enc.push_counters(&cr, &mut b);
-        enc.push(&rec, &mut b);
-        let e: Vec<Entry> = b.entries().collect();
-        assert_eq!(e.len(), 3);
-        assert_eq!(e[0].key, Some(&[192, 0, 2, 1][..]));
-        assert_eq!(e[1].key, Some(&[192, 0, 2, 9][..]));
-        assert!(!e[0].counter && e[1].counter && !e[2].counter);
-        use prost::Message;
-        let m = crate::pb::goflow_v2::FlowMessage::decode(e[2].value).unwrap();
-        assert_eq!(m.router_addr, vec![192, 0, 2, 1]);
-        let c = crate::pb::counters::CounterMessage::decode(e[1].value).unwrap();
-        assert_eq!(c.agent_address, vec![192, 0, 2, 9]);
-        b.clear();
-        let plain = Encoding {
-            key: key::KeyMode::None,
-            ..enc
-        };
-        plain.push(&rec, &mut b);
-        assert_eq!(b.entries().next().unwrap().key, None);
-    }
-}
+mod tests;

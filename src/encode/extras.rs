@@ -10,6 +10,7 @@
 use super::schema::Schema;
 use super::Format;
 use crate::flow::FlowRecord;
+use crate::mapping::Mapped;
 
 /// The protobuf field number of the instance name in every schema (`string`, proto3). Above
 /// the numbers GoFlow, goflow2 and coreflow's own extensions use (< 1000), and clear of the
@@ -109,7 +110,8 @@ pub fn renormalize(r: &mut FlowRecord) -> bool {
 }
 
 /// Appends one flow with the extras applied, in `format`, framed for a stream when `stream`
-/// (JSON lines or varint-delimited protobuf; else the message alone). Returns whether
+/// (JSON lines or varint-delimited protobuf; else the message alone), with its `[[mapping]]`
+/// values (`mapped`) before the instance field. Returns whether
 /// renormalization saturated a counter.
 #[cold]
 #[inline(never)]
@@ -119,6 +121,7 @@ pub fn encode(
     stream: bool,
     schema: Schema,
     rec: &FlowRecord,
+    mapped: Option<&Mapped<'_>>,
     buf: &mut Vec<u8>,
 ) -> bool {
     let mut r = *rec;
@@ -127,6 +130,9 @@ pub fn encode(
         Format::Pb => {
             let start = buf.len();
             schema.encode_pb(&r, buf);
+            if let Some(m) = mapped {
+                super::mapped::write_pb(m, buf);
+            }
             if let Some(i) = extras.instance {
                 buf.extend_from_slice(&i.pb);
             }
@@ -139,6 +145,9 @@ pub fn encode(
         }
         Format::Json => {
             schema.encode_json(&r, buf);
+            if let Some(m) = mapped {
+                super::mapped::write_json(m, buf);
+            }
             if let Some(i) = extras.instance {
                 let field = match schema {
                     Schema::Goflow2 => &i.g2json,
@@ -210,7 +219,7 @@ mod tests {
         for schema in [Schema::GoflowV2, Schema::GoflowV3, Schema::Goflow2] {
             // bare protobuf: the renormalized message plus field 1999
             let mut got = Vec::new();
-            assert!(!encode(both, Format::Pb, false, schema, &r, &mut got));
+            assert!(!encode(both, Format::Pb, false, schema, &r, None, &mut got));
             let mut want = Vec::new();
             schema.encode_pb(&renorm, &mut want);
             assert_eq!(&got[..want.len()], &want[..], "{schema:?}");
@@ -233,14 +242,14 @@ mod tests {
             }
             // delimited: a varint of the length, then the same bytes
             let mut d = Vec::new();
-            encode(both, Format::Pb, true, schema, &r, &mut d);
+            encode(both, Format::Pb, true, schema, &r, None, &mut d);
             let mut slice = &d[..];
             let n = prost::encoding::decode_varint(&mut slice).unwrap() as usize;
             assert_eq!(slice, &got[..]);
             assert_eq!(n, got.len());
             // JSON: the key in the schema's style, valid JSON, a newline when streamed
             let mut j = Vec::new();
-            encode(both, Format::Json, true, schema, &r, &mut j);
+            encode(both, Format::Json, true, schema, &r, None, &mut j);
             assert_eq!(j.pop(), Some(b'\n'));
             let v: serde_json::Value = serde_json::from_slice(&j).unwrap();
             let (key, bytes_key) = match schema {
@@ -255,7 +264,7 @@ mod tests {
                 instance: None,
             };
             let mut a = Vec::new();
-            encode(only, Format::Json, false, schema, &r, &mut a);
+            encode(only, Format::Json, false, schema, &r, None, &mut a);
             let mut b = Vec::new();
             schema.encode_json(&renorm, &mut b);
             assert_eq!(a, b);

@@ -1,13 +1,14 @@
 //! Every encoder of the data path: a decoded flow (or sFlow counter record) becomes bytes
 //! here and nowhere else. [`schema`] writes each wire layout (GoFlow v2/v3, goflow2 protobuf
 //! and JSON), [`batch`] lays messages out for a sink, [`key`] writes Kafka keys,
-//! [`counters`] encodes sFlow counter records, and [`Encoder`] is the stream form `coreflow
-//! replay` writes.
+//! [`counters`] encodes sFlow counter records, [`mapped`] the values of `[[mapping]]`
+//! entries, and [`Encoder`] is the stream form `coreflow replay` writes.
 
 pub mod batch;
 pub mod counters;
 pub mod extras;
 pub mod key;
+pub mod mapped;
 pub mod schema;
 
 use crate::decode::sflow::CounterRecord;
@@ -75,6 +76,7 @@ impl FlowSink for Encoder {
                 true,
                 self.schema,
                 rec,
+                None,
                 &mut self.buf,
             );
             self.saturated += u64::from(sat);
@@ -86,6 +88,42 @@ impl FlowSink for Encoder {
                 self.buf.push(b'\n');
             }
             Format::Pb => self.schema.encode_pb_delimited(rec, &mut self.buf),
+        }
+    }
+
+    fn flow_mapped(&mut self, rec: &FlowRecord, m: &crate::mapping::Mapped<'_>) {
+        self.flows += 1;
+        if self.extras.active() {
+            let sat = extras::encode(
+                self.extras,
+                self.format,
+                true,
+                self.schema,
+                rec,
+                Some(m),
+                &mut self.buf,
+            );
+            self.saturated += u64::from(sat);
+            return;
+        }
+        match self.format {
+            Format::Json => {
+                self.schema.encode_json(rec, &mut self.buf);
+                mapped::write_json(m, &mut self.buf);
+                self.buf.push(b'\n');
+            }
+            Format::Pb => {
+                let mut msg = Vec::new();
+                self.schema.encode_pb(rec, &mut msg);
+                mapped::write_pb(m, &mut msg);
+                let mut n = msg.len() as u64;
+                while n >= 0x80 {
+                    self.buf.push((n as u8) | 0x80);
+                    n >>= 7;
+                }
+                self.buf.push(n as u8);
+                self.buf.extend_from_slice(&msg);
+            }
         }
     }
 

@@ -43,6 +43,8 @@ pub struct WorkerConfig {
     pub batch_bytes: usize,
     pub flush: Duration,
     pub limits: Limits,
+    /// `[[mapping]]` entries (`None`: none).
+    pub mapping: Option<Arc<crate::mapping::Mapping>>,
     /// Exporters accepted (empty: all); others are counted in `rejected` and dropped.
     pub allow: AllowList,
     pub encoding: Encoding,
@@ -185,6 +187,13 @@ impl FlowSink for Shipper {
         self.end();
     }
 
+    fn flow_mapped(&mut self, rec: &FlowRecord, m: &crate::mapping::Mapped<'_>) {
+        self.begin(rec.time_received_ns);
+        let enc = self.enc;
+        enc.push_mapped(rec, m, &mut self.cur);
+        self.end();
+    }
+
     /// Counter records are encoded only when the sink exports them (a Kafka counters topic).
     fn counters(&mut self, rec: &crate::decode::sflow::CounterRecord) {
         if !self.enc.counters {
@@ -284,6 +293,8 @@ pub fn run(cfg: WorkerConfig) {
     // Allocated here, after pinning, so the memory is local to the worker's core.
     let mut rb = RecvBatch::new(cfg.recv_batch, cfg.max_datagram);
     let mut dec = Decoder::new(cfg.limits);
+    // before the state is restored: restored templates are compiled with the mapping too
+    dec.set_mapping(cfg.mapping.clone());
     // a loaded state is written back under this worker's name at the first sweep
     let mut state_pending = false;
     if let Some(st) = &cfg.state {

@@ -19,11 +19,12 @@
 //! (the values a record carries besides its flow fields), `kind` (IE -> [`Kind`](kind::Kind)),
 //! `op` (one compiled field and how its bytes are read), `section` (a sampled packet section
 //! parsed into the record by `decode::packet`), `apply` (a value into the record),
-//! `slots` (fixed offsets and record reuse), `plan` (the compiler), `record` (the record
-//! loops).
+//! `slots` (fixed offsets and record reuse), `mapped` (the fields `[[mapping]]` entries
+//! read), `plan` (the compiler), `record` (the record loops).
 
 mod apply;
 mod kind;
+mod mapped;
 mod op;
 mod plan;
 mod record;
@@ -36,6 +37,7 @@ mod slots;
 mod tests;
 mod time;
 
+pub(crate) use mapped::MapPlan;
 pub(crate) use op::Op;
 pub(crate) use plan::Plan;
 pub(crate) use record::{decode_data, decode_options};

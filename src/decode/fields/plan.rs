@@ -4,6 +4,7 @@
 //! else a template holds.
 
 use super::kind::{accepts, data_kind, options_kind, Kind};
+use super::mapped::MapPlan;
 use super::op::{window_shift, Op};
 use super::section::carried_by;
 use super::slots::{reusable, Slots};
@@ -56,6 +57,9 @@ pub(crate) struct Plan {
     /// With a packet section: the fields the template itself carries, which the frame
     /// does not overwrite ([`section::Carried`](super::section::Carried) bits).
     pub carried: u32,
+    /// The fields `[[mapping]]` entries read (set by the template cache when a mapping is
+    /// configured and maps one of them; `None` keeps the records on the unmapped loop).
+    pub map: Option<Box<MapPlan>>,
 }
 
 /// Largest record a set can hold (set length is 16 bits, 4 of them the set header).
@@ -239,6 +243,7 @@ impl Plan {
                 )
             });
         Ok(Plan {
+            map: None,
             carried,
             reuse: reusable(&ops),
             rest_without_addrs,

@@ -13,6 +13,7 @@ use super::time::{resolve_time, RecCtx, TimeSrc};
 use crate::decode::spec::VARLEN;
 use crate::decode::{DecodeError, Section};
 use crate::flow::{FieldGroups, FlowRecord};
+use crate::mapping::{Mapped, Value, MAX_VALUES};
 
 #[inline(always)]
 fn reuse_enabled(plan: &Plan) -> bool {
@@ -134,7 +135,9 @@ fn fresh(base: &FlowRecord, groups: FieldGroups) -> FlowRecord {
 }
 
 /// Decodes every record of one data set and hands each flow to `sink`. `base` is the
-/// datagram's prefilled record (sampling rate of the domain already in it).
+/// datagram's prefilled record (sampling rate of the domain already in it). A template with
+/// mapped fields takes its own copy of the loops (`MAPPED`), so that the records of the
+/// others run exactly the code they ran before mapping existed.
 #[inline]
 pub(crate) fn decode_data<S: crate::decode::FlowSink, R: SamplerRates>(
     plan: &Plan,
@@ -145,7 +148,59 @@ pub(crate) fn decode_data<S: crate::decode::FlowSink, R: SamplerRates>(
     budget: usize,
     sink: &mut S,
 ) -> SetOutcome {
+    if plan.map.is_some() {
+        decode_set::<S, R, true>(plan, data, base, ctx, samplers, budget, sink)
+    } else {
+        decode_set::<S, R, false>(plan, data, base, ctx, samplers, budget, sink)
+    }
+}
+
+/// Hands one record to the sink, with its mapped values when `MAPPED`: `data` is the record
+/// itself (fixed-length templates) or its set, where it starts at `at`.
+#[inline(always)]
+fn emit<S: crate::decode::FlowSink, const MAPPED: bool>(
+    plan: &Plan,
+    data: &[u8],
+    at: usize,
+    rec: &FlowRecord,
+    vals: &mut [Value; MAX_VALUES],
+    sink: &mut S,
+) {
+    match plan.map.as_deref() {
+        Some(m) if MAPPED => {
+            let (vals, uints) = if m.lens.is_empty() {
+                (&m.fixed[..], &m.uints[..])
+            } else {
+                let n = m.var_values(data, at, vals);
+                (&vals[..n], &[][..])
+            };
+            let mapped = Mapped {
+                mapping: &m.mapping,
+                data,
+                vals,
+                uints,
+            };
+            sink.flow_mapped(rec, &mapped);
+        }
+        _ => sink.flow(rec),
+    }
+}
+
+// Out of line, as the record loops were before mapping existed: inlined into the set walk
+// (`sets::data_passes`) LLVM compiled the unmapped loop ~9% slower (callgrind, v9 and IPFIX).
+#[inline(never)]
+fn decode_set<S: crate::decode::FlowSink, R: SamplerRates, const MAPPED: bool>(
+    plan: &Plan,
+    data: &[u8],
+    base: &FlowRecord,
+    ctx: &RecCtx,
+    samplers: &R,
+    budget: usize,
+    sink: &mut S,
+) -> SetOutcome {
     let mut out = SetOutcome::default();
+    // the mapped values of the record being handed over (`MAPPED` only)
+    let mut vals = [Value::default(); MAX_VALUES];
     let groups = FieldGroups(base.groups.0 | plan.groups);
     // the variable-length loop builds each record from the caller's (`fresh`); the fixed
     // one reuses a record restored from a local copy with `groups` set
@@ -203,7 +258,11 @@ pub(crate) fn decode_data<S: crate::decode::FlowSink, R: SamplerRates>(
                 r,
                 &mut out,
             );
-            sink.flow(&rec);
+            if MAPPED {
+                emit::<S, MAPPED>(plan, r, 0, &rec, &mut vals, sink);
+            } else {
+                sink.flow(&rec);
+            }
         }
         out.records = take;
         return out;
@@ -278,7 +337,11 @@ pub(crate) fn decode_data<S: crate::decode::FlowSink, R: SamplerRates>(
             data,
             &mut out,
         );
-        sink.flow(&rec);
+        if MAPPED {
+            emit::<S, MAPPED>(plan, data, pos, &rec, &mut vals, sink);
+        } else {
+            sink.flow(&rec);
+        }
         out.records += 1;
         pos = p;
     }

@@ -35,5 +35,5 @@ mod encap_tests;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use walk::{parse, parse_ethernet, parse_ip, Parsed};
+pub use walk::{offsets, parse, parse_ethernet, parse_ip, Offsets, Parsed};
 pub use wire::{ethertype, header_protocol, ipproto, mac, EthernetHeader, Ipv4Header, Ipv6Header};

@@ -31,13 +31,36 @@ pub struct Parsed {
     pub ip_len: u32,
 }
 
+/// Where the layers of a header start ([`offsets`]), for `[[mapping]]` entries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Offsets {
+    /// The first IP header: its offset in the bytes and its version (4 or 6).
+    pub net: Option<(u32, u8)>,
+    /// The header after the first IP header (IPv6 extension headers skipped): its offset and
+    /// IP protocol number.
+    pub transport: Option<(u32, u8)>,
+}
+
 /// Parses a sampled header of sFlow `header_protocol` `proto` into `rec`. Unknown protocols
 /// leave `rec` unchanged and report `unknown`.
 pub fn parse(proto: u32, data: &[u8], rec: &mut FlowRecord) -> Parsed {
-    let mut p = Walk {
+    walk::<false>(proto, data, rec).0
+}
+
+/// Where the first IP header and the header after it start in a sampled header of sFlow
+/// `header_protocol` `proto`: the walk [`parse`] does, with the offsets kept (a second walk,
+/// so that `parse` itself stays as it was; only records with `[[mapping]]` entries pay it).
+pub fn offsets(proto: u32, data: &[u8]) -> Offsets {
+    walk::<true>(proto, data, &mut FlowRecord::default()).1
+}
+
+#[inline(always)]
+fn walk<const TRACK: bool>(proto: u32, data: &[u8], rec: &mut FlowRecord) -> (Parsed, Offsets) {
+    let mut p = Walk::<TRACK> {
         data,
         rec,
         out: Parsed::default(),
+        offs: Offsets::default(),
     };
     match proto {
         header_protocol::ETHERNET => p.ethernet(0, true),
@@ -56,7 +79,7 @@ pub fn parse(proto: u32, data: &[u8], rec: &mut FlowRecord) -> Parsed {
         header_protocol::PPP | header_protocol::POS => p.ppp(0),
         _ => p.out.unknown = true,
     }
-    p.out
+    (p.out, p.offs)
 }
 
 /// Parses an Ethernet frame (IPFIX dataLinkFrameSection, sFlow protocol 1) into `rec`.
@@ -86,13 +109,15 @@ pub fn parse_ip(data: &[u8], rec: &mut FlowRecord) -> Parsed {
     parse(proto, data, rec)
 }
 
-struct Walk<'a, 'r> {
+/// The walk's state; with `TRACK` it also keeps the layer offsets (written only then).
+struct Walk<'a, 'r, const TRACK: bool> {
     data: &'a [u8],
     rec: &'r mut FlowRecord,
     out: Parsed,
+    offs: Offsets,
 }
 
-impl<'a> Walk<'a, '_> {
+impl<'a, const TRACK: bool> Walk<'a, '_, TRACK> {
     #[inline]
     fn rest(&self, off: usize) -> &'a [u8] {
         self.data.get(off..).unwrap_or(&[])
@@ -359,6 +384,9 @@ impl<'a> Walk<'a, '_> {
             return;
         }
         self.out.ip_headers += 1;
+        if TRACK && self.out.ip_headers == 1 {
+            self.offs.net = Some((off as u32, 4));
+        }
         let r = &mut *self.rec;
         match self.out.ip_headers {
             1 => {
@@ -412,6 +440,9 @@ impl<'a> Walk<'a, '_> {
             return;
         };
         self.out.ip_headers += 1;
+        if TRACK && self.out.ip_headers == 1 {
+            self.offs.net = Some((off as u32, 6));
+        }
         let level = self.out.ip_headers;
         {
             let r = &mut *self.rec;
@@ -508,6 +539,9 @@ impl<'a> Walk<'a, '_> {
 
     fn transport(&mut self, proto: u8, off: usize) {
         let base = self.out.ip_headers == 1;
+        if TRACK && base && self.offs.transport.is_none() {
+            self.offs.transport = Some((off as u32, proto));
+        }
         let b = self.rest(off);
         match proto {
             ipproto::TCP => {

@@ -43,6 +43,9 @@ pub(super) struct Pending<'a> {
     mpls_next_hop: Addr,
     /// The input label stack of an extended MPLS record (XDR `label<>` entries).
     mpls_in_stack: &'a [u8],
+    /// The sampled header (empty without one) and its `header_protocol`, for `[[mapping]]`.
+    pub(super) header: &'a [u8],
+    pub(super) header_proto: u32,
 }
 
 impl Pending<'_> {
@@ -121,6 +124,8 @@ pub(super) fn flow_record<'a>(
             // a second header record in one sample would only repeat the first
             if p.frame_length.is_none() {
                 p.frame_length = Some(frame_length);
+                p.header = header;
+                p.header_proto = proto;
                 packet::parse(proto, header, rec);
             }
         }

@@ -20,7 +20,7 @@
 //! template of 40 fields takes about 0.6 KiB of heap against 164 bytes on the wire, so a cap on
 //! wire sizes let the real state grow to several times the configured number.
 
-use crate::decode::fields::{Op, Plan};
+use crate::decode::fields::{MapPlan, Op, Plan};
 use crate::decode::spec::FieldSpec;
 use crate::decode::{DatagramSummary, DecodeError, DecodeStats, LimitKind, Limits, TemplateSeen};
 use crate::flow::Addr;
@@ -65,6 +65,9 @@ impl Template {
         alloc_size(size_of::<FieldSpec>() * self.fields.len())
             + alloc_size(size_of::<Op>() * self.plan.ops.len())
             + alloc_size(size_of::<Op>() * self.plan.rest.len())
+            + self.plan.map.as_ref().map_or(0, |m| {
+                alloc_size(size_of::<MapPlan>()) + alloc_size(m.heap())
+            })
     }
 }
 
@@ -142,6 +145,8 @@ pub struct TemplateCache {
     pub(crate) expired: u64,
     /// Reused buffer for the field list of the template being read.
     pub(crate) scratch: Vec<FieldSpec>,
+    /// The `[[mapping]]` entries compiled into every data template learned (`None`: none).
+    pub(crate) mapping: Option<std::sync::Arc<crate::mapping::Mapping>>,
 }
 
 /// What a template set asks the cache to do with one template record.
@@ -325,7 +330,12 @@ impl TemplateCache {
             t.version == 9,
             t.id,
         ) {
-            Ok(p) => p,
+            Ok(mut p) => {
+                if let (false, Some(m)) = (t.options, &self.mapping) {
+                    p.map = MapPlan::build(t.fields, t.version == 9, m).map(Box::new);
+                }
+                p
+            }
             Err(e) => {
                 stats.count(e);
                 return;
