@@ -54,6 +54,8 @@ pub struct WorkerConfig {
     pub probe: crate::telemetry::probe::WorkerProbe,
     /// `--state-dir`: where this worker's templates and rates go, and what it starts with.
     pub state: Option<WorkerState>,
+    /// `cluster.templates_topic`: what it publishes and the records it applies.
+    pub cluster: Option<crate::cluster::WorkerLink>,
 }
 
 /// A worker's part of the persisted state.
@@ -281,6 +283,10 @@ pub fn run(cfg: WorkerConfig) {
     // Allocated here, after pinning, so the memory is local to the worker's core.
     let mut rb = RecvBatch::new(cfg.recv_batch, cfg.max_datagram);
     let mut dec = Decoder::new(cfg.limits);
+    let mut cluster = cfg.cluster;
+    if cluster.is_some() {
+        dec.templates.enable_journal();
+    }
     // a loaded state is written back under this worker's name at the first sweep
     let mut state_pending = false;
     if let Some(st) = &cfg.state {
@@ -414,6 +420,10 @@ pub fn run(cfg: WorkerConfig) {
         if !sh.cur.is_empty() && sh.now.duration_since(sh.started) >= cfg.flush {
             sh.ship();
         }
+        // between receive batches: no lock, a try_send per change, a bounded drain
+        if let Some(link) = &mut cluster {
+            link.exchange(&mut dec);
+        }
         if sh.now >= next_sweep {
             next_sweep = sh.now + SWEEP_INTERVAL;
             let idle = cfg.limits.template_idle_timeout_s;
@@ -434,6 +444,9 @@ pub fn run(cfg: WorkerConfig) {
     }
     sh.stopping = true;
     sh.ship();
+    if let Some(link) = &mut cluster {
+        link.exchange(&mut dec);
+    }
     if let Some(d) = crate::net::socket_drops(fd) {
         kernel_drops = kernel_drops.max(u64::from(d));
     }

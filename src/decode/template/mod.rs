@@ -401,10 +401,7 @@ impl TemplateCache {
         self.dirty = true;
         stats.templates_learned += 1;
         if matches!(self.origin, Origin::Wire) {
-            self.note(Change::Learned {
-                addr: *addr,
-                key,
-            });
+            self.note(Change::Learned { addr: *addr, key });
         }
     }
 

@@ -93,7 +93,11 @@ pub enum Change {
         why: Removal,
     },
     /// A sampling rate or system init time of the domain changed.
-    Rates { addr: Addr, version: u8, domain: u32 },
+    Rates {
+        addr: Addr,
+        version: u8,
+        domain: u32,
+    },
 }
 
 /// What applying one record did.
@@ -192,7 +196,12 @@ impl TemplateCache {
     }
 
     /// The domain's rates: (sampler id or `None` for the domain, rate, system init time).
-    pub fn domain_rates(&self, addr: &Addr, version: u8, domain: u32) -> Vec<(Option<u64>, u64, u64)> {
+    pub fn domain_rates(
+        &self,
+        addr: &Addr,
+        version: u8,
+        domain: u32,
+    ) -> Vec<(Option<u64>, u64, u64)> {
         let Some(e) = self.exporters.get(addr) else {
             return Vec::new();
         };
@@ -286,7 +295,7 @@ impl TemplateCache {
             return Applied::Unchanged;
         };
         let learned_later = matches!(t.origin, Origin::Wire) && t.learned_ns > published_ns;
-        let in_use = t.used_ns.saturating_add(TOMBSTONE_GRACE_NS) > published_ns;
+        let in_use = t.used_ns != 0 && t.used_ns.saturating_add(TOMBSTONE_GRACE_NS) > published_ns;
         if learned_later || in_use {
             return Applied::Stale;
         }
@@ -320,7 +329,9 @@ impl TemplateCache {
             return Applied::Limit;
         };
         let rate = (rate != 0).then_some(rate);
-        let added = x.rates.store(version, domain, sampler, rate, sys_init_ms, max);
+        let added = x
+            .rates
+            .store(version, domain, sampler, rate, sys_init_ms, max);
         let changed = std::mem::take(&mut x.rates.fresh);
         x.last_used = last_used.unwrap_or(0);
         if added {
@@ -328,7 +339,13 @@ impl TemplateCache {
         }
         if changed {
             Applied::Applied
-        } else if sampler.is_some() && !added && self.domain_rates(addr, version, domain).iter().all(|r| r.0 != sampler) {
+        } else if sampler.is_some()
+            && !added
+            && self
+                .domain_rates(addr, version, domain)
+                .iter()
+                .all(|r| r.0 != sampler)
+        {
             Applied::Limit
         } else {
             Applied::Unchanged
@@ -404,7 +421,10 @@ mod tests {
             c.apply_template(&b, &saved(300, 2, 150), from("x"), &l, &mut st),
             Applied::Applied
         );
-        assert_eq!(st.templates_learned, 0, "applied, not learned from the wire");
+        assert_eq!(
+            st.templates_learned, 0,
+            "applied, not learned from the wire"
+        );
         c.withdraw(&a, 10, 1, 256);
         let mut out = Vec::new();
         c.take_changes(&mut out);
