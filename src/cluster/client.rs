@@ -205,7 +205,9 @@ impl Clients {
             .set("fetch.wait.max.ms", "50")
             .set("fetch.error.backoff.ms", "100")
             // the partitions' high watermarks, for the lag
-            .set("statistics.interval.ms", "1000");
+            .set("statistics.interval.ms", "1000")
+            // what librdkafka prefetches is heap too: keep it small beside the templates
+            .set("queued.max.messages.kbytes", "1024");
         let consumer: BaseConsumer<Logs> = c.create_with_context(Logs::new()).map_err(cfg)?;
         Ok(Clients {
             producer,
@@ -314,8 +316,13 @@ impl Thread {
             }
             self.read();
             if self.loading {
-                let done =
-                    !self.ends.is_empty() && self.next.iter().zip(&self.ends).all(|(n, e)| n >= e);
+                // read to the end, and the workers took what was routed to them
+                let done = !self.ends.is_empty()
+                    && self.next.iter().zip(&self.ends).all(|(n, e)| n >= e)
+                    && self
+                        .routes
+                        .iter()
+                        .all(|r| r.workers.iter().all(Sender::is_empty));
                 if done {
                     self.loading = false;
                     let ms = started.elapsed().as_millis() as u64;

@@ -142,8 +142,9 @@ impl ClusterStats {
     }
 }
 
-/// Records on a worker's channel at most (the cluster thread waits briefly for room).
-pub const INBOUND_CAPACITY: usize = 8192;
+/// Records on a worker's channel at most (the cluster thread waits briefly for room): about
+/// what a worker applies per loop, so records wait in librdkafka's bounded queue, not here.
+pub const INBOUND_CAPACITY: usize = 1024;
 /// Changes on the channel from the workers at most.
 pub const OUTBOUND_CAPACITY: usize = 65_536;
 /// Records a worker applies per loop at most, so a burst (the start's load) cannot hold

@@ -177,6 +177,10 @@ impl Sources {
                     "fields": t.fields,
                     "age_seconds": now.saturating_sub(t.learned_ns) as f64 / 1e9,
                     "worker": w.id,
+                    "origin": t.origin,
+                    "instance": t.instance,
+                    "learned_ns": t.learned_ns,
+                    "applied_ns": t.applied_ns,
                 }));
             }
             for r in &l.rates {

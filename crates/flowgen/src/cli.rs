@@ -93,7 +93,7 @@ pub struct Args {
 
     /// v9/IPFIX: true = data only, never a template or options
     /// template (an exporter that moved to another collector)
-    #[arg(long, verbatim_doc_comment, value_name = "BOOL", default_value = "false", value_parser = data_only)]
+    #[arg(long, verbatim_doc_comment, value_name = "BOOL", default_value = "false", action = clap::ArgAction::Set, value_parser = data_only)]
     pub data_only: bool,
 
     /// Sampling rate announced (v5 header, v9/IPFIX options,

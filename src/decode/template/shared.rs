@@ -62,7 +62,8 @@ impl Origin {
         }
     }
 
-    pub(super) fn applied_ns(&self) -> u64 {
+    /// When a cluster record was applied here (0 for other origins).
+    pub fn applied_ns(&self) -> u64 {
         match self {
             Origin::Cluster { applied_ns, .. } => *applied_ns,
             _ => 0,

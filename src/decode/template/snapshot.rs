@@ -22,6 +22,9 @@ pub struct TemplateInfo {
     /// The instance that learned it, for `cluster`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
+    /// When it was applied here, for `cluster` (Unix ns).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applied_ns: Option<u64>,
 }
 
 /// One known sampling rate (`sampler_id` None: the domain-wide rate).
@@ -232,6 +235,7 @@ impl TemplateCache {
                     learned_ns: t.learned_ns,
                     origin: t.origin.label(),
                     instance: t.origin.instance().map(str::to_string),
+                    applied_ns: t.origin.instance().map(|_| t.origin.applied_ns()),
                 })
             })
             .collect();
