@@ -459,11 +459,10 @@ fn kill9_of_one_instance_and_a_restart_with_empty_state() {
 }
 
 /// A flood of templates from 2000 spoofed exporters on A (64,000 templates, about 45 MiB of
-/// state uncapped) reaches B through the topic: B's resident memory grows by less than its
-/// `max_template_bytes` (8 MiB; librdkafka's prefetch queue, bounded to 1 MiB, and the
-/// worker's channel come on top and are allowed for), the cap's evictions are counted, and B
-/// keeps decoding its own exporter (which it hears, so its templates are not the ones
-/// evicted).
+/// state uncapped) reaches B through the topic: B's resident memory after the flood has grown
+/// by less than its `max_template_bytes` (8 MiB), its peak by less than that and the Kafka
+/// client's transient buffers, the cap's evictions are counted, and B keeps decoding its own
+/// exporter (which it hears, so its templates are not the ones evicted).
 #[test]
 fn a_template_flood_on_one_instance_stays_within_the_others_limits() {
     let _one = alone();
@@ -473,7 +472,10 @@ fn a_template_flood_on_one_instance_stays_within_the_others_limits() {
     };
     let topic = unique("flood");
     create_topic(&brokers, &topic);
-    let cap: u64 = 8 << 20;
+    let cap: u64 = std::env::var("COREFLOW_CLUSTER_FLOOD_CAP")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8 << 20);
     let a = instance(&brokers, &topic, "a");
     let b = instance_builder(
         &brokers,
@@ -504,10 +506,22 @@ fn a_template_flood_on_one_instance_stays_within_the_others_limits() {
             "20",
         ])
     });
-    std::thread::sleep(Duration::from_millis(500));
-    let (rss0, _) = memory_kib(&b);
+    // A warm-up through the same path from one exporter (at most its 1024 templates of
+    // state): the Kafka client's buffers and the threads' heaps are touched before the
+    // baseline, so that what the flood adds is the template state.
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     let mut d = Vec::new();
+    let warm = UdpSocket::bind(SocketAddr::new(Ipv4Addr::new(127, 22, 255, 1).into(), 0)).unwrap();
+    for i in 0..200 {
+        template_bomb(&mut rng, 32, &mut d);
+        warm.send_to(&d, a.listener_addr()).unwrap();
+        if i % 64 == 63 {
+            std::thread::sleep(Duration::from_millis(15));
+        }
+    }
+    caught_up(&a, &b, 5_000);
+    std::thread::sleep(Duration::from_millis(500));
+    let (rss0, _) = memory_kib(&b);
     for i in 0..2000u32 {
         let ip = Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 22, 0, 1)) + i);
         let s = UdpSocket::bind(SocketAddr::new(IpAddr::V4(ip), 0)).unwrap();
@@ -518,39 +532,35 @@ fn a_template_flood_on_one_instance_stays_within_the_others_limits() {
         }
     }
     let sent = own.join().unwrap();
-    // B read what A published
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let (ma, mb) = (metrics(&a), metrics(&b));
-        let published = metric(&ma, "coreflow_cluster_records_delivered_total");
-        let consumed = metric(&mb, "coreflow_cluster_records_consumed_total");
-        if published > 10_000
-            && consumed >= published
-            && metric(&mb, "coreflow_cluster_consumer_lag") == 0
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "published {published}, consumed {consumed}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    caught_up(&a, &b, 60_000);
     std::thread::sleep(Duration::from_millis(500));
     let (rss, hwm) = memory_kib(&b);
     let m = metrics(&b);
-    let growth = hwm.saturating_sub(rss0);
+    let growth = rss.saturating_sub(rss0);
+    let peak = hwm.saturating_sub(rss0);
     eprintln!(
         "flood via the topic: B VmRSS before {rss0} KiB, after {rss} KiB, VmHWM {hwm} KiB: \
-         growth {growth} KiB, cap {} KiB; B applied {}, ignored (limit) {}",
+         growth {growth} KiB (peak {peak} KiB), cap {} KiB; B applied {}, ignored (limit) {}",
         cap / 1024,
         metric(&m, "coreflow_cluster_records_applied_total"),
         m.lines()
             .find(|l| l.contains("reason=\"limit\""))
             .unwrap_or("")
     );
-    let allowed = cap / 1024 + 1024 + 512;
-    assert!(growth <= allowed, "growth {growth} KiB > {allowed} KiB");
+    // what stays is the template state, under the cap
+    assert!(
+        growth <= cap / 1024,
+        "growth {growth} KiB > cap {} KiB",
+        cap / 1024
+    );
+    // while the records stream through, the Kafka client's buffers (its prefetch queue of
+    // 1 MiB, fetch responses, librdkafka's own allocator) and the worker's channel come on
+    // top: measured 3 to 5 MiB over the state (debug build)
+    assert!(
+        peak <= cap / 1024 + 6 * 1024,
+        "peak {peak} KiB > cap {} KiB + 6 MiB",
+        cap / 1024
+    );
     assert!(metric(&m, "coreflow_decode_limits_total") > 0, "{m}");
     assert_eq!(metric(&m, "coreflow_template_misses_total"), 0, "{m}");
     assert_eq!(
@@ -648,6 +658,27 @@ fn broker_away_for_ten_seconds() {
         assert_eq!(metric(&m, "coreflow_template_misses_total"), 0, "{m}");
         assert_eq!(metric(&m, "coreflow_kernel_drops_total"), 0, "{m}");
         assert_eq!(sums(&stop_clean(x)), (s.records, s.bytes, s.packets));
+    }
+}
+
+/// Waits until A published at least `n` records and B read all A published.
+fn caught_up(a: &Collector, b: &Collector, n: u64) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (ma, mb) = (metrics(a), metrics(b));
+        let published = metric(&ma, "coreflow_cluster_records_delivered_total");
+        let consumed = metric(&mb, "coreflow_cluster_records_consumed_total");
+        if published >= n
+            && consumed >= published
+            && metric(&mb, "coreflow_cluster_consumer_lag") == 0
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "published {published}, consumed {consumed}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -814,7 +845,8 @@ fn initial_load_of_100k_templates() {
         .and_then(|v| v.parse::<f64>().ok())
         .unwrap();
     let deadline = Instant::now() + WAIT;
-    while metric(&metrics(&b), "coreflow_cluster_records_applied_total") < u64::from(n) {
+    // (the worker publishes its template count about once a second)
+    while metric(&metrics(&b), "coreflow_templates") < u64::from(n) {
         assert!(Instant::now() < deadline, "{}", metrics(&b));
         std::thread::sleep(Duration::from_millis(100));
     }

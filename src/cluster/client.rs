@@ -207,7 +207,9 @@ impl Clients {
             // the partitions' high watermarks, for the lag
             .set("statistics.interval.ms", "1000")
             // what librdkafka prefetches is heap too: keep it small beside the templates
-            .set("queued.max.messages.kbytes", "1024");
+            .set("queued.max.messages.kbytes", "1024")
+            .set("fetch.max.bytes", "1048576")
+            .set("max.partition.fetch.bytes", "262144");
         let consumer: BaseConsumer<Logs> = c.create_with_context(Logs::new()).map_err(cfg)?;
         Ok(Clients {
             producer,
