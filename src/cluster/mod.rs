@@ -181,6 +181,12 @@ impl WorkerLink {
         }
     }
 
+    /// Records wait on the channel (the worker then reads its socket without blocking).
+    #[inline]
+    pub fn pending(&self) -> bool {
+        !self.rx.is_empty()
+    }
+
     /// Between receive batches: publishes what the wire changed, applies what arrived.
     /// Costs one empty-vector check and one empty-channel check when nothing happened.
     #[inline]

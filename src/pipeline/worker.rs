@@ -338,7 +338,9 @@ pub fn run(cfg: WorkerConfig) {
     loop {
         let stopping = cfg.shutdown.load(Ordering::Relaxed);
         sh.stopping = stopping;
-        match rb.recv(fd, stopping) {
+        // records from the cluster waiting: look at the socket without blocking
+        let pending = cluster.as_ref().is_some_and(|l| l.pending());
+        match rb.recv(fd, stopping || pending) {
             Ok(n) => {
                 sh.now = Instant::now();
                 probe.start(sh.now);
