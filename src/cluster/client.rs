@@ -33,6 +33,8 @@ use std::time::{Duration, Instant};
 
 /// Longest the thread waits for room in one worker's channel before it drops the record.
 pub const ROUTE_WAIT: Duration = Duration::from_millis(100);
+/// Longest the thread waits for a record when there is nothing to publish.
+const IDLE_WAIT: Duration = Duration::from_millis(100);
 /// How often the thread asks a broker for the topic's metadata (the broker's health).
 const PROBE_EVERY: Duration = Duration::from_secs(2);
 /// Longest one metadata or watermark request blocks the thread.
@@ -201,11 +203,13 @@ impl Clients {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            // what another instance learned reaches this one within this long
-            .set("fetch.wait.max.ms", "50")
+            // what another instance learned reaches this one within about this long (a broker
+            // answers a fetch at once when records are there; an idle topic costs a request
+            // per this interval)
+            .set("fetch.wait.max.ms", "100")
             .set("fetch.error.backoff.ms", "100")
             // the partitions' high watermarks, for the lag
-            .set("statistics.interval.ms", "1000")
+            .set("statistics.interval.ms", "5000")
             // what librdkafka prefetches is heap too: keep it small beside the templates
             .set("queued.max.messages.kbytes", "1024")
             .set("fetch.max.bytes", "1048576")
@@ -460,11 +464,17 @@ impl Thread {
 
     /// Reads what arrived (a short wait when nothing did) and routes it.
     fn read(&mut self) {
+        // idle, the thread wakes every IDLE_WAIT: for the workers' changes (which wait that
+        // long at most) and the periodic work; a record read wakes it at once
         if self.next.is_empty() {
-            std::thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(IDLE_WAIT);
             return;
         }
-        let mut wait = Duration::from_millis(10);
+        let mut wait = if self.rx.is_empty() {
+            IDLE_WAIT
+        } else {
+            Duration::ZERO
+        };
         for _ in 0..4096 {
             let Some(m) = self.consumer.poll(wait) else {
                 return;
