@@ -212,6 +212,8 @@ impl Clients {
             .set("statistics.interval.ms", "5000")
             // what librdkafka prefetches is heap too: keep it small beside the templates
             .set("queued.max.messages.kbytes", "1024")
+            // and fetch again soon once it has room (librdkafka waits a second by default)
+            .set("fetch.queue.backoff.ms", "10")
             .set("fetch.max.bytes", "1048576")
             .set("max.partition.fetch.bytes", "262144");
         let consumer: BaseConsumer<Logs> = c.create_with_context(Logs::new()).map_err(cfg)?;
