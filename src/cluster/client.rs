@@ -41,6 +41,8 @@ const PROBE_EVERY: Duration = Duration::from_secs(2);
 const REQUEST_TIMEOUT: Duration = Duration::from_millis(500);
 /// Records the thread produces per loop at most, so that reading keeps turning.
 const PUBLISH_PER_LOOP: usize = 4096;
+/// Delivery-report events served per loop at most.
+const DELIVERY_EVENTS_PER_LOOP: usize = 256;
 /// How long a shutdown waits for the broker to take what is queued.
 const FLUSH_AT_SHUTDOWN: Duration = Duration::from_secs(2);
 
@@ -264,6 +266,7 @@ impl Cluster {
                     loading: true,
                     loaded_tx: Some(loaded_tx),
                     bad_log: RateLimit::new(Duration::from_secs(60)),
+                    names: std::collections::HashSet::new(),
                 };
                 t.run();
             })?;
@@ -303,7 +306,12 @@ struct Thread {
     loading: bool,
     loaded_tx: Option<Sender<bool>>,
     bad_log: RateLimit,
+    /// The instance names seen, shared by the templates they published.
+    names: std::collections::HashSet<Arc<str>>,
 }
+
+/// Instance names kept for sharing at most (the topic may hold anything).
+const MAX_NAMES: usize = 4096;
 
 impl Thread {
     fn run(&mut self) {
@@ -411,8 +419,9 @@ impl Thread {
                 .fetch_watermarks(&self.cfg.topic, p, REQUEST_TIMEOUT * 4)
             {
                 Ok((low, high)) => {
-                    next.push(low);
-                    ends.push(high);
+                    // an empty partition may report no low watermark (negative)
+                    next.push(low.max(0));
+                    ends.push(high.max(0));
                 }
                 Err(e) => {
                     crate::log_debug!("cluster: watermarks of partition {p}: {e}");
@@ -461,7 +470,14 @@ impl Thread {
                 self.stats.published.fetch_add(1, Ordering::Relaxed);
             }
         }
-        self.producer.poll(Duration::ZERO);
+        // one delivery-report event per call (each reports a produced batch): serve what is
+        // there, bounded, so the reports (and the records they hold) do not pile up
+        for _ in 0..DELIVERY_EVENTS_PER_LOOP {
+            if self.producer.in_flight_count() == 0 {
+                break;
+            }
+            self.producer.poll(Duration::ZERO);
+        }
     }
 
     /// Reads what arrived (a short wait when nothing did) and routes it.
@@ -505,7 +521,13 @@ impl Thread {
                 .to_millis()
                 .map_or(0, |ms| u64::try_from(ms).unwrap_or(0) * 1_000_000);
             match Record::read(m.key(), m.payload(), ts) {
-                Ok(r) => {
+                Ok(mut r) => {
+                    // every template applied keeps its instance's name: one copy per name
+                    if let Some(a) = self.names.get(&*r.instance) {
+                        r.instance = a.clone();
+                    } else if self.names.len() < MAX_NAMES {
+                        self.names.insert(r.instance.clone());
+                    }
                     let own = !r.instance.is_empty() && r.instance == self.cfg.instance;
                     if own && !self.loading {
                         self.stats.ignore(Ignored::Own);

@@ -2,6 +2,8 @@
 //! IPFIX template flood; and the resident memory of a collector.
 
 use super::common::harness::Collector;
+use super::common::kafka::client;
+use rdkafka::producer::{BaseProducer, BaseRecord};
 
 pub const SOURCE_ID: u32 = 5;
 pub const TID: u16 = 300;
@@ -88,4 +90,19 @@ pub fn template_bomb(rng: &mut u64, n: usize, out: &mut Vec<u8>) {
             out.extend_from_slice(&(1 + (next() % 8) as u16).to_be_bytes());
         }
     }
+}
+
+pub fn producer(brokers: &str) -> BaseProducer {
+    client(brokers, &[]).create().expect("producer")
+}
+
+pub fn produce(p: &BaseProducer, topic: &str, key: Option<&[u8]>, value: Option<&[u8]>) {
+    let mut r: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic);
+    if let Some(k) = key {
+        r = r.key(k);
+    }
+    if let Some(v) = value {
+        r = r.payload(v);
+    }
+    p.send(r).map_err(|(e, _)| e).expect("produce");
 }
