@@ -469,10 +469,11 @@ fn kill9_of_one_instance_and_a_restart_with_empty_state() {
 }
 
 /// A flood of templates from 2000 spoofed exporters on A (64,000 templates, about 45 MiB of
-/// state uncapped) reaches B through the topic: B's resident memory after the flood has grown
-/// by its `max_template_bytes` (8 MiB) and the Kafka consumer's bounded buffers at most, its
-/// peak by 6 MiB more at most, the cap's evictions are counted, and B keeps decoding its own
-/// exporter (which it hears, so its templates are not the ones evicted).
+/// state uncapped) reaches B through the topic: B's template state stays under its
+/// `max_template_bytes` (8 MiB): its resident memory grows by the cap and a fixed allowance
+/// for the Kafka consumer's buffers at most (see below), the cap's evictions are counted, and
+/// B keeps decoding its own exporter (which it hears, so its templates are not the ones
+/// evicted).
 #[test]
 fn a_template_flood_on_one_instance_stays_within_the_others_limits() {
     let _one = alone();
@@ -558,21 +559,19 @@ fn a_template_flood_on_one_instance_stays_within_the_others_limits() {
             .unwrap_or("")
     );
     // What stays is the template state, bounded by the cap, and what the Kafka consumer's
-    // bounded buffers (1 MiB of prefetch, 1 MiB of fetch response) leave resident in the
-    // allocators: measured 7.4 to 9.0 MiB at an 8 MiB cap, 16.0 MiB at 16 MiB (debug build,
-    // a busy 2-core machine)
-    let allowed = cap / 1024 + 2048;
+    // bounded buffers (1 MiB of prefetch, 1 MiB fetch responses) and the allocators leave
+    // resident, which is not proportional to the cap: over the cap, measured (2-core machine,
+    // busy) at an 8 MiB cap 0 to 0.8 MiB (debug) and 4.6 MiB (release); at 1 MiB, 1.9 (debug)
+    // and 3.9 MiB (release). The bound asserted allows 6 MiB for it; the peak 8 MiB.
+    let allowed = cap / 1024 + 6 * 1024;
     assert!(
         growth <= allowed,
-        "growth {growth} KiB > cap {} KiB + 2 MiB",
+        "growth {growth} KiB > cap {} KiB + 6 MiB",
         cap / 1024
     );
-    // while the records stream through, the Kafka client's buffers (its prefetch queue of
-    // 1 MiB, fetch responses, librdkafka's own allocator) and the worker's channel come on
-    // top: measured 3 to 5 MiB over the state (debug build)
     assert!(
-        peak <= cap / 1024 + 6 * 1024,
-        "peak {peak} KiB > cap {} KiB + 6 MiB",
+        peak <= cap / 1024 + 8 * 1024,
+        "peak {peak} KiB > cap {} KiB + 8 MiB",
         cap / 1024
     );
     assert!(metric(&m, "coreflow_decode_limits_total") > 0, "{m}");
