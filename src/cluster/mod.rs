@@ -387,3 +387,109 @@ pub fn apply(dec: &mut Decoder, r: &Record, now_ns: u64) -> Applied {
         _ => Applied::Invalid,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::spec::FieldSpec;
+    use crate::decode::template::Learn;
+    use crate::decode::Limits;
+    use crate::flow::Addr;
+
+    fn link() -> (WorkerLink, Receiver<Record>, Sender<Record>) {
+        let (out_tx, out_rx) = crossbeam_channel::bounded(4);
+        let (in_tx, in_rx) = crossbeam_channel::bounded(4);
+        let l = WorkerLink::new(
+            out_tx,
+            in_rx,
+            Arc::new(ClusterStats::default()),
+            Arc::from("me"),
+        );
+        (l, out_rx, in_tx)
+    }
+
+    fn learn(dec: &mut Decoder, addr: &Addr, id: u16, n: u16) {
+        let f: Vec<FieldSpec> = (0..n)
+            .map(|i| FieldSpec {
+                id: 1 + i,
+                len: 4,
+                pen: 0,
+            })
+            .collect();
+        let Decoder {
+            templates,
+            stats,
+            limits,
+            ..
+        } = dec;
+        templates.learn(
+            addr,
+            &Learn {
+                version: 10,
+                domain: 2,
+                id,
+                options: false,
+                scope_count: 0,
+                fields: &f,
+                now_ns: 1_000,
+            },
+            limits,
+            stats,
+        );
+    }
+
+    #[test]
+    fn the_wire_is_published_and_records_applied_without_echo() {
+        let mut dec = Decoder::new(Limits::default());
+        dec.templates.enable_journal();
+        let (mut l, out, inbound) = link();
+        let a = Addr::v4([192, 0, 2, 1]);
+        learn(&mut dec, &a, 256, 3);
+        l.exchange(&mut dec);
+        let r = out.try_recv().expect("published");
+        assert_eq!(r.key.encode(), "t/192.0.2.1/10/2/256");
+        assert_eq!(&*r.instance, "me");
+        assert_eq!(r.learned_ns, 1_000);
+        // a record of another instance: applied, and not published again
+        let mut other = r.clone();
+        other.key = Key::Template {
+            exporter: "192.0.2.9".parse().unwrap(),
+            version: 10,
+            domain: 2,
+            id: 300,
+        };
+        other.instance = Arc::from("them");
+        inbound.send(other).unwrap();
+        assert!(l.pending());
+        l.exchange(&mut dec);
+        assert!(!l.pending());
+        assert!(out.try_recv().is_err(), "no echo");
+        assert_eq!(l.stats.applied.load(Ordering::Relaxed), 1);
+        let t = dec.templates.templates();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[1].origin, "cluster");
+        assert_eq!(t[1].instance.as_deref(), Some("them"));
+        // the same again: unchanged; a tombstone: removed; a full channel: counted
+        let again = inbound.clone();
+        let mut rec = t_record(&dec, "192.0.2.9", 300);
+        again.send(rec.clone()).unwrap();
+        rec.body = None;
+        rec.learned_ns = u64::MAX / 2;
+        again.send(rec).unwrap();
+        l.exchange(&mut dec);
+        assert_eq!(l.stats.ignored(Ignored::Unchanged), 1);
+        assert_eq!(dec.templates.template_count(), 1);
+        for id in 400..410 {
+            learn(&mut dec, &a, id, 2);
+        }
+        l.exchange(&mut dec);
+        assert_eq!(l.stats.publish_dropped.load(Ordering::Relaxed), 6);
+    }
+
+    fn t_record(dec: &Decoder, ip: &str, id: u16) -> Record {
+        let exporter: std::net::IpAddr = ip.parse().unwrap();
+        let key = crate::decode::template::tkey(10, 2, id);
+        let t = dec.templates.saved(&addr_of(exporter), key).unwrap();
+        template_record(exporter, &t, Arc::from("them"))
+    }
+}
