@@ -161,9 +161,26 @@ impl Running {
         let _ = self.load_timeout;
     }
 
-    /// After the workers have stopped: publishes what they left (bounded) and ends.
+    /// After the workers have stopped: publishes what they left (bounded), ends, and logs
+    /// what it did.
     pub fn stop(self) {
         #[cfg(feature = "kafka")]
         self.cluster.stop();
+        let s = &self.stats;
+        let g = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        let ignored: u64 = crate::cluster::Ignored::ALL
+            .iter()
+            .map(|&r| s.ignored(r))
+            .sum();
+        crate::log_info!(
+            "cluster: templates topic {}: published={} delivered={} publish_dropped={} \
+             consumed={} applied={} ignored={ignored}",
+            self.topic,
+            g(&s.published),
+            g(&s.delivered),
+            g(&s.publish_dropped) + g(&s.publish_failed),
+            g(&s.consumed),
+            g(&s.applied)
+        );
     }
 }
