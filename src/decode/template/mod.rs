@@ -455,7 +455,11 @@ impl TemplateCache {
         self.exporters.retain(|a, e| {
             let mut freed = 0;
             e.templates.retain(|_, t| {
-                let keep = t.learned_ns.max(t.used_ns).max(t.origin.applied_ns()) >= cutoff_ns;
+                // a template from the cluster topic lives as long as its publisher keeps it
+                // (its tombstone removes it) or a limit makes room: a standby instance keeps
+                // what it would need after a failover, however long it waits
+                let keep = matches!(t.origin, Origin::Cluster { .. })
+                    || t.learned_ns.max(t.used_ns) >= cutoff_ns;
                 if !keep {
                     n += 1;
                     freed += t.heap();

@@ -16,6 +16,9 @@
 //!   [`TOMBSTONE_GRACE_NS`] before the tombstone was published, nor one it learned from the
 //!   wire after it: when an exporter moves, its old instance expires the template while the
 //!   new one is decoding with it.
+//! - A template from the topic does not expire on idle here: it lives as long as its publisher
+//!   keeps it (the publisher's tombstone removes it) or until a limit makes room, so that a
+//!   standby instance still holds it when the exporter fails over to it hours later.
 //! - Records go through the normal learn path, so `[limits]` apply and their hits are counted;
 //!   an exporter known only from the topic is not made recent (`last_used` is kept, 0 for a new
 //!   one), so when the cache is full those go first and the exporters this instance hears stay.
@@ -40,7 +43,7 @@ pub enum Origin {
     /// Loaded from `--state-dir` at start.
     State,
     /// Applied from the cluster topic: which instance learned it, and when it was applied
-    /// here (the idle timeout counts from then, not from the original `learned_ns`).
+    /// here (never 0; such a template does not expire on idle).
     Cluster { instance: Arc<str>, applied_ns: u64 },
 }
 
@@ -445,13 +448,15 @@ mod tests {
                 }
             ]
         );
-        // the applied template expires without a tombstone of this instance's
+        // the applied template does not expire here (its publisher's tombstone removes it),
+        // and nothing of it is published
         c.expire(u64::MAX);
         out.clear();
         c.take_changes(&mut out);
         assert!(out.is_empty(), "{out:?}");
         let t = c.templates();
-        assert!(t.is_empty());
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].origin, "cluster");
     }
 
     #[test]
