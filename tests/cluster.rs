@@ -9,175 +9,20 @@
 //! three collectors), every wait is bounded, all traffic is on 127.0.0.1.
 
 mod common;
+#[path = "cluster/helpers.rs"]
+mod helpers;
 #[path = "cluster/wire.rs"]
 mod wire;
 
-use common::harness::{exit_summary, run_flowgen, Collector, CollectorBuilder};
+use common::harness::{run_flowgen, Collector};
 use common::kafka::*;
 use coreflow::cluster::record::{Body, Key, Record};
 use coreflow::decode::spec::FieldSpec;
+use helpers::*;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use wire::*;
-
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn alone() -> MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A coreflow instance named `name` sharing `topic` on `brokers`: NetFlow on a free port,
-/// one worker, flows to a JSON file, metrics on. `extra`: more TOML.
-fn instance_builder(brokers: &str, topic: &str, name: &str, extra: &str) -> CollectorBuilder {
-    Collector::builder()
-        .listeners(&["-fport", "0", "-sflow=false", "-fworkers", "1"])
-        .metrics_endpoint()
-        .wait(WAIT)
-        .stop_wait(Duration::from_secs(60))
-        .config(&format!(
-            "{extra}\n[kafka]\nbrokers = \"{brokers}\"\n\
-             [kafka.librdkafka]\n\"reconnect.backoff.max.ms\" = 1000\n\
-             [cluster]\ninstance = \"{name}\"\ntemplates_topic = \"{topic}\"\n\
-             load_timeout_ms = 20000\n"
-        ))
-}
-
-fn instance(brokers: &str, topic: &str, name: &str) -> Collector {
-    instance_builder(brokers, topic, name, "").start(&[])
-}
-
-fn metrics(c: &Collector) -> String {
-    let (code, body) = http_get(c.metrics_addr(), "/metrics");
-    assert_eq!(code, 200, "{body}");
-    body
-}
-
-/// The `/templates` listing.
-fn listing(c: &Collector) -> Value {
-    let (code, body) = http_get(c.metrics_addr(), "/templates");
-    assert_eq!(code, 200, "{body}");
-    serde_json::from_str(&body).unwrap()
-}
-
-fn templates(c: &Collector) -> Vec<Value> {
-    listing(c)["templates"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// Waits (bounded) until `c` holds at least `n` templates from the cluster and at least
-/// `rates` sampling rates; returns the templates.
-fn wait_cluster_templates(c: &Collector, n: usize, rates: usize) -> Vec<Value> {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let l = listing(c);
-        let t: Vec<Value> = l["templates"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|t| t["origin"] == "cluster")
-            .collect();
-        let r = l["sampling_rates"].as_array().map_or(0, Vec::len);
-        if t.len() >= n && r >= rates {
-            return t;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {n} templates, {r} of {rates} rates from the cluster:\n{}",
-            t.len(),
-            metrics(c)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Waits until the instance has read the topic to its end.
-fn wait_loaded(c: &Collector) {
-    let deadline = Instant::now() + WAIT;
-    while metric(&metrics(c), "coreflow_cluster_initial_load_completed") != 1 {
-        assert!(Instant::now() < deadline, "never loaded: {}", metrics(c));
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// (flows, bytes, packets) of a JSON lines output.
-fn sums(flows: &[Value]) -> (u64, u64, u64) {
-    let s = |k: &str| flows.iter().map(|f| f[k].as_u64().unwrap()).sum::<u64>();
-    (flows.len() as u64, s("Bytes"), s("Packets"))
-}
-
-/// SIGTERM, exit 0; the flows it wrote.
-fn stop_clean(c: Collector) -> Vec<Value> {
-    let (status, log, flows) = c.stop();
-    assert_eq!(status.code(), Some(0), "{log:?}");
-    let _ = exit_summary(&log);
-    flows
-}
-
-fn flowgen_to(c: &Collector, args: &[&str]) -> Sent {
-    let t = target_of(c);
-    let mut a = vec!["--target", &t];
-    a.extend_from_slice(args);
-    flowgen(&a)
-}
-
-fn target_of(c: &Collector) -> String {
-    c.listener_addr().to_string()
-}
-
-/// Templates (and sampling options) of `exporters` exporters to `c`, no data.
-fn teach(c: &Collector, protocol: &str, first: u32, exporters: u32) -> Sent {
-    let (f, n) = (first.to_string(), exporters.to_string());
-    flowgen_to(
-        c,
-        &[
-            "--protocol",
-            protocol,
-            "--first-exporter",
-            &f,
-            "--exporters",
-            &n,
-            "--count",
-            &n,
-            "--records",
-            "1",
-            "--template-every",
-            "0",
-            // one datagram per exporter in turn
-            "--batch",
-            "1",
-        ],
-    )
-}
-
-/// Data only (no template datagram) from the same exporters to `c`.
-fn data_only(c: &Collector, protocol: &str, first: u32, exporters: u32, count: u32) -> Sent {
-    let (f, n, k) = (first.to_string(), exporters.to_string(), count.to_string());
-    flowgen_to(
-        c,
-        &[
-            "--protocol",
-            protocol,
-            "--first-exporter",
-            &f,
-            "--exporters",
-            &n,
-            "--count",
-            &k,
-            "--records",
-            "10",
-            "--data-only",
-            "true",
-            "--seed",
-            "7",
-        ],
-    )
-}
 
 /// Three instances; an exporter's templates go to A, then its data alone to B and to C:
 /// every record B and C receive decodes (exact sums, the sampling rate A learned), and B and C
@@ -680,27 +525,6 @@ fn broker_away_for_ten_seconds() {
     }
 }
 
-/// Waits until A published at least `n` records and B read all A published.
-fn caught_up(a: &Collector, b: &Collector, n: u64) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let (ma, mb) = (metrics(a), metrics(b));
-        let published = metric(&ma, "coreflow_cluster_records_delivered_total");
-        let consumed = metric(&mb, "coreflow_cluster_records_consumed_total");
-        if published >= n
-            && consumed >= published
-            && metric(&mb, "coreflow_cluster_consumer_lag") == 0
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "published {published}, consumed {consumed}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// Records of other programs and broken ones on the topic are counted and skipped; the
 /// instance starts, stays healthy and applies the good records around them.
 #[test]
@@ -882,4 +706,47 @@ fn an_empty_topic_loads_at_once() {
         std::thread::sleep(Duration::from_millis(50));
     }
     stop_clean(b);
+}
+
+/// No broker at start (a closed port): the instance reports ready once its load timeout
+/// passed, `/healthz` says 200 and why, and it decodes from the wire as without a topic.
+#[test]
+fn no_broker_at_start_is_not_fatal() {
+    let _one = alone();
+    let c = Collector::builder()
+        .listeners(&["-fport", "0", "-sflow=false", "-fworkers", "1"])
+        .metrics_endpoint()
+        .wait(WAIT)
+        .config(
+            "[kafka]\nbrokers = \"127.0.0.1:1\"\n\
+             [cluster]\ninstance = \"alone\"\ntemplates_topic = \"t\"\nload_timeout_ms = 500\n",
+        )
+        .start(&[]);
+    let sent = flowgen_to(
+        &c,
+        &["--protocol", "ipfix", "--count", "20", "--records", "5"],
+    );
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (code, body) = http_get(c.metrics_addr(), "/healthz");
+        assert_eq!(code, 200, "{body}");
+        if body.contains("no broker reachable") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let m = metrics(&c);
+    assert_eq!(
+        metric(&m, "coreflow_cluster_initial_load_completed"),
+        0,
+        "{m}"
+    );
+    let (status, log, flows) = c.stop();
+    assert_eq!(status.code(), Some(0), "{log:?}");
+    assert!(
+        log.iter().any(|l| l.contains("was not read to its end")),
+        "{log:?}"
+    );
+    assert_eq!(sums(&flows), (sent.records, sent.bytes, sent.packets));
 }
