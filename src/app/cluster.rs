@@ -51,7 +51,7 @@ pub fn prepare(settings: &Settings) -> Result<Option<Wiring>, RunError> {
     };
     let instance: Arc<str> = Arc::from(settings.cluster.instance_name());
     let stats = Arc::new(ClusterStats::default());
-    let (tx, rx) = crossbeam_channel::bounded(OUTBOUND_CAPACITY);
+    let (tx, rx) = crossbeam_channel::bounded::<Record>(OUTBOUND_CAPACITY);
     #[cfg(feature = "kafka")]
     {
         let clients =
