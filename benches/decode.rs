@@ -60,6 +60,10 @@ const ENCODING: Encoding = Encoding {
     framing: Framing::Stream,
     key: KeyMode::None,
     counters: false,
+    extras: coreflow::encode::extras::Extras {
+        renormalize: false,
+        instance: None,
+    },
 };
 
 /// (name, datagrams that teach the templates, the measured datagram, flows it holds)

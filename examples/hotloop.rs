@@ -42,6 +42,13 @@ fn main() {
         framing: Framing::Stream,
         key: KeyMode::None,
         counters: false,
+        // RENORMALIZE=1: output.renormalize on; INSTANCE=name: output.instance_field on
+        extras: coreflow::encode::extras::Extras {
+            renormalize: std::env::var_os("RENORMALIZE").is_some(),
+            instance: std::env::var("INSTANCE")
+                .ok()
+                .map(|n| coreflow::encode::extras::Instance::leak(&n)),
+        },
     };
     let opts = GenOptions::new(protocol);
     let mut exporters: Vec<Exporter> = (0..16u8)

@@ -26,6 +26,12 @@ fn replay(opts: &ReplayOptions) -> ExitCode {
                 "replay: {} datagrams, {} flows, {} counter records, {} non-UDP frames skipped",
                 s.datagrams, s.flows, s.counter_records, s.skipped_frames
             );
+            if s.renormalize_saturated > 0 {
+                eprintln!(
+                    "replay: {} flows with saturated counters (renormalize)",
+                    s.renormalize_saturated
+                );
+            }
             for (reason, n) in &s.errors {
                 eprintln!("replay: {n} undecodable ({reason})");
             }

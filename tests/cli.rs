@@ -149,10 +149,11 @@ fn replay_parses_goflow_style() {
     assert_eq!(out.status.code(), Some(0));
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(
-        help.starts_with("coreflow replay [--format json|pb]"),
+        help.starts_with("coreflow replay [--config FILE] [--format json|pb]"),
         "{help}"
     );
     assert!(help.contains("--counters"), "{help}");
+    assert!(help.contains("--config"), "{help}");
 }
 
 #[test]

@@ -21,8 +21,8 @@ use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// Every flow arrives exactly once, in GoFlow v2's plain framing, with exact sums; the
-/// exit summary agrees (delivered = flows, nothing lost).
+/// Every flow arrives exactly once, in GoFlow v2's plain framing, with exact sums, each with
+/// the `coreflow-instance` header; the exit summary agrees (delivered = flows, nothing lost).
 #[test]
 fn every_flow_arrives_plain_goflow_v2() {
     let Some(brokers) = broker("every_flow_arrives_plain_goflow_v2") else {
@@ -30,7 +30,15 @@ fn every_flow_arrives_plain_goflow_v2() {
     };
     let topic = unique("plain");
     create_topic(&brokers, &topic);
-    let c = collector().start(&["-kafka.out.brokers", &brokers, "-kafka.out.topic", &topic]);
+    let c = collector().start(&[
+        "-kafka.out.brokers",
+        &brokers,
+        "-kafka.out.topic",
+        &topic,
+        "-cluster.instance",
+        "collector-test-1",
+        "-kafka.instance_header",
+    ]);
     let sent = flowgen(&[
         "--protocol",
         "v9",
@@ -54,8 +62,18 @@ fn every_flow_arrives_plain_goflow_v2() {
     // nothing more arrives later (no duplicates)
     r.until(sent.records as usize + 1, Duration::from_secs(1));
     assert!(r.got.iter().all(|g| g.key.is_none()), "no key by default");
+    // every record names the collector in its header, and only there (no field by default)
+    for g in &r.got {
+        assert_eq!(
+            g.header("coreflow-instance"),
+            Some(&b"collector-test-1"[..]),
+            "{:?}",
+            g.headers
+        );
+    }
     let flows = decode(&r.got, false);
     check_sums(&sent, &flows);
+    assert!(flows.iter().all(|f| f.collector_instance.is_empty()));
     let exporters: BTreeSet<Vec<u8>> = flows.iter().map(|f| f.router_addr.clone()).collect();
     assert_eq!(exporters.len(), 4);
     assert_eq!(
@@ -111,6 +129,8 @@ fn keyed_by_exporter_varint_in_order() {
     assert!(status.success(), "{status:?} {log:?}");
     let flows = decode(&r.got, true);
     check_sums(&sent, &flows);
+    // kafka.instance_header is off by default: no header
+    assert!(r.got.iter().all(|g| g.headers.is_empty()));
     let mut partition_of: BTreeMap<Vec<u8>, i32> = BTreeMap::new();
     let mut last_seq: BTreeMap<Vec<u8>, u32> = BTreeMap::new();
     for (g, f) in r.got.iter().zip(&flows) {

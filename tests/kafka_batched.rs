@@ -54,7 +54,10 @@ fn batched_every_flow_arrives() {
         .config(&kafka_config(
             &brokers,
             &topic,
-            &format!("messages = \"batched\"\nmax_message_bytes = {max}\n"),
+            &format!(
+                "messages = \"batched\"\nmax_message_bytes = {max}\ninstance_header = true\n\
+                 [cluster]\ninstance = \"batched-1\"\n"
+            ),
         ))
         .start(&[]);
     let sent = send_v9(&target(&c), "4", "200");
@@ -71,6 +74,11 @@ fn batched_every_flow_arrives() {
         .got
         .iter()
         .all(|g| g.key.is_none() && g.value.len() <= max));
+    // kafka.instance_header: each batched record names the collector
+    assert!(r
+        .got
+        .iter()
+        .all(|g| g.header("coreflow-instance") == Some(&b"batched-1"[..])));
     check_sums(&sent, &decode_all(&r.got, true));
     assert_eq!(check_accounting(&summary), sent.records, "{summary}");
 }

@@ -184,7 +184,11 @@ const GOFLOW_NAMES: [&str; 16] = [
 
 #[test]
 fn loss_accounting_adds_up_from_metrics_alone() {
-    let mut c = start(&[], None, Some("[receive]\nmax_datagram = 2048\n"));
+    let mut c = start(
+        &[],
+        None,
+        Some("[receive]\nmax_datagram = 2048\n[cluster]\ninstance = \"metrics-test-1\"\n"),
+    );
     let nf = c.netflow_addr().to_string();
     let sf = c.sflow_addr().to_string();
 
@@ -371,6 +375,15 @@ fn loss_accounting_adds_up_from_metrics_alone() {
     }
     assert_eq!(m.sum("coreflow_worker_up", &[]), 2.0);
     assert_eq!(m.sum("coreflow_up", &[]), 1.0);
+    // the instance name as `collector` (not `instance`, which Prometheus owns); no
+    // renormalization, so nothing saturated; the file output has not been reopened
+    assert_eq!(
+        m.sum("coreflow_build_info", &[("collector", "metrics-test-1")]),
+        1.0
+    );
+    assert_eq!(m.sum("coreflow_renormalize_saturated_total", &[]), 0.0);
+    assert!(m.has("coreflow_output_file_reopens_total"));
+    assert_eq!(m.sum("coreflow_output_file_reopens_total", &[]), 0.0);
 
     // every family is documented in docs/metrics.md, and the dashboard only uses existing ones
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -281,7 +281,9 @@ fn usage_errors_exit_2() {
 }
 
 /// Field names of `message FlowMessage` in declaration order: the keys of goflow2's JSON,
-/// in the order goflow2 writes them (its formatter walks the generated Go struct).
+/// in the order goflow2 writes them (its formatter walks the generated Go struct). coreflow's
+/// opt-in fields (numbers >= 1000: `collector_instance`, with `output.instance_field`) are
+/// not goflow2's and not written by default: left out.
 fn proto_fields_in_order(file: &str) -> Vec<String> {
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
         .expect("read .proto");
@@ -290,8 +292,11 @@ fn proto_fields_in_order(file: &str) -> Vec<String> {
     for line in text.lines() {
         let line = line.split("//").next().unwrap_or("").trim();
         if depth == 1 && line.contains('=') && line.ends_with(';') {
-            let lhs = line.split('=').next().unwrap_or("");
-            names.push(lhs.split_whitespace().last().unwrap().to_string());
+            let (lhs, rhs) = line.split_once('=').unwrap_or_default();
+            let number: u32 = rhs.trim_end_matches(';').trim().parse().unwrap_or(0);
+            if number < 1000 {
+                names.push(lhs.split_whitespace().last().unwrap().to_string());
+            }
         }
         depth += line.matches('{').count() as i32 - line.matches('}').count() as i32;
     }

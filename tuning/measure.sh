@@ -4,7 +4,7 @@
 #   tuning/measure.sh [--bin DIR] [--proto v5|v9|ipfix|sflow] [--records N]
 #                     [--workers "1 2"] [--senders N] [--rates "R1 R2 ..."] [--seconds S]
 #                     [--format pb|json] [--output FILE] [--coalesce US] [--channel N]
-#                     [--metrics default|off|on|scrape] [--exporters N]
+#                     [--metrics default|off|on|scrape] [--exporters N] [--rotate-s S]
 #
 # The binaries: with --bin DIR, DIR/coreflow and DIR/flowgen; otherwise $COREFLOW and $FLOWGEN
 # when set, else target/release/coreflow and target/release/flowgen of a checkout (the current
@@ -25,9 +25,14 @@
 # off disables the endpoint and the per-exporter accounting; on serves it on an ephemeral
 # port; scrape also fetches /metrics once a second during the run and adds the slowest
 # scrape (ms) and the page size to the line. --exporters: per flowgen process (16).
+# --rotate-s S: the file output rotates every S seconds (output.rotate_interval_s; needs
+# --output FILE, a regular file: the rotated files are FILE.<time> beside it, counted and
+# removed after each run; --rotate-s 0: no rotation, the output still removed after each run,
+# the baseline to compare with).
 set -u
 BIN=; PROTO=v5; RECORDS=30; WORKERS="1 2"; SENDERS=1; RATES="10000 20000 40000"
 SECONDS_RUN=5; FORMAT=pb; OUTPUT=/dev/null; COALESCE=10000; CHANNEL=; METRICS=default; EXPORTERS=16
+ROTATE=
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) BIN=$2; shift 2;; --proto) PROTO=$2; shift 2;; --records) RECORDS=$2; shift 2;;
@@ -36,6 +41,7 @@ while [ $# -gt 0 ]; do
     --format) FORMAT=$2; shift 2;; --output) OUTPUT=$2; shift 2;;
     --coalesce) COALESCE=$2; shift 2;; --channel) CHANNEL=$2; shift 2;;
     --metrics) METRICS=$2; shift 2;; --exporters) EXPORTERS=$2; shift 2;;
+    --rotate-s) ROTATE=$2; shift 2;;
     *) echo "unknown option $1" >&2; exit 2;;
   esac
 done
@@ -74,6 +80,7 @@ coalesce_us = $COALESCE
 format = "$FORMAT"
 file = "$OUTPUT"
 EOF
+  if [ -n "$ROTATE" ]; then printf 'rotate_interval_s = %s\n' "$ROTATE" >> "$TMP/c.toml"; fi
   if [ -n "$CHANNEL" ]; then printf '[batch]\nchannel = %s\n' "$CHANNEL" >> "$TMP/c.toml"; fi
   case "$METRICS" in
     off) printf '[metrics]\naddress = "off"\n' >> "$TMP/c.toml";;
@@ -130,6 +137,11 @@ EOF
   local RSS
   RSS=$(awk '/VmHWM/{print $2}' "/proc/$PID/status")
   kill -TERM "$PID"; wait "$PID"
+  local ROTATED=""
+  if [ -n "$ROTATE" ]; then
+    ROTATED=" rotated_files=$(ls "$OUTPUT".2* 2> /dev/null | wc -l)"
+    rm -f "$OUTPUT" "$OUTPUT".2*
+  fi
   [ -n "${VERBOSE:-}" ] && grep -E "listening|warn|error" "$TMP/err" >&2
   local SENT_D SENT_R
   SENT_D=$(cat "$TMP"/gen.* | grep -o ' datagrams=[0-9]*' | cut -d= -f2 | awk '{s += $1} END {print s + 0}')
@@ -149,12 +161,12 @@ EOF
     cpu = t / hz; rec = (sr > 0 ? sr : 1); dg = (sd > 0 ? sd : 1);
     printf "workers=%d rate=%d sent=%d received=%d kernel_drops=%d channel_drops=%d written=%d lossfree=%s cpu_s=%.2f us_per_record=%.3f us_per_datagram=%.2f peak_rss_kib=%d user_s=%.2f sys_s=%.2f\n",
       w, r, sd, rv, kd, cd, wr, ok, cpu, cpu * 1e6 / rec, cpu * 1e6 / dg, rss, ut / hz, st / hz }' | tr -d '\n'
-  echo "$SCRAPE"
+  echo "$SCRAPE$ROTATED"
   [ "$OK" = yes ]
 }
 
 
-echo "# $(date -u +%FT%TZ) $(uname -r) cpus=$NCPU load=$(cut -d' ' -f1-3 /proc/loadavg) proto=$PROTO records=$RECORDS senders=$SENDERS exporters=$EXPORTERS seconds=$SECONDS_RUN format=$FORMAT coalesce_us=$COALESCE metrics=$METRICS coreflow=$COREFLOW flowgen=$FLOWGEN"
+echo "# $(date -u +%FT%TZ) $(uname -r) cpus=$NCPU load=$(cut -d' ' -f1-3 /proc/loadavg) proto=$PROTO records=$RECORDS senders=$SENDERS exporters=$EXPORTERS seconds=$SECONDS_RUN format=$FORMAT coalesce_us=$COALESCE metrics=$METRICS rotate_s=${ROTATE:-off} coreflow=$COREFLOW flowgen=$FLOWGEN"
 for W in $WORKERS; do
   for R in $RATES; do
     run "$W" "$R" || break

@@ -27,6 +27,7 @@ pub fn check_record(r: &FlowRecord, buf: &mut Vec<u8>) {
                 framing,
                 key: KeyMode::None,
                 counters: false,
+                extras: Default::default(),
             };
             let mut batch = Batch::new(0, 4096, 4);
             enc.push(r, &mut batch);

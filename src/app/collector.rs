@@ -255,6 +255,14 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             }
         });
     }
+    // the collector's name: a header on every Kafka record (kafka.instance_header), a field
+    // of every message (output.instance_field), a label of coreflow_build_info
+    let instance = settings.cluster.instance_name();
+    if settings.kafka.instance_header {
+        for s in &mut sinks {
+            s.set_instance(&instance);
+        }
+    }
     let sink = &sinks[0];
     // the templates topic's clients: a bad setting stops here too, before any socket
     let mut cluster = super::cluster::prepare(settings)?;
@@ -354,6 +362,13 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         framing: sink.framing(k),
         key: if kafka { k.key } else { KeyMode::None },
         counters: kafka && k.counters_topic.is_some(),
+        extras: crate::encode::extras::Extras {
+            renormalize: settings.output.renormalize,
+            instance: settings
+                .output
+                .instance_field
+                .then(|| crate::encode::extras::Instance::leak(&instance)),
+        },
     };
     // the exit summary and the debug stats line: all producers together
     let kafka_total =
@@ -379,6 +394,10 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         .map(|_| crossbeam_channel::bounded::<Batch>(settings.batch.channel))
         .unzip();
     let shutdown = Arc::new(AtomicBool::new(false));
+    // SIGHUP's generation: the main thread bumps it, the file sink reopens when it changes
+    let reload = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let reopens = sink.reopens();
+    let sink_desc = sink.describe();
     let out_failed = Arc::new(AtomicBool::new(false));
     let out_counters = Arc::new(OutputCounters::default());
     let out_stats = Arc::new(OutputStats::default());
@@ -409,6 +428,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             shutdown: shutdown.clone(),
             stats: out_stats.clone(),
             latency: OutputProbe::new(out_latency[i].clone()),
+            reload: reload.clone(),
         };
         let name = if n_out == 1 {
             "cf-output".to_string()
@@ -526,6 +546,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             max_exporters: settings.metrics.max_exporters,
             started: Instant::now(),
             cluster: cluster.as_ref().map(|c| (c.stats.clone(), c.topic.clone())),
+            instance: instance.clone(),
         };
         let paths = Paths {
             metrics: settings.metrics.path.clone(),
@@ -589,6 +610,15 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
     let mut clean = true;
     let reason = loop {
         match signals.wait(Duration::from_millis(100)) {
+            Ok(Some(sig)) if signal::is_reload(sig) => {
+                if reopens {
+                    crate::log_info!("SIGHUP: reopening the output file");
+                    reload.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    // harmless: Kafka and stdout have nothing to reopen
+                    crate::log_info!("SIGHUP: nothing to reopen ({})", sink_desc);
+                }
+            }
             Ok(Some(sig)) => break signal::name(sig).to_string(),
             Ok(None) => {}
             Err(e) => {
@@ -622,6 +652,11 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
     // Wait for every thread; a second signal gives up at once.
     while !all.iter().all(|h| h.is_finished()) {
         if let Ok(Some(sig)) = signals.wait(Duration::from_millis(20)) {
+            if signal::is_reload(sig) {
+                // the output is still writing: reopen as at any other time
+                reload.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             crate::log_error!(
                 "{} during shutdown: exiting now; {}",
                 signal::name(sig),

@@ -13,6 +13,8 @@ pub struct ReplaySummary {
     pub skipped_frames: u64,
     pub flows: u64,
     pub counter_records: u64,
+    /// Flows whose renormalized counters saturated (`--config` with renormalize).
+    pub renormalize_saturated: u64,
     pub errors: Vec<(&'static str, u64)>,
 }
 
@@ -33,6 +35,15 @@ pub fn decode_capture<S: FlowSink>(
 pub fn run(opts: &ReplayOptions) -> anyhow::Result<ReplaySummary> {
     let mut dec = Decoder::new(Limits::default());
     let mut enc = Encoder::new(opts.format, opts.schema, opts.counters);
+    if let Some(s) = &opts.settings {
+        enc.extras = crate::encode::extras::Extras {
+            renormalize: s.output.renormalize,
+            instance: s
+                .output
+                .instance_field
+                .then(|| crate::encode::extras::Instance::leak(&s.cluster.instance_name())),
+        };
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut summary = ReplaySummary::default();
@@ -57,6 +68,7 @@ pub fn run(opts: &ReplayOptions) -> anyhow::Result<ReplaySummary> {
     out.flush()?;
     summary.flows = enc.flows;
     summary.counter_records = enc.counter_records;
+    summary.renormalize_saturated = enc.saturated;
     summary.errors = DecodeError::REASONS
         .iter()
         .zip(dec.stats.errors.iter())

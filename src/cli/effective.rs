@@ -103,6 +103,17 @@ impl Settings {
                     SinkSettings::File(p) => p.display().to_string(),
                     _ => String::new(),
                 }),
+                renormalize: Some(self.output.renormalize),
+                instance_field: Some(self.output.instance_field),
+                rotate_bytes: Some(self.output.rotation.as_ref().map_or(0, |r| r.bytes as i64)),
+                rotate_interval_s: Some(
+                    self.output
+                        .rotation
+                        .as_ref()
+                        .and_then(|r| r.interval)
+                        .map_or(0, |i| i.as_secs() as i64),
+                ),
+                rotate_pattern: self.output.rotation.as_ref().map(|r| r.pattern.clone()),
             },
             limits: RawLimits {
                 max_exporters: lim(self.limits.max_exporters),
@@ -155,6 +166,7 @@ impl Settings {
                 messages: Some(self.kafka.messages.name().into()),
                 max_message_bytes: Some(self.kafka.max_message_bytes as i64),
                 producers: Some(self.kafka.producers as i64),
+                instance_header: Some(self.kafka.instance_header),
                 counters_topic: self.kafka.counters_topic.clone(),
                 compression: Some(self.kafka.compression.clone()),
                 linger_ms: Some(self.kafka.linger_ms as i64),

@@ -38,6 +38,7 @@ pub(super) enum Target {
 /// What a flag of `coreflow replay` sets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum ReplayTarget {
+    Config,
     Format,
     Schema,
     Counters,
@@ -194,6 +195,41 @@ pub(super) const FLAGS: &[Flag<Target>] = &[
         "append to FILE instead of writing to stdout",
     ),
     bool_flag(
+        &["output.renormalize"],
+        Key("output.renormalize"),
+        OUTPUT,
+        "bytes and packets times the flow's sampling rate,\n\
+         which then reads 1 (pmacct's renormalize) (false)",
+    ),
+    bool_flag(
+        &["output.instance_field"],
+        Key("output.instance_field"),
+        OUTPUT,
+        "the instance name (-cluster.instance) in every\n\
+         message: field 1999, JSON CollectorInstance (false)",
+    ),
+    value_flag(
+        &["output.rotate_bytes"],
+        Key("output.rotate_bytes"),
+        "BYTES",
+        OUTPUT,
+        "rotate the output file before it passes BYTES\n(0 = no size limit) (0)",
+    ),
+    value_flag(
+        &["output.rotate_interval_s"],
+        Key("output.rotate_interval_s"),
+        "S",
+        OUTPUT,
+        "rotate the output file every S seconds (0 = no\ntime limit) (0)",
+    ),
+    value_flag(
+        &["output.rotate_pattern"],
+        Key("output.rotate_pattern"),
+        "PATTERN",
+        OUTPUT,
+        "rotated file name: {path} {time} {unix} {seq}\n({path}.{time})",
+    ),
+    bool_flag(
         &["kafka"],
         Key("kafka.enabled"),
         KAFKA,
@@ -306,6 +342,12 @@ pub(super) const FLAGS: &[Flag<Target>] = &[
         "N",
         KAFKA,
         "output threads, each with its own Kafka producer (1)",
+    ),
+    bool_flag(
+        &["kafka.instance_header"],
+        Key("kafka.instance_header"),
+        KAFKA,
+        "the header coreflow-instance (-cluster.instance)\non every Kafka record (false)",
     ),
     value_flag(
         &["cluster.instance"],
@@ -565,6 +607,13 @@ pub(super) const FLAGS: &[Flag<Target>] = &[
 
 /// `coreflow replay`'s flags.
 pub(super) const REPLAY_FLAGS: &[Flag<ReplayTarget>] = &[
+    value_flag(
+        &["config"],
+        ReplayTarget::Config,
+        "FILE",
+        None,
+        "apply the collector config's [output] renormalize\nand instance_field (and its mappings)",
+    ),
     value_flag(
         &["format"],
         ReplayTarget::Format,

@@ -18,7 +18,7 @@ SYNOPSIS
     coreflow --config FILE [OPTIONS]
     coreflow --check-config [--config FILE] [OPTIONS]
     coreflow --print-default-config
-    coreflow replay [--format json|pb] [--schema NAME] [--counters] FILE...
+    coreflow replay [--config FILE] [--format json|pb] [--schema NAME] [--counters] FILE...
     coreflow -h | --help | -v | --version
 
 DESCRIPTION
@@ -42,7 +42,7 @@ DESCRIPTION
 
 pub(super) const AFTER_OPTIONS: &str = "\
 COMMANDS
-    replay [--format json|pb] [--schema NAME] [--counters] FILE...
+    replay [--config FILE] [--format json|pb] [--schema NAME] [--counters] FILE...
                            decode the flow datagrams of pcap/pcapng captures and write
                            every flow to stdout (coreflow replay --help)
 
@@ -50,7 +50,8 @@ FILES
     /etc/coreflow/coreflow.toml           settings read by the systemd unit
     /lib/systemd/system/coreflow.service  the systemd unit (Type=notify)
     /usr/lib/sysctl.d/60-coreflow.conf    net.core.rmem_max, netdev_max_backlog
-    /usr/share/doc/coreflow/              README, tuning guide, presets (examples/)
+    /usr/share/doc/coreflow/              README, tuning guide, presets and a logrotate
+                                          example (examples/)
     /usr/share/coreflow/proto/            the output schemas (.proto)
     /usr/share/coreflow/measure.sh        loss-free rate on loopback (tuning/README.md)
 
@@ -67,6 +68,9 @@ SIGNALS
                            (Kafka: wait up to kafka.shutdown_timeout_ms, then count what
                            is left as kafka_dropped_shutdown), exit
     second SIGTERM/SIGINT  exit at once, status 1
+    SIGHUP                 reopen the output file (output.file) between two batches, after
+                           logrotate or an archive job renamed it (systemctl reload); with
+                           Kafka or stdout it is logged and ignored
 
 EXIT STATUS
     0   stopped by SIGTERM/SIGINT with every flow received delivered or counted as lost
@@ -94,7 +98,7 @@ SEE ALSO
 pub(super) const REPLAY_TEMPLATE: &str = "{usage}\n\n{about}\n\n{all-args}";
 
 pub(super) const REPLAY_USAGE: &str =
-    "coreflow replay [--format json|pb] [--schema goflow-v2|goflow-v3|goflow2] [--counters] FILE...";
+    "coreflow replay [--config FILE] [--format json|pb] [--schema goflow-v2|goflow-v3|goflow2] [--counters] FILE...";
 
 pub(super) const REPLAY_ABOUT: &str = "\
 Decodes the NetFlow v5/v9, IPFIX and sFlow v5 datagrams of pcap/pcapng captures (protocol

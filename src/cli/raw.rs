@@ -115,6 +115,16 @@ pub struct RawOutput {
     pub schema: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renormalize: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_field: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotate_bytes: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotate_interval_s: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotate_pattern: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -200,6 +210,9 @@ pub struct RawKafka {
     /// Output threads, each with its own producer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub producers: Option<i64>,
+    /// The `coreflow-instance` header on every record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_header: Option<bool>,
     /// Topic for sFlow counter records (none: they are not exported).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counters_topic: Option<String>,
@@ -374,6 +387,7 @@ impl RawConfig {
             "kafka.compression" => raw.kafka.compression = s(),
             "kafka.messages" => raw.kafka.messages = s(),
             "kafka.producers" => raw.kafka.producers = Some(parse_int(flag, val)?),
+            "kafka.instance_header" => raw.kafka.instance_header = Some(b()?),
             "kafka.key" => raw.kafka.key = Some(RawKey::One(val.to_string())),
             "kafka.framing" => {
                 raw.kafka.framing = Some(if b()? { "varint" } else { "plain" }.into())
@@ -389,6 +403,13 @@ impl RawConfig {
             "output.format" => raw.output.format = s(),
             "output.schema" => raw.output.schema = s(),
             "output.file" => raw.output.file = s(),
+            "output.renormalize" => raw.output.renormalize = Some(b()?),
+            "output.instance_field" => raw.output.instance_field = Some(b()?),
+            "output.rotate_bytes" => raw.output.rotate_bytes = Some(parse_int(flag, val)?),
+            "output.rotate_interval_s" => {
+                raw.output.rotate_interval_s = Some(parse_int(flag, val)?)
+            }
+            "output.rotate_pattern" => raw.output.rotate_pattern = s(),
             _ => unreachable!("no flag sets the key {key}"),
         }
         Ok(())

@@ -1,5 +1,5 @@
-//! `coreflow replay [--format F] [--schema S] [--counters] FILE...`: the subcommand's
-//! arguments, read into [`ReplayOptions`].
+//! `coreflow replay [--config FILE] [--format F] [--schema S] [--counters] FILE...`: the
+//! subcommand's arguments, read into [`ReplayOptions`].
 //!
 //! Flags are read in argv order: `--help` shows the help as soon as it is reached, a bad
 //! `--format` or `--schema` is reported where it stands, an unknown option or a missing
@@ -15,6 +15,10 @@ use crate::encode::Format;
 /// What `coreflow replay` was asked to do.
 #[derive(Clone, Debug, Default)]
 pub struct ReplayOptions {
+    /// `--config FILE`, validated as the collector would (an invalid setting is one line
+    /// naming it, exit 2): replay applies what changes the flows (`[output] renormalize`,
+    /// `instance_field`); format and schema stay `--format` and `--schema`'s.
+    pub settings: Option<Box<super::Settings>>,
     pub format: Format,
     pub schema: Schema,
     pub counters: bool,
@@ -54,6 +58,9 @@ pub(super) fn parse(args: &[String]) -> Result<Command, CliError> {
                 })?
             }
             ReplayTarget::Counters => opts.counters = lex::bool_value(spelled, &v)?,
+            ReplayTarget::Config => {
+                opts.settings = Some(Box::new(super::load_file(std::path::Path::new(&v))?))
+            }
         }
     }
     if let Some(e) = lexed.stop {

@@ -12,7 +12,10 @@ use crate::encode::key::{KeyFields, KeyMode, GOFLOW_DEFAULT_KEY};
 use crate::encode::schema::Schema;
 use crate::encode::Format;
 use crate::error::ConfigError;
-use crate::sink::settings::{KafkaSettings, MessageMode, OutputSettings, SinkSettings};
+use crate::sink::settings::{
+    KafkaSettings, MessageMode, OutputSettings, Rotation, SinkSettings, DEFAULT_ROTATE_PATTERN,
+    ROTATE_PLACEHOLDERS,
+};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -167,6 +170,7 @@ impl V<'_> {
                 960_000,
             )? as usize,
             producers: self.int("kafka.producers", k.producers, 1, 1, 64)? as usize,
+            instance_header: k.instance_header.unwrap_or(false),
             counters_topic,
             compression,
             linger_ms: self.int(
@@ -253,10 +257,169 @@ impl V<'_> {
                 "varint framing needs protobuf (output.format = \"pb\")",
             ));
         }
+        let rotation = self.rotation(o, &sink)?;
         Ok(OutputSettings {
             format,
             schema,
             sink,
+            renormalize: o.renormalize.unwrap_or(false),
+            instance_field: o.instance_field.unwrap_or(false),
+            rotation,
         })
+    }
+
+    /// `output.rotate_*`: only with a file; the pattern must name each rotated file apart
+    /// from the output file.
+    fn rotation(
+        &self,
+        o: &RawOutput,
+        sink: &SinkSettings,
+    ) -> Result<Option<Rotation>, ConfigError> {
+        const MAX: i64 = i64::MAX;
+        let bytes = self.int("output.rotate_bytes", o.rotate_bytes, 0, 0, MAX)? as u64;
+        // a year at most: longer is a typo, not a rotation
+        let secs = self.int(
+            "output.rotate_interval_s",
+            o.rotate_interval_s,
+            0,
+            0,
+            31_622_400,
+        )?;
+        if bytes > 0 && bytes < 4096 {
+            return Err(self.err(
+                "output.rotate_bytes",
+                format!("{bytes} is too small (0 = off, else at least 4096)"),
+            ));
+        }
+        let pattern = o.rotate_pattern.clone();
+        if bytes == 0 && secs == 0 {
+            if pattern.is_some() {
+                return Err(self.err(
+                    "output.rotate_pattern",
+                    "needs output.rotate_bytes or output.rotate_interval_s",
+                ));
+            }
+            return Ok(None);
+        }
+        let key = if bytes > 0 {
+            "output.rotate_bytes"
+        } else {
+            "output.rotate_interval_s"
+        };
+        if !matches!(sink, SinkSettings::File(_)) {
+            return Err(self.err(key, "rotation needs an output file (output.file)"));
+        }
+        let pattern = pattern.unwrap_or_else(|| DEFAULT_ROTATE_PATTERN.into());
+        let mut rest = pattern.clone();
+        for p in ROTATE_PLACEHOLDERS {
+            rest = rest.replace(p, "");
+        }
+        if let Some(i) = rest.find(['{', '}']) {
+            return Err(self.err(
+                "output.rotate_pattern",
+                format!(
+                    "unknown placeholder near {:?} (use {})",
+                    &rest[i..],
+                    ROTATE_PLACEHOLDERS.join(" ")
+                ),
+            ));
+        }
+        if pattern.trim().is_empty() || pattern.trim() == "{path}" {
+            return Err(self.err(
+                "output.rotate_pattern",
+                "must differ from the output file (add {time}, {unix} or {seq})",
+            ));
+        }
+        Ok(Some(Rotation {
+            bytes,
+            interval: (secs > 0).then(|| Duration::from_secs(secs as u64)),
+            pattern,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::tests::{args, run};
+    use crate::cli::{parse_args, CliError};
+    use std::time::Duration;
+
+    fn err(s: &str) -> String {
+        match parse_args(&args(s)).unwrap_err() {
+            CliError::Config(e) => e.to_string(),
+            e => panic!("{s}: {e:?}"),
+        }
+    }
+
+    #[test]
+    fn renormalize_instance_and_rotation() {
+        let s = run("");
+        assert!(!s.output.renormalize && !s.output.instance_field);
+        assert_eq!(s.output.rotation, None);
+        let s = run(
+            "-output.renormalize -output.instance_field=true --output /tmp/f \
+                     -output.rotate_bytes 1000000 -output.rotate_interval_s 5",
+        );
+        assert!(s.output.renormalize && s.output.instance_field);
+        let r = s.output.rotation.unwrap();
+        assert_eq!(r.bytes, 1_000_000);
+        assert_eq!(r.interval, Some(Duration::from_secs(5)));
+        assert_eq!(r.pattern, "{path}.{time}");
+        let s = run("--output /tmp/f -output.rotate_interval_s 60 \
+                     -output.rotate_pattern /archive/{unix}-{seq}.json");
+        assert_eq!(
+            s.output.rotation.unwrap().pattern,
+            "/archive/{unix}-{seq}.json"
+        );
+    }
+
+    /// Each error is one line naming the setting (as the flag that set it, if one did).
+    #[test]
+    fn bad_rotation_and_renormalize_settings_are_named() {
+        for (cmd, want) in [
+            (
+                "-output.rotate_bytes 100000",
+                "-output.rotate_bytes (output.rotate_bytes): rotation needs an output file",
+            ),
+            (
+                "--output /tmp/f -output.rotate_bytes 10",
+                "-output.rotate_bytes (output.rotate_bytes): 10 is too small",
+            ),
+            (
+                "--output /tmp/f -output.rotate_bytes -1",
+                "-output.rotate_bytes (output.rotate_bytes): -1 is out of range",
+            ),
+            (
+                "--output /tmp/f -output.rotate_interval_s 99999999",
+                "-output.rotate_interval_s (output.rotate_interval_s): 99999999 is out of range",
+            ),
+            (
+                "--output /tmp/f -output.rotate_pattern x.{seq}",
+                "-output.rotate_pattern (output.rotate_pattern): needs output.rotate_bytes",
+            ),
+            (
+                "--output /tmp/f -output.rotate_interval_s 5 -output.rotate_pattern {path}.{date}",
+                "-output.rotate_pattern (output.rotate_pattern): unknown placeholder near \"{date}\"",
+            ),
+            (
+                "--output /tmp/f -output.rotate_interval_s 5 -output.rotate_pattern {path}",
+                "-output.rotate_pattern (output.rotate_pattern): must differ from the output file",
+            ),
+            (
+                "-output.renormalize=maybe",
+                "-output.renormalize: \"maybe\" is not a boolean",
+            ),
+        ] {
+            let e = err(cmd);
+            assert!(e.starts_with(want), "{cmd}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        let raw = crate::cli::raw::RawConfig::from_toml(
+            "[output]\nfile = \"/tmp/f\"\nrotate_bytes = 5\n",
+            "t",
+        )
+        .unwrap();
+        let e = crate::cli::Settings::from_raw(&raw, &Default::default()).unwrap_err();
+        assert_eq!(e.setting, "output.rotate_bytes");
     }
 }

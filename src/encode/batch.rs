@@ -2,6 +2,7 @@
 //! [`Encoding`] that fills them the way the configured sink wants.
 
 use super::counters;
+use super::extras::{self, Extras};
 use super::key;
 use super::schema::{PrefixCache, Schema, PB_ROOM};
 use super::Format;
@@ -51,6 +52,9 @@ pub struct Batch {
     key_ends: Vec<u32>,
     /// Indices of the messages that are counter records, ascending.
     counters: Vec<u32>,
+    /// Flows whose renormalized bytes or packets saturated (`output.renormalize`): the
+    /// worker adds them to its counters when it ships the batch.
+    pub saturated: u32,
     /// When the datagram of the batch's first message was received (for the
     /// receive-to-delivery latency).
     pub received: Instant,
@@ -118,6 +122,7 @@ impl Batch {
             keys: Vec::new(),
             key_ends: Vec::new(),
             counters: Vec::new(),
+            saturated: 0,
             received: Instant::now(),
         }
     }
@@ -202,6 +207,53 @@ impl Batch {
         }
         self.short = short;
         self.end_message(at + prefix + n);
+    }
+
+    /// Appends `tail` to the message pushed last (a protobuf field after the message's own),
+    /// fixing its varint length prefix when `delimited` (it may grow from 1 byte to 2).
+    pub fn extend_last(&mut self, tail: &[u8], delimited: bool) {
+        let Some(&end) = self.ends.last() else {
+            return;
+        };
+        let end = end as usize;
+        let start = match self.ends.len() {
+            1 => 0,
+            n => self.ends[n - 2] as usize,
+        };
+        let need = end + tail.len() + 1;
+        if self.buf.len() < need {
+            self.grow(need);
+        }
+        let new_end = if delimited {
+            let (n, plen) = if self.buf[start] < 0x80 {
+                (self.buf[start] as usize, 1)
+            } else {
+                (
+                    (self.buf[start] & 0x7f) as usize | (self.buf[start + 1] as usize) << 7,
+                    2,
+                )
+            };
+            let total = n + tail.len();
+            let new_plen = if total < 0x80 { 1 } else { 2 };
+            if new_plen != plen {
+                self.buf.copy_within(start + plen..end, start + new_plen);
+            }
+            if new_plen == 1 {
+                self.buf[start] = total as u8;
+            } else {
+                self.buf[start] = (total as u8) | 0x80;
+                self.buf[start + 1] = (total >> 7) as u8;
+            }
+            self.short = new_plen == 1;
+            let body_end = start + new_plen + n;
+            self.buf[body_end..body_end + tail.len()].copy_from_slice(tail);
+            body_end + tail.len()
+        } else {
+            self.buf[end..end + tail.len()].copy_from_slice(tail);
+            end + tail.len()
+        };
+        self.used = new_end;
+        *self.ends.last_mut().expect("a message") = new_end as u32;
     }
 
     /// Appends one message and its key: `key` writes the key bytes. Use for every message of
@@ -307,6 +359,7 @@ impl Batch {
         self.keys.clear();
         self.key_ends.clear();
         self.counters.clear();
+        self.saturated = 0;
     }
 }
 
@@ -320,6 +373,8 @@ pub struct Encoding {
     pub key: key::KeyMode,
     /// Encode sFlow counter records too (else the worker drops them).
     pub counters: bool,
+    /// Renormalization and the instance field (`Extras::default()`: neither).
+    pub extras: Extras,
 }
 
 impl Encoding {
@@ -353,6 +408,9 @@ impl Encoding {
     /// Appends one flow to `batch`, with its key when a key mode is set.
     #[inline]
     pub fn push(&self, rec: &crate::flow::FlowRecord, batch: &mut Batch) {
+        if self.extras.active() {
+            return self.push_extras(rec, batch);
+        }
         match (self.format, self.framing) {
             (Format::Pb, Framing::Stream) => batch.push_pb_delimited(self.schema, rec),
             (Format::Pb, Framing::Bare) => batch.push_pb(self.schema, rec),
@@ -363,12 +421,52 @@ impl Encoding {
         }
     }
 
+    /// Appends one flow with renormalization or the instance field (`extras`), out of the
+    /// hot path's way: a renormalized copy of the record, encoded as any other (protobuf in
+    /// place), then the instance field appended to the message.
+    #[cold]
+    #[inline(never)]
+    fn push_extras(&self, rec: &crate::flow::FlowRecord, batch: &mut Batch) {
+        let mut r = *rec;
+        if self.extras.renormalize {
+            batch.saturated += u32::from(extras::renormalize(&mut r));
+        }
+        let stream = self.framing == Framing::Stream;
+        match (self.format, self.extras.instance) {
+            (Format::Pb, instance) => {
+                if stream {
+                    batch.push_pb_delimited(self.schema, &r);
+                } else {
+                    batch.push_pb(self.schema, &r);
+                }
+                if let Some(i) = instance {
+                    batch.extend_last(i.pb(), stream);
+                }
+            }
+            (Format::Json, instance) => {
+                // renormalized above: the JSON writer only adds the instance
+                let only_instance = Extras {
+                    renormalize: false,
+                    instance,
+                };
+                batch.push_with(|buf| {
+                    extras::encode(only_instance, Format::Json, stream, self.schema, &r, buf);
+                });
+            }
+        }
+        if !self.key.is_none() {
+            // renormalization does not touch the key fields
+            batch.push_key(|k| self.key.write(&r, k));
+        }
+    }
+
     /// Appends one flow read through [`Flow`] (a decoder's in-place view) to `batch`:
-    /// protobuf without keys is encoded straight from it; anything else from the record it
-    /// makes.
+    /// protobuf without keys (or extras) is encoded straight from it; anything else from the
+    /// record it makes.
     #[inline]
     pub fn push_flow<R: Flow>(&self, flow: &R, batch: &mut Batch) {
-        match (self.format, self.framing, self.key.is_none()) {
+        let plain = self.key.is_none() && !self.extras.active();
+        match (self.format, self.framing, plain) {
             (Format::Pb, Framing::Stream, true) => batch.push_pb_delimited(self.schema, flow),
             (Format::Pb, Framing::Bare, true) => batch.push_pb(self.schema, flow),
             _ => self.push(&flow.to_record(), batch),
@@ -454,6 +552,7 @@ mod tests {
                     framing,
                     key: key::KeyMode::None,
                     counters: false,
+                    extras: Extras::default(),
                 };
                 // starts smaller than one message's room: the buffer grows while in use
                 let mut b = Batch::new(0, 16, 4);
@@ -484,6 +583,59 @@ mod tests {
         }
     }
 
+    /// With extras, a batch holds what `extras::encode` writes (the reference, through a
+    /// `Vec`), in every schema and framing: renormalized protobuf encoded in place, the
+    /// instance field appended with the length prefix fixed, short messages whose prefix
+    /// grows to 2 bytes included.
+    #[test]
+    fn extras_in_batches_match_the_reference() {
+        let inst = extras::Instance::leak("collector-fra1");
+        let long_name = extras::Instance::leak(&"x".repeat(120));
+        let short = FlowRecord {
+            flow_type: FlowType::NetflowV5,
+            sampling_rate: 10,
+            bytes: 1,
+            packets: 1,
+            ..FlowRecord::default()
+        };
+        let mut long = short;
+        long.src_addr = Addr::v6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        long.dst_addr = long.src_addr;
+        long.bytes = u64::MAX / 3;
+        for instance in [None, Some(inst), Some(long_name)] {
+            let ex = Extras {
+                renormalize: true,
+                instance,
+            };
+            for schema in [Schema::GoflowV2, Schema::GoflowV3, Schema::Goflow2] {
+                for format in [Format::Pb, Format::Json] {
+                    for framing in [Framing::Stream, Framing::Bare] {
+                        let enc = Encoding {
+                            format,
+                            schema,
+                            framing,
+                            key: key::KeyMode::None,
+                            counters: false,
+                            extras: ex,
+                        };
+                        let mut b = Batch::new(0, 16, 4);
+                        let mut want = Vec::new();
+                        let mut sat = 0;
+                        for r in [short, long, long, short, short, long] {
+                            enc.push(&r, &mut b);
+                            let stream = framing == Framing::Stream;
+                            sat += u32::from(extras::encode(
+                                ex, format, stream, schema, &r, &mut want,
+                            ));
+                        }
+                        assert_eq!(b.bytes(), &want[..], "{schema:?} {format:?} {framing:?}");
+                        assert_eq!((b.len(), b.saturated, sat), (6, 3, 3));
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn batch_messages_and_framing() {
         let rec = FlowRecord {
@@ -499,6 +651,7 @@ mod tests {
             framing: Framing::Stream,
             key: key::KeyMode::None,
             counters: false,
+            extras: Extras::default(),
         };
         b.push_with(|buf| enc.encode(&rec, buf));
         b.push_with(|buf| enc.encode(&rec, buf));
@@ -537,6 +690,7 @@ mod tests {
             framing: Framing::Bare,
             key: key::KeyMode::Exporter,
             counters: true,
+            extras: Extras::default(),
         };
         let mut b = Batch::new(0, 1024, 4);
         enc.push(&rec, &mut b);

@@ -6,6 +6,7 @@
 
 pub mod batch;
 pub mod counters;
+pub mod extras;
 pub mod key;
 pub mod schema;
 
@@ -39,9 +40,13 @@ pub struct Encoder {
     pub format: Format,
     pub schema: Schema,
     pub counters: bool,
+    /// Renormalization (and the instance field) as `coreflow replay --config` sets them.
+    pub extras: extras::Extras,
     pub buf: Vec<u8>,
     pub flows: u64,
     pub counter_records: u64,
+    /// Flows whose renormalized counters saturated.
+    pub saturated: u64,
 }
 
 impl Encoder {
@@ -50,9 +55,11 @@ impl Encoder {
             format,
             schema,
             counters,
+            extras: extras::Extras::default(),
             buf: Vec::with_capacity(1 << 16),
             flows: 0,
             counter_records: 0,
+            saturated: 0,
         }
     }
 }
@@ -61,6 +68,18 @@ impl FlowSink for Encoder {
     #[inline]
     fn flow(&mut self, rec: &FlowRecord) {
         self.flows += 1;
+        if self.extras.active() {
+            let sat = extras::encode(
+                self.extras,
+                self.format,
+                true,
+                self.schema,
+                rec,
+                &mut self.buf,
+            );
+            self.saturated += u64::from(sat);
+            return;
+        }
         match self.format {
             Format::Json => {
                 self.schema.encode_json(rec, &mut self.buf);

@@ -66,6 +66,9 @@ pub struct Sources {
     pub started: Instant,
     /// The templates topic's counters and its name (`cluster.templates_topic`).
     pub cluster: Option<(Arc<crate::cluster::ClusterStats>, String)>,
+    /// The instance name (`[cluster] instance`, else the host name): `coreflow_build_info`'s
+    /// `collector` label.
+    pub instance: String,
 }
 
 impl Sources {

@@ -8,6 +8,7 @@
 use super::Sources;
 
 mod cluster;
+mod identity;
 mod sequence;
 use crate::decode::error::{DecodeReason, Protocol};
 use crate::decode::{DatagramSummary, DecodeError, LimitKind};
@@ -854,10 +855,6 @@ fn families(src: &Sources, last_scrape: f64) -> Vec<MetricFamily> {
         "Seconds since start.",
         vec![gauge(&[], src.started.elapsed().as_secs_f64())],
     );
-    o.gauges(
-        "coreflow_build_info",
-        "Version of the running binary.",
-        vec![gauge(&[("version", env!("CARGO_PKG_VERSION"))], 1.0)],
-    );
+    identity::families(&mut o, src);
     o.0
 }

@@ -1,20 +1,25 @@
-//! SIGTERM and SIGINT, handled without a signal handler.
+//! SIGTERM and SIGINT (shutdown) and SIGHUP (reopen the output file), handled without a
+//! signal handler.
 //!
-//! [`Signals::block`] blocks both signals in the calling thread before any other thread is
-//! started, so every thread inherits the mask and the signals stay pending until the main
-//! thread takes them with [`Signals::wait`] (`sigtimedwait`). No code runs in signal context.
+//! [`Signals::block`] blocks the three signals in the calling thread before any other thread
+//! is started, so every thread inherits the mask and the signals stay pending until the main
+//! thread takes them with [`Signals::wait`] (`sigtimedwait`). No code runs in signal context:
+//! the main thread tells the output thread about a SIGHUP through an atomic it reads once per
+//! batch (see [`is_reload`]).
 
 use super::retry_eintr;
 use std::io;
 use std::time::Duration;
 
-/// The set of shutdown signals, blocked in this process.
+/// The set of shutdown and reload signals, blocked in this process.
 pub struct Signals {
     set: libc::sigset_t,
 }
 
 impl Signals {
-    /// Blocks SIGTERM and SIGINT in the calling thread (and the threads it starts later).
+    /// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and the threads it starts
+    /// later). SIGHUP's default action would end the process: blocked, it waits for
+    /// [`Signals::wait`] like the others.
     pub fn block() -> io::Result<Signals> {
         // SAFETY: sigset_t is plain data; sigemptyset initialises it before any other use.
         let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
@@ -23,6 +28,7 @@ impl Signals {
             libc::sigemptyset(&mut set);
             libc::sigaddset(&mut set, libc::SIGTERM);
             libc::sigaddset(&mut set, libc::SIGINT);
+            libc::sigaddset(&mut set, libc::SIGHUP);
         }
         // SAFETY: `set` is initialised; a null old-set pointer is allowed.
         let r = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
@@ -32,8 +38,8 @@ impl Signals {
         Ok(Signals { set })
     }
 
-    /// Waits up to `timeout` for SIGTERM or SIGINT; returns the signal number, or `None` on
-    /// timeout.
+    /// Waits up to `timeout` for SIGTERM, SIGINT or SIGHUP; returns the signal number, or
+    /// `None` on timeout.
     pub fn wait(&self, timeout: Duration) -> io::Result<Option<i32>> {
         let ts = libc::timespec {
             tv_sec: timeout.as_secs() as libc::time_t,
@@ -49,11 +55,18 @@ impl Signals {
     }
 }
 
-/// The name of a shutdown signal, for the log.
+/// Whether `sig` asks for a reload (SIGHUP: reopen the output file, as logrotate's
+/// `postrotate` and systemd's `ExecReload` send it) rather than a shutdown.
+pub fn is_reload(sig: i32) -> bool {
+    sig == libc::SIGHUP
+}
+
+/// The name of a signal [`Signals`] takes, for the log.
 pub fn name(sig: i32) -> &'static str {
     match sig {
         libc::SIGTERM => "SIGTERM",
         libc::SIGINT => "SIGINT",
+        libc::SIGHUP => "SIGHUP",
         _ => "signal",
     }
 }

@@ -102,6 +102,7 @@ struct Local {
     batches_dropped: u64,
     messages_dropped: u64,
     batches_allocated: u64,
+    renormalize_saturated: u64,
 }
 
 /// The FlowSink of a worker: encodes into the current batch and ships it when full.
@@ -145,6 +146,7 @@ impl Shipper {
         let next = self.take_empty();
         let full = std::mem::replace(&mut self.cur, next);
         let n = full.len() as u64;
+        self.local.renormalize_saturated += u64::from(full.saturated);
         let rejected = if self.stopping {
             match self.tx.send_timeout(full, SHUTDOWN_SEND_TIMEOUT) {
                 Ok(()) => None,
@@ -245,6 +247,7 @@ fn publish(c: &WorkerCounters, l: &Local, dec: &Decoder, kernel_drops: u64) {
     st(&c.batches_sent, l.batches_sent);
     st(&c.batches_dropped, l.batches_dropped);
     st(&c.messages_dropped, l.messages_dropped);
+    st(&c.renormalize_saturated, l.renormalize_saturated);
     st(&c.batches_allocated, l.batches_allocated);
 }
 

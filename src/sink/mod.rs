@@ -16,7 +16,7 @@ use crate::telemetry::counters::{FailReason, OutputCounters, OutputStats};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use settings::{OutputSettings, SinkSettings};
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -54,12 +54,14 @@ impl Sink {
             SinkSettings::Stdout => file::FileSink::stdout()
                 .map(Sink::File)
                 .map_err(OpenError::Io),
-            SinkSettings::File(p) => file::FileSink::append(p).map(Sink::File).map_err(|e| {
-                OpenError::Config(crate::error::ConfigError::new(
-                    "output.file",
-                    format!("cannot open {}: {e}", p.display()),
-                ))
-            }),
+            SinkSettings::File(p) => file::FileSink::append(p, o.rotation.clone())
+                .map(Sink::File)
+                .map_err(|e| {
+                    OpenError::Config(crate::error::ConfigError::new(
+                        "output.file",
+                        format!("cannot open {}: {e}", p.display()),
+                    ))
+                }),
             #[cfg(feature = "kafka")]
             SinkSettings::Kafka => match kafka::producer::KafkaSink::open(k) {
                 Ok(s) => Ok(Sink::Kafka(Box::new(s))),
@@ -101,6 +103,27 @@ impl Sink {
         }
     }
 
+    /// Stamps the instance name on what the sink writes where it can without touching the
+    /// messages: a header on every Kafka record; nothing for a file.
+    pub fn set_instance(&mut self, name: &str) {
+        #[cfg(not(feature = "kafka"))]
+        let _ = name;
+        match self {
+            Sink::File(_) => {}
+            #[cfg(feature = "kafka")]
+            Sink::Kafka(k) => k.set_instance(name),
+        }
+    }
+
+    /// Whether the sink writes a file that SIGHUP can reopen.
+    pub fn reopens(&self) -> bool {
+        match self {
+            Sink::File(f) => f.is_file(),
+            #[cfg(feature = "kafka")]
+            Sink::Kafka(_) => false,
+        }
+    }
+
     /// The `sink` label of the output metrics.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -138,6 +161,9 @@ pub struct Output {
     pub stats: Arc<OutputStats>,
     /// Receive -> output and receive -> delivery latencies.
     pub latency: crate::telemetry::probe::OutputProbe,
+    /// Bumped by the main thread on each SIGHUP: the file sink reopens its file when it sees
+    /// a new value (read once per turn of its loop; no lock).
+    pub reload: Arc<AtomicU64>,
 }
 
 impl Output {
@@ -152,6 +178,7 @@ impl Output {
                 self.failed,
                 self.stats,
                 self.latency,
+                self.reload,
             ),
             #[cfg(feature = "kafka")]
             Sink::Kafka(k) => run_kafka(
@@ -218,6 +245,75 @@ impl Intake {
     }
 }
 
+/// The file sink's reopens and rotations, between batches: the SIGHUP generation it has
+/// acted on, and whether the last attempt failed (a failure is logged once until one works).
+struct Reopener {
+    seen: u64,
+    failing: bool,
+}
+
+impl Reopener {
+    /// Reopens the file if a SIGHUP came since the last call, and rotates it if the
+    /// built-in rotation is due before writing `next` bytes.
+    fn turn(
+        &mut self,
+        sink: &mut file::FileSink,
+        reload: &AtomicU64,
+        st: &OutputStats,
+        next: usize,
+    ) {
+        let gen = reload.load(Ordering::Relaxed);
+        if gen != self.seen {
+            self.seen = gen;
+            let r = sink.reopen();
+            self.done(sink, r, st);
+        }
+        if sink.rotates() {
+            let now = Instant::now();
+            if sink.rotation_due(next, now) {
+                let r = sink.rotate(now);
+                self.done(sink, r, st);
+            }
+        }
+    }
+
+    #[cold]
+    fn done(
+        &mut self,
+        sink: &file::FileSink,
+        r: Result<file::Reopened, file::ReopenError>,
+        st: &OutputStats,
+    ) {
+        match r {
+            Ok(file::Reopened::Reopened) => {
+                st.file_reopens.fetch_add(1, Ordering::Relaxed);
+                crate::log_info!("output: {}: reopened (SIGHUP)", sink.describe());
+                self.failing = false;
+            }
+            Ok(file::Reopened::Rotated(to)) => {
+                st.file_rotations.fetch_add(1, Ordering::Relaxed);
+                crate::log_debug!("output: {}: rotated to {}", sink.describe(), to.display());
+                self.failing = false;
+            }
+            Err(file::ReopenError::NoFile) => {
+                crate::log_info!("output: SIGHUP: {}: nothing to reopen", sink.describe());
+            }
+            Err(e) => {
+                st.file_reopen_errors.fetch_add(1, Ordering::Relaxed);
+                if !self.failing {
+                    crate::log_error!(
+                        "output: {}: {e}; still writing the file it had (further failures \
+                         counted in coreflow_output_file_reopen_errors_total, not logged)",
+                        sink.describe()
+                    );
+                }
+                self.failing = true;
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn run_file(
     mut sink: file::FileSink,
     rx: Receiver<Batch>,
@@ -226,16 +322,26 @@ fn run_file(
     failed: Arc<AtomicBool>,
     st: Arc<OutputStats>,
     mut latency: crate::telemetry::probe::OutputProbe,
+    reload: Arc<AtomicU64>,
 ) {
     let mut err_log = crate::logging::RateLimit::new(Duration::from_secs(60));
     let mut intake = Intake::default();
+    let mut reopener = Reopener {
+        seen: reload.load(Ordering::Relaxed),
+        failing: false,
+    };
     loop {
         latency.tick(Instant::now(), &st);
         let b = match intake.next(&rx, Duration::from_millis(100)) {
             Ok(b) => b,
-            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Timeout) => {
+                // a SIGHUP or the rotation interval while no batch comes
+                reopener.turn(&mut sink, &reload, &st, 0);
+                continue;
+            }
             Err(RecvTimeoutError::Disconnected) => break,
         };
+        reopener.turn(&mut sink, &reload, &st, b.byte_len());
         let n = b.len() as u64;
         latency.dequeued(b.recv_ns, n, crate::telemetry::now_ns());
         st.produced.fetch_add(n, Ordering::Relaxed);

@@ -20,7 +20,32 @@ pub struct OutputSettings {
     pub format: Format,
     pub schema: Schema,
     pub sink: SinkSettings,
+    /// Bytes and packets times the sampling rate, which then reads 1 (`output.renormalize`).
+    pub renormalize: bool,
+    /// The instance name as protobuf field 1999 / JSON `CollectorInstance` in every message
+    /// (`output.instance_field`).
+    pub instance_field: bool,
+    /// Built-in rotation of the output file (`None`: only SIGHUP reopens it).
+    pub rotation: Option<Rotation>,
 }
+
+/// `output.rotate_*`: when the file sink renames its file and starts a new one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rotation {
+    /// Rotate before a batch would take the file past this many bytes (0: no size limit).
+    pub bytes: u64,
+    /// Rotate a file that has been written to for this long (`None`: no time limit).
+    pub interval: Option<Duration>,
+    /// The rotated file's name: `{path}`, `{time}` (UTC, 20240501T120000Z), `{unix}`
+    /// (seconds) and `{seq}` (rotations since start) are replaced.
+    pub pattern: String,
+}
+
+/// The default `output.rotate_pattern`.
+pub const DEFAULT_ROTATE_PATTERN: &str = "{path}.{time}";
+
+/// The placeholders `output.rotate_pattern` may hold.
+pub const ROTATE_PLACEHOLDERS: [&str; 4] = ["{path}", "{time}", "{unix}", "{seq}"];
 
 /// The Kafka output (`[kafka]`, GoFlow's `-kafka.*` flags).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +67,8 @@ pub struct KafkaSettings {
     pub max_message_bytes: usize,
     /// Output threads, each with its own producer (`kafka.producers`).
     pub producers: usize,
+    /// Every record carries the `coreflow-instance` header (`kafka.instance_header`).
+    pub instance_header: bool,
     pub counters_topic: Option<String>,
     /// librdkafka `compression.codec`: none, gzip, snappy, lz4, zstd.
     pub compression: String,

@@ -44,6 +44,8 @@ pub struct WorkerCounters {
     pub messages_dropped: AtomicU64,
     /// Batches allocated (start-up pool plus growth while the output lagged).
     pub batches_allocated: AtomicU64,
+    /// Flows whose renormalized bytes or packets saturated at 2^64-1 (`output.renormalize`).
+    pub renormalize_saturated: AtomicU64,
 }
 
 impl WorkerCounters {
@@ -134,6 +136,11 @@ pub struct OutputStats {
     pub exited: AtomicBool,
     /// Connection errors by [`ConnectReason`] (index = position in `ConnectReason::ALL`).
     pub connection_errors: [AtomicU64; ConnectReason::COUNT],
+    /// File output: reopens on SIGHUP, built-in rotations, and reopens or rotations that
+    /// failed (the sink kept writing the file it had).
+    pub file_reopens: AtomicU64,
+    pub file_rotations: AtomicU64,
+    pub file_reopen_errors: AtomicU64,
 }
 
 impl OutputStats {

@@ -12,7 +12,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
+use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;
@@ -158,6 +158,18 @@ pub struct Got {
     pub partition: i32,
     pub key: Option<Vec<u8>>,
     pub value: Vec<u8>,
+    /// The record's headers, in order (name, value; a null value is empty).
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl Got {
+    /// The value of header `name`, if the record has one.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_slice())
+    }
 }
 
 /// Reads `topic` from the beginning of every partition (no consumer group join).
@@ -198,6 +210,14 @@ impl Reader {
                     partition: m.partition(),
                     key: m.key().map(<[u8]>::to_vec),
                     value: m.payload().unwrap_or_default().to_vec(),
+                    headers: m
+                        .headers()
+                        .map(|h| {
+                            h.iter()
+                                .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 }),
                 Some(Err(e)) => eprintln!("consumer: {e}"),
                 None => {}

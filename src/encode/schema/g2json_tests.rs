@@ -52,8 +52,13 @@ fn declared_fields() -> Vec<String> {
     for line in text.lines() {
         let line = line.split("//").next().unwrap_or("").trim();
         if depth == 1 && line.contains('=') && line.ends_with(';') {
-            let lhs = line.split('=').next().unwrap_or("");
-            names.push(lhs.split_whitespace().last().unwrap().to_string());
+            let (lhs, rhs) = line.split_once('=').unwrap_or_default();
+            // coreflow's opt-in fields (>= 1000: the instance name) are written only when
+            // configured (`encode::extras`), not as part of goflow2's every-field object
+            let number: u32 = rhs.trim_end_matches(';').trim().parse().unwrap_or(0);
+            if number < 1000 {
+                names.push(lhs.split_whitespace().last().unwrap().to_string());
+            }
         }
         depth += line.matches('{').count() as i32 - line.matches('}').count() as i32;
     }

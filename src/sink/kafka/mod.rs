@@ -15,6 +15,12 @@ pub mod security;
 
 pub use crate::telemetry::kafka::{FailKind, KafkaStats};
 
+/// The Kafka header that names the collector instance (`[cluster] instance`, else the host
+/// name) on every record, flows and counter records alike, with `kafka.instance_header`:
+/// consumers of a topic several collectors feed can tell them apart without a field in the
+/// message.
+pub const INSTANCE_HEADER: &str = "coreflow-instance";
+
 /// librdkafka properties coreflow sets from its own settings (and their aliases); the
 /// `[kafka.librdkafka]` passthrough refuses them.
 pub const OWNED_PROPERTIES: &[(&str, &str)] = &[

@@ -26,6 +26,7 @@ use crate::sink::settings::MessageMode;
 use crate::telemetry::counters::ConnectReason;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{
     BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig,
 };
@@ -318,7 +319,14 @@ pub struct KafkaSink {
     /// Set when shutdown began: queue-full waits end at this deadline.
     deadline: Option<Instant>,
     desc: String,
+    /// The headers every record carries (the instance name), built once. librdkafka takes
+    /// ownership of a record's headers (and frees them with the message), so each record
+    /// gets a copy of these (`rd_kafka_headers_copy`: one allocation), never a rebuild.
+    headers: Option<OwnedHeaders>,
 }
+
+/// The Kafka header that names the collector instance on every record.
+pub const INSTANCE_HEADER: &str = super::INSTANCE_HEADER;
 
 /// Per-batch state of [`KafkaSink::write`]: the record fields every record of the batch
 /// shares, and the queue-full back-off.
@@ -390,7 +398,16 @@ impl KafkaSink {
             shutdown_timeout: k.shutdown_timeout,
             deadline: None,
             desc: describe(k, &brokers),
+            headers: None,
         })
+    }
+
+    /// Every record produced from now on carries the header `coreflow-instance: name`.
+    pub fn set_instance(&mut self, name: &str) {
+        self.headers = Some(OwnedHeaders::new_with_capacity(1).insert(Header {
+            key: INSTANCE_HEADER,
+            value: Some(name.as_bytes()),
+        }));
     }
 
     pub fn describe(&self) -> String {
@@ -503,6 +520,9 @@ impl KafkaSink {
             .timestamp(send.ts_ms);
         if let Some(k) = key {
             rec = rec.key(k);
+        }
+        if let Some(h) = &self.headers {
+            rec = rec.headers(h.clone());
         }
         loop {
             match self.producer.send(rec) {
