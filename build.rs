@@ -12,6 +12,7 @@ fn main() {
         ("proto/goflow_v3.proto", "goflow_v3"),
         ("proto/goflow2.proto", "goflow2"),
         ("proto/counters.proto", "counters"),
+        ("proto/cluster.proto", "cluster"),
     ] {
         println!("cargo:rerun-if-changed={file}");
         let fds = protox::compile([file], ["proto"]).unwrap_or_else(|e| panic!("{file}: {e}"));

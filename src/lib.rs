@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod cluster;
 pub mod cursor;
 pub mod decode;
 pub mod encode;
@@ -46,5 +47,9 @@ pub mod pb {
     #[allow(clippy::all, missing_docs)]
     pub mod counters {
         include!(concat!(env!("OUT_DIR"), "/counters/coreflow.counters.rs"));
+    }
+    #[allow(clippy::all, missing_docs)]
+    pub mod cluster {
+        include!(concat!(env!("OUT_DIR"), "/cluster/coreflow.cluster.rs"));
     }
 }

@@ -2,7 +2,8 @@
 # CPU per record of two coreflow builds (or configurations) measured side by side.
 #
 #   tuning/pair.sh [--proto v5|v9|ipfix|sflow] [--records N] [--rate DGRAMS_PER_S]
-#                  [--seconds S] [--rounds N] A_BIN_DIR[:A_CONFIG] B_BIN_DIR[:B_CONFIG]
+#                  [--seconds S] [--rounds N] [--threads REGEX]
+#                  A_BIN_DIR[:A_CONFIG] B_BIN_DIR[:B_CONFIG]
 #
 # On a shared machine (a VM whose host runs other work) the CPU a collector spends per record
 # drifts by 10-20% from one minute to the next, more than most changes are worth. Here both
@@ -15,14 +16,18 @@
 # Each side runs `DIR/coreflow --config CONFIG` (default: one NetFlow or sFlow socket on an
 # ephemeral port pinned to core 0, protobuf to /dev/null, metrics on an ephemeral port;
 # a CONFIG must likewise use port 0 and a metrics address that cannot clash). flowgen comes
-# from target/release (`cargo build --release` builds it with coreflow). One line per round:
+# from target/release (`cargo build --release` builds it with coreflow). `--threads cf-nf`
+# counts only the CPU of the threads whose name matches (the NetFlow workers: the hot path),
+# rather than the whole process (which also has the output, metrics and, with a templates
+# topic, the cluster thread and librdkafka's). One line per round:
 #   A <ns/record> B <ns/record> B/A <ratio> <A loss-free> <B loss-free>
 set -u
-PROTO=v9; RECORDS=""; RATE=""; SECONDS_RUN=10; ROUNDS=3
+PROTO=v9; RECORDS=""; RATE=""; SECONDS_RUN=10; ROUNDS=3; THREADS=""
 while [ $# -gt 2 ]; do
   case "$1" in
     --proto) PROTO=$2; shift 2;; --records) RECORDS=$2; shift 2;; --rate) RATE=$2; shift 2;;
     --seconds) SECONDS_RUN=$2; shift 2;; --rounds) ROUNDS=$2; shift 2;;
+    --threads) THREADS=$2; shift 2;;
     *) echo "unknown option $1" >&2; exit 2;;
   esac
 done
@@ -56,7 +61,15 @@ side() { # SPEC -> "bin config"
 }
 read -r A_BIN A_CFG < <(side "$1")
 read -r B_BIN B_CFG < <(side "$2")
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+ticks() { # PID: user + system ticks of the process, or of its threads matching THREADS
+  if [ -z "$THREADS" ]; then awk '{print $14 + $15}' "/proc/$1/stat"; return; fi
+  local t n=0
+  for t in /proc/"$1"/task/*; do
+    grep -Eq "$THREADS" "$t/comm" 2> /dev/null || continue
+    n=$((n + $(awk '{print $14 + $15}' "$t/stat")))
+  done
+  echo "$n"
+}
 port() { # TAG
   local p="" i
   for i in $(seq 200); do

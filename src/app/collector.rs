@@ -43,6 +43,15 @@ pub enum RunError {
     Runtime(anyhow::Error),
 }
 
+impl From<super::cluster::RunError> for RunError {
+    fn from(e: super::cluster::RunError) -> Self {
+        match e {
+            super::cluster::RunError::Config(e) => RunError::Config(e),
+            super::cluster::RunError::Runtime(e) => RunError::Runtime(e),
+        }
+    }
+}
+
 impl From<ConfigError> for RunError {
     fn from(e: ConfigError) -> Self {
         RunError::Config(e)
@@ -255,6 +264,8 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         }
     }
     let sink = &sinks[0];
+    // the templates topic's clients: a bad setting stops here too, before any socket
+    let mut cluster = super::cluster::prepare(settings)?;
     // the metrics endpoint's web config, loaded again (validation checked it) before any socket
     let web = match &settings.metrics.web_config {
         Some(p) if settings.metrics.enabled() => Some(
@@ -450,6 +461,13 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
     let mut id = 0;
     for g in groups {
         let (listener, local, n_socks) = (g.kind, g.local, g.socks.len());
+        // templates are NetFlow v9 / IPFIX only: sFlow workers have no link
+        let mut link = cluster
+            .as_mut()
+            .filter(|_| listener == ListenerKind::Netflow);
+        if let Some(c) = &mut link {
+            c.group(g.steered);
+        }
         for (i, socket) in g.socks.into_iter().enumerate() {
             // the worker's number within its listener (state file, thread name)
             let index = g.first + i;
@@ -493,6 +511,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
                 shutdown: shutdown.clone(),
                 probe,
                 state: wstate,
+                cluster: link.as_mut().map(|c| c.link()),
             };
             let h = std::thread::Builder::new()
                 .name(format!("cf-{}-{index}", listener.short()))
@@ -504,6 +523,16 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
     }
     // The workers hold the only senders now: the output threads end when they are gone.
     drop(txs);
+    let cluster = match cluster.map(super::cluster::Wiring::start).transpose() {
+        Ok(c) => c,
+        Err(e) => {
+            shutdown.store(true, Ordering::Relaxed);
+            for h in handles.into_iter().chain(out_handles) {
+                let _ = h.join();
+            }
+            return Err(e.into());
+        }
+    };
 
     let server = if metrics_on {
         let src = Sources {
@@ -517,6 +546,7 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
             sink: sink_kind,
             max_exporters: settings.metrics.max_exporters,
             started: Instant::now(),
+            cluster: cluster.as_ref().map(|c| (c.stats.clone(), c.topic.clone())),
             instance: instance.clone(),
         };
         let paths = Paths {
@@ -569,7 +599,11 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         None
     };
 
-    // Every listener is bound and every thread runs: tell systemd (Type=notify).
+    // Every listener is bound and every thread runs, and the templates topic was read (or its
+    // load timeout passed): tell systemd (Type=notify).
+    if let Some(c) = &cluster {
+        c.wait_loaded();
+    }
     notify_systemd("READY=1");
 
     let started = Instant::now();
@@ -636,6 +670,10 @@ pub fn run(settings: &Settings) -> Result<bool, RunError> {
         if h.join().is_err() {
             clean = false;
         }
+    }
+    // after the workers: it publishes what they changed last
+    if let Some(c) = cluster {
+        c.stop();
     }
     if let Some(s) = server {
         s.stop();

@@ -2,5 +2,6 @@
 //! and shuts them down; [`replay`] is `coreflow replay`, the same decoders and encoders over
 //! capture files.
 
+pub mod cluster;
 pub mod collector;
 pub mod replay;

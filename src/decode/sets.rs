@@ -185,8 +185,12 @@ pub(crate) fn data_passes<S: FlowSink>(
         }
     }
     stats.flows[d.proto.index()] += flows;
+    let rates_changed = std::mem::take(&mut exp.rates.fresh);
     if rates_grew {
         templates.rates_grew(&d.addr, limits, stats);
+    }
+    if rates_changed {
+        templates.rates_changed(&d.addr, d.version, d.domain);
     }
     result
 }

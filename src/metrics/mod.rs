@@ -64,6 +64,8 @@ pub struct Sources {
     pub sink: &'static str,
     pub max_exporters: usize,
     pub started: Instant,
+    /// The templates topic's counters and its name (`cluster.templates_topic`).
+    pub cluster: Option<(Arc<crate::cluster::ClusterStats>, String)>,
     /// The instance name (`[cluster] instance`, else the host name): `coreflow_build_info`'s
     /// `collector` label.
     pub instance: String,
@@ -178,6 +180,10 @@ impl Sources {
                     "fields": t.fields,
                     "age_seconds": now.saturating_sub(t.learned_ns) as f64 / 1e9,
                     "worker": w.id,
+                    "origin": t.origin,
+                    "instance": t.instance,
+                    "learned_ns": t.learned_ns,
+                    "applied_ns": t.applied_ns,
                 }));
             }
             for r in &l.rates {
@@ -321,9 +327,14 @@ fn answer(
     } else if path == paths.templates {
         (200, "application/json", src.templates_json())
     } else if path == "/healthz" {
+        // the templates topic never fails the check: an instance decodes with what it holds
+        let cluster = match &src.cluster {
+            Some((c, topic)) => format!("{}\n", c.health_line(topic)),
+            None => String::new(),
+        };
         match src.health() {
-            Ok(()) => (200, "text/plain", "ok\n".to_string()),
-            Err(why) => (503, "text/plain", format!("{why}\n")),
+            Ok(()) => (200, "text/plain", format!("ok\n{cluster}")),
+            Err(why) => (503, "text/plain", format!("{why}\n{cluster}")),
         }
     } else {
         (

@@ -7,6 +7,7 @@
 
 use super::Sources;
 
+mod cluster;
 mod identity;
 mod sequence;
 use crate::decode::error::{DecodeReason, Protocol};
@@ -629,6 +630,7 @@ fn families(src: &Sources, last_scrape: f64) -> Vec<MetricFamily> {
     );
     o.gauges("coreflow_worker_up", "1 while the worker thread runs.", up);
     sequence::families(&mut o, src, &merged.routers);
+    cluster::families(&mut o, src);
     o.gauges(
         "coreflow_templates",
         "Templates held (all exporters).",

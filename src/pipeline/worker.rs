@@ -56,6 +56,8 @@ pub struct WorkerConfig {
     pub probe: crate::telemetry::probe::WorkerProbe,
     /// `--state-dir`: where this worker's templates and rates go, and what it starts with.
     pub state: Option<WorkerState>,
+    /// `cluster.templates_topic`: what it publishes and the records it applies.
+    pub cluster: Option<crate::cluster::WorkerLink>,
 }
 
 /// A worker's part of the persisted state.
@@ -295,6 +297,10 @@ pub fn run(cfg: WorkerConfig) {
     let mut dec = Decoder::new(cfg.limits);
     // before the state is restored: restored templates are compiled with the mapping too
     dec.set_mapping(cfg.mapping.clone());
+    let mut cluster = cfg.cluster;
+    if cluster.is_some() {
+        dec.templates.enable_journal();
+    }
     // a loaded state is written back under this worker's name at the first sweep
     let mut state_pending = false;
     if let Some(st) = &cfg.state {
@@ -346,7 +352,9 @@ pub fn run(cfg: WorkerConfig) {
     loop {
         let stopping = cfg.shutdown.load(Ordering::Relaxed);
         sh.stopping = stopping;
-        match rb.recv(fd, stopping) {
+        // records from the cluster waiting: look at the socket without blocking
+        let pending = cluster.as_ref().is_some_and(|l| l.pending());
+        match rb.recv(fd, stopping || pending) {
             Ok(n) => {
                 sh.now = Instant::now();
                 probe.start(sh.now);
@@ -428,6 +436,10 @@ pub fn run(cfg: WorkerConfig) {
         if !sh.cur.is_empty() && sh.now.duration_since(sh.started) >= cfg.flush {
             sh.ship();
         }
+        // between receive batches: no lock, a try_send per change, a bounded drain
+        if let Some(link) = &mut cluster {
+            link.exchange(&mut dec);
+        }
         if sh.now >= next_sweep {
             next_sweep = sh.now + SWEEP_INTERVAL;
             let idle = cfg.limits.template_idle_timeout_s;
@@ -448,6 +460,9 @@ pub fn run(cfg: WorkerConfig) {
     }
     sh.stopping = true;
     sh.ship();
+    if let Some(link) = &mut cluster {
+        link.exchange(&mut dec);
+    }
     if let Some(d) = crate::net::socket_drops(fd) {
         kernel_drops = kernel_drops.max(u64::from(d));
     }

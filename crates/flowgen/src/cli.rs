@@ -91,6 +91,11 @@ pub struct Args {
     #[arg(long, verbatim_doc_comment, value_name = "K", default_value = "100", value_parser = count_u64("template-every"))]
     pub template_every: u64,
 
+    /// v9/IPFIX: true = data only, never a template or options
+    /// template (an exporter that moved to another collector)
+    #[arg(long, verbatim_doc_comment, value_name = "BOOL", default_value = "false", action = clap::ArgAction::Set, value_parser = data_only)]
+    pub data_only: bool,
+
     /// Sampling rate announced (v5 header, v9/IPFIX options,
     /// sFlow samples)
     #[arg(long, verbatim_doc_comment, value_name = "R", default_value = "1000", value_parser = sampling_rate)]
@@ -231,6 +236,14 @@ pub fn normalise(argv: &[String], known: &[String]) -> (Vec<String>, Option<Stop
 
 fn bad(name: &str, value: &str, what: &str) -> String {
     format!("--{name}: {value:?} is not {what}")
+}
+
+fn data_only(v: &str) -> Result<bool, String> {
+    match v {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(bad("data-only", v, "true or false")),
+    }
 }
 
 fn protocol(v: &str) -> Result<GenProtocol, String> {

@@ -165,7 +165,11 @@ pub fn run(args: &Args) -> Result<Report, String> {
         let t = now_ns();
         for _ in 0..k {
             let at = buf.len();
-            let s = exporters[e].datagram(t, &mut buf);
+            let s = if args.data_only {
+                exporters[e].build(t, false, true, &mut buf)
+            } else {
+                exporters[e].datagram(t, &mut buf)
+            };
             if args.skip_every > 0 && exporters[e].datagrams % args.skip_every == 0 {
                 buf.truncate(at);
                 skipped.add(&s);

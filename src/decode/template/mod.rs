@@ -28,6 +28,7 @@ use crate::flow::Addr;
 mod alloc;
 mod hash;
 mod rates;
+mod shared;
 mod snapshot;
 #[cfg(test)]
 mod tests;
@@ -36,6 +37,7 @@ use alloc::{alloc_size, budget, table_bytes, Buckets};
 pub use hash::FxHasher;
 pub(crate) use rates::DomainSamplers;
 pub use rates::Rates;
+pub use shared::{Applied, Change, Origin, Removal, JOURNAL_MAX};
 pub use snapshot::{
     addr_of, DomainRate, ExporterState, SamplerRate, SamplingInfo, SavedTemplate, TemplateInfo,
 };
@@ -56,6 +58,8 @@ pub struct Template {
     pub learned_ns: u64,
     /// Receive time of the last data set decoded with it (0: none yet).
     pub used_ns: u64,
+    /// Where it came from (the wire, the state file, another instance).
+    pub origin: Origin,
     pub(crate) plan: Plan,
 }
 
@@ -147,6 +151,14 @@ pub struct TemplateCache {
     pub(crate) scratch: Vec<FieldSpec>,
     /// The `[[mapping]]` entries compiled into every data template learned (`None`: none).
     pub(crate) mapping: Option<std::sync::Arc<crate::mapping::Mapping>>,
+    /// The origin `learn` gives what it stores: the wire, except while state or a cluster
+    /// record is being applied.
+    origin: Origin,
+    /// With a cluster topic: what changed since the worker last took it (`take_changes`).
+    /// `None` (the default): nothing is recorded.
+    journal: Option<Vec<Change>>,
+    /// Changes not recorded because the journal was full.
+    pub(crate) journal_dropped: u64,
 }
 
 /// What a template set asks the cache to do with one template record.
@@ -261,11 +273,16 @@ impl TemplateCache {
         let (_, &mut cut, _) = stamps.select_nth_unstable(k);
         let mut freed = 0;
         let mut left = n;
+        let journal = &mut self.journal;
+        let jdrop = &mut self.journal_dropped;
         self.exporters.retain(|a, e| {
             let evict = left > 0 && e.last_used <= cut && Some(a) != keep;
             if evict {
                 left -= 1;
                 freed += e.bytes;
+                for t in e.templates.values() {
+                    shared::note_removed(journal, jdrop, a, t, Removal::Evicted);
+                }
             }
             !evict
         });
@@ -298,6 +315,7 @@ impl TemplateCache {
             return;
         }
         let key = tkey(t.version, t.domain, t.id);
+        let from_wire = matches!(self.origin, Origin::Wire);
         let Some(exp) = self.exporter_or_insert(addr, limits, stats) else {
             return;
         };
@@ -307,6 +325,10 @@ impl TemplateCache {
                 && *old.fields == *t.fields
             {
                 old.learned_ns = t.now_ns;
+                if from_wire && !matches!(old.origin, Origin::Wire) {
+                    // the exporter confirmed it: it is this instance's own now
+                    old.origin = Origin::Wire;
+                }
                 return;
             }
         } else if exp.templates.len() >= limits.max_templates_per_exporter {
@@ -322,6 +344,13 @@ impl TemplateCache {
             };
             exp.template_heap -= old.heap();
             self.dirty = true;
+            shared::note_removed(
+                &mut self.journal,
+                &mut self.journal_dropped,
+                addr,
+                &old,
+                Removal::Evicted,
+            );
         }
         let plan = match Plan::build(
             t.fields,
@@ -350,6 +379,7 @@ impl TemplateCache {
             fields: t.fields.into(),
             learned_ns: t.now_ns,
             used_ns: 0,
+            origin: self.origin.clone(),
             plan,
         };
         // `exporter_or_insert` above borrowed self; look the exporter up again
@@ -380,6 +410,9 @@ impl TemplateCache {
         self.reaccount(addr);
         self.dirty = true;
         stats.templates_learned += 1;
+        if matches!(self.origin, Origin::Wire) {
+            self.note(Change::Learned { addr: *addr, key });
+        }
     }
 
     /// Removes one template (IPFIX withdrawal).
@@ -389,6 +422,13 @@ impl TemplateCache {
                 exp.template_heap -= t.heap();
                 self.reaccount(addr);
                 self.dirty = true;
+                shared::note_removed(
+                    &mut self.journal,
+                    &mut self.journal_dropped,
+                    addr,
+                    &t,
+                    Removal::Withdrawn,
+                );
             }
         }
     }
@@ -398,10 +438,13 @@ impl TemplateCache {
         if let Some(exp) = self.exporters.get_mut(addr) {
             let before = exp.templates.len();
             let mut freed = 0;
+            let journal = &mut self.journal;
+            let jdrop = &mut self.journal_dropped;
             exp.templates.retain(|_, t| {
                 let drop = t.version == version && t.domain == domain && t.options == options;
                 if drop {
                     freed += t.heap();
+                    shared::note_removed(journal, jdrop, addr, t, Removal::Withdrawn);
                 }
                 !drop
             });
@@ -417,13 +460,20 @@ impl TemplateCache {
     pub(crate) fn expire(&mut self, cutoff_ns: u64) -> usize {
         let mut n = 0;
         let mut bytes = 0;
-        self.exporters.retain(|_, e| {
+        let journal = &mut self.journal;
+        let jdrop = &mut self.journal_dropped;
+        self.exporters.retain(|a, e| {
             let mut freed = 0;
             e.templates.retain(|_, t| {
-                let keep = t.learned_ns.max(t.used_ns) >= cutoff_ns;
+                // a template from the cluster topic lives as long as its publisher keeps it
+                // (its tombstone removes it) or a limit makes room: a standby instance keeps
+                // what it would need after a failover, however long it waits
+                let keep = matches!(t.origin, Origin::Cluster { .. })
+                    || t.learned_ns.max(t.used_ns) >= cutoff_ns;
                 if !keep {
                     n += 1;
                     freed += t.heap();
+                    shared::note_removed(journal, jdrop, a, t, Removal::Expired);
                 }
                 keep
             });

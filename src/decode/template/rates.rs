@@ -13,6 +13,9 @@ pub struct Rates {
     pub(super) samplers: HashMap<(u64, u64), u64, Fx>,
     /// A rate or init time changed since the state was last persisted.
     pub(super) dirty: bool,
+    /// A rate or init time changed since the cluster journal last looked
+    /// ([`TemplateCache::rates_changed`](super::TemplateCache::rates_changed)).
+    pub(crate) fresh: bool,
 }
 
 impl Rates {
@@ -39,6 +42,8 @@ impl Rates {
     ) -> bool {
         let dk = dkey(version, domain);
         let mut added = false;
+        // `dirty` tells the state writer; what this call changes also tells the journal
+        let was_dirty = std::mem::take(&mut self.dirty);
         if rate.is_some() || sys_init_ms != 0 {
             let n = self.domains.len();
             let d = match self.domains.get_mut(&dk) {
@@ -75,6 +80,8 @@ impl Rates {
                 None => {}
             }
         }
+        self.fresh |= self.dirty;
+        self.dirty |= was_dirty;
         added
     }
 }

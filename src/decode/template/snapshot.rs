@@ -17,6 +17,14 @@ pub struct TemplateInfo {
     pub scope_fields: u16,
     pub fields: Vec<FieldSpec>,
     pub learned_ns: u64,
+    /// `wire`, `state` (loaded from `--state-dir`) or `cluster` (from the templates topic).
+    pub origin: &'static str,
+    /// The instance that learned it, for `cluster`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// When it was applied here, for `cluster` (Unix ns).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applied_ns: Option<u64>,
 }
 
 /// One known sampling rate (`sampler_id` None: the domain-wide rate).
@@ -149,6 +157,7 @@ impl TemplateCache {
     ) -> usize {
         let before = stats.templates_learned;
         let dirty = self.dirty;
+        let wire = std::mem::replace(&mut self.origin, Origin::State);
         for e in saved {
             let addr = addr_of(e.exporter);
             for t in &e.templates {
@@ -197,8 +206,10 @@ impl TemplateCache {
                     .store(s.version, s.domain, Some(s.sampler), Some(s.rate), 0, max);
             }
             x.rates.dirty = false;
+            x.rates.fresh = false;
             self.rates_grew(&addr, limits, stats);
         }
+        self.origin = wire;
         self.dirty = dirty;
         stats.last = DatagramSummary::default();
         let n = stats.templates_learned - before;
@@ -222,6 +233,9 @@ impl TemplateCache {
                     scope_fields: t.scope_count,
                     fields: t.fields.to_vec(),
                     learned_ns: t.learned_ns,
+                    origin: t.origin.label(),
+                    instance: t.origin.instance().map(str::to_string),
+                    applied_ns: t.origin.instance().map(|_| t.origin.applied_ns()),
                 })
             })
             .collect();

@@ -11,7 +11,7 @@ pub mod chunks;
 #[cfg(feature = "kafka")]
 pub mod producer;
 #[cfg(feature = "kafka")]
-mod security;
+pub mod security;
 
 pub use crate::telemetry::kafka::{FailKind, KafkaStats};
 

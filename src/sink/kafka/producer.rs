@@ -345,27 +345,31 @@ pub enum OpenError {
     Resolve(std::io::Error),
 }
 
+/// The brokers of `k`: its list, or what its SRV record resolves to.
+pub fn brokers(k: &KafkaSettings) -> Result<String, OpenError> {
+    if k.srv.is_empty() {
+        return Ok(k.brokers.join(","));
+    }
+    let resolver = crate::sink::dns::resolver().map_err(OpenError::Resolve)?;
+    let targets =
+        crate::sink::dns::resolve_srv(&k.srv, resolver, Duration::from_secs(2)).map_err(|e| {
+            OpenError::Resolve(std::io::Error::new(
+                e.kind(),
+                format!("-kafka.out.srv {}: {e} (resolver {resolver})", k.srv),
+            ))
+        })?;
+    Ok(targets
+        .iter()
+        .map(|t| t.host_port())
+        .collect::<Vec<_>>()
+        .join(","))
+}
+
 impl KafkaSink {
     /// Resolves the SRV record (if any) and creates the producer. librdkafka connects in the
     /// background: an unreachable broker is not an error here.
     pub fn open(k: &KafkaSettings) -> Result<KafkaSink, OpenError> {
-        let brokers = if k.srv.is_empty() {
-            k.brokers.join(",")
-        } else {
-            let resolver = crate::sink::dns::resolver().map_err(OpenError::Resolve)?;
-            let targets = crate::sink::dns::resolve_srv(&k.srv, resolver, Duration::from_secs(2))
-                .map_err(|e| {
-                OpenError::Resolve(std::io::Error::new(
-                    e.kind(),
-                    format!("-kafka.out.srv {}: {e} (resolver {resolver})", k.srv),
-                ))
-            })?;
-            targets
-                .iter()
-                .map(|t| t.host_port())
-                .collect::<Vec<_>>()
-                .join(",")
-        };
+        let brokers = brokers(k)?;
         let cfg =
             client_config(k, &brokers, |v| std::env::var(v).ok()).map_err(OpenError::Config)?;
         let stats = Arc::new(KafkaStats::default());

@@ -10,7 +10,7 @@ use crate::sink::settings::KafkaSettings;
 use rdkafka::config::ClientConfig;
 
 /// Sets the security properties of `k` on `c`. `env` reads an environment variable.
-pub(super) fn apply(
+pub fn apply(
     c: &mut ClientConfig,
     k: &KafkaSettings,
     env: impl Fn(&str) -> Option<String>,
