@@ -55,7 +55,7 @@ fn batched_every_flow_arrives() {
             &brokers,
             &topic,
             &format!(
-                "messages = \"batched\"\nmax_message_bytes = {max}\ninstance_header = true\n\
+                "messages = \"batched\"\nmax_message_bytes = {max}\n\
                  [cluster]\ninstance = \"batched-1\"\n"
             ),
         ))
@@ -74,7 +74,8 @@ fn batched_every_flow_arrives() {
         .got
         .iter()
         .all(|g| g.key.is_none() && g.value.len() <= max));
-    // kafka.instance_header: each batched record names the collector
+    // kafka.instance_header, on by default with batched messages: each record names the
+    // collector
     assert!(r
         .got
         .iter()

@@ -5,7 +5,7 @@
 #   tuning/kafka-bench.sh [--bin DIR] [--rates "200000 300000"] [--seconds S] [--runs N]
 #                         [--records N] [--compression none|lz4|...] [--linger MS]
 #                         [--coalesce US] [--brokers HOST:PORT] [--messages per-flow|batched]
-#                         [--producers N]
+#                         [--producers N] [--instance-header true|false]
 #
 # Rates are flow records per second (NetFlow v9, --records per datagram, 16 exporters). For
 # each rate, N runs of S seconds; each run starts a fresh coreflow (release binaries in DIR,
@@ -16,15 +16,15 @@
 # user+sys time from /proc/PID/stat over the run (the broker's is not counted), per record.
 # One line per run, then the median per rate:
 #   rate runs sent flows delivered lost ok cpu_s us_per_record p50_ms p99_ms
-# --messages picks kafka.messages, --producers kafka.producers, --linger kafka.linger_ms (unset:
-# coreflow's default for the mode).
+# --messages picks kafka.messages, --producers kafka.producers, --linger kafka.linger_ms,
+# --instance-header kafka.instance_header (unset: coreflow's default for the mode).
 # --coalesce sets receive.coalesce_us (default 10000, coreflow's default too): waiting for
 # datagrams to accumulate cuts the worker's wake-ups (its CPU per record at 200k/s).
 # The broker is started on a free port unless --brokers is given (nisshi 0.8.1 from
 # NISSHI, default /opt/nisshi-0.8.1/bin/nisshi).
 set -u
 BIN=target/release; RATES="200000"; SECONDS_RUN=30; RUNS=3; RECORDS=30; COMPRESSION=none
-LINGER=""; COALESCE=10000; BROKERS=""; MESSAGES=per-flow; PRODUCERS=1; NISSHI="${NISSHI:-/opt/nisshi-0.8.1/bin/nisshi}"
+LINGER=""; COALESCE=10000; BROKERS=""; MESSAGES=per-flow; PRODUCERS=1; HEADER=""; NISSHI="${NISSHI:-/opt/nisshi-0.8.1/bin/nisshi}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) BIN=$2; shift 2;; --rates) RATES=$2; shift 2;; --seconds) SECONDS_RUN=$2; shift 2;;
@@ -32,6 +32,7 @@ while [ $# -gt 0 ]; do
     --compression) COMPRESSION=$2; shift 2;; --linger) LINGER=$2; shift 2;;
     --brokers) BROKERS=$2; shift 2;; --coalesce) COALESCE=$2; shift 2;;
     --messages) MESSAGES=$2; shift 2;; --producers) PRODUCERS=$2; shift 2;;
+    --instance-header) HEADER=$2; shift 2;;
     *) echo "unknown option $1" >&2; exit 2;;
   esac
 done
@@ -73,6 +74,7 @@ brokers = "$BROKERS"
 topic = "$topic"
 compression = "$COMPRESSION"
 ${LINGER:+linger_ms = $LINGER}
+${HEADER:+instance_header = $HEADER}
 messages = "$MESSAGES"
 producers = $PRODUCERS
 shutdown_timeout_ms = 30000
@@ -118,7 +120,7 @@ EOF
       r, n, s, f, d, l, ok, cpu, cpu * 1e6 / (s > 1 ? s - 1 : 1), p50 / 1000, p99 / 1000 }'
 }
 
-echo "# $(date -u +%FT%TZ) $(uname -r) cpus=$NCPU load=$(cut -d' ' -f1-3 /proc/loadavg) brokers=$BROKERS records=$RECORDS seconds=$SECONDS_RUN compression=$COMPRESSION linger_ms=${LINGER:-default} coalesce_us=$COALESCE messages=$MESSAGES producers=$PRODUCERS"
+echo "# $(date -u +%FT%TZ) $(uname -r) cpus=$NCPU load=$(cut -d' ' -f1-3 /proc/loadavg) brokers=$BROKERS records=$RECORDS seconds=$SECONDS_RUN compression=$COMPRESSION linger_ms=${LINGER:-default} coalesce_us=$COALESCE messages=$MESSAGES producers=$PRODUCERS instance_header=${HEADER:-default}"
 for R in $RATES; do
   : > "$TMP/lines"
   for N in $(seq "$RUNS"); do

@@ -348,7 +348,7 @@ pub(super) const FLAGS: &[Flag<Target>] = &[
         &["kafka.instance_header"],
         Key("kafka.instance_header"),
         KAFKA,
-        "the header coreflow-instance (-cluster.instance)\non every Kafka record (false)",
+        "the header coreflow-instance (-cluster.instance)\non every Kafka record (false; true when batched)",
     ),
     value_flag(
         &["cluster.instance"],
