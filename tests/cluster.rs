@@ -377,7 +377,7 @@ fn a_template_flood_on_one_instance_stays_within_the_others_limits() {
     }
     caught_up(&a, &b, 5_000);
     std::thread::sleep(Duration::from_millis(500));
-    let (rss0, _) = memory_kib(&b);
+    let (rss0, _) = b.memory_kib();
     for i in 0..2000u32 {
         let ip = Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 22, 0, 1)) + i);
         let s = UdpSocket::bind(SocketAddr::new(IpAddr::V4(ip), 0)).unwrap();
@@ -390,7 +390,7 @@ fn a_template_flood_on_one_instance_stays_within_the_others_limits() {
     let sent = own.join().unwrap();
     caught_up(&a, &b, 60_000);
     std::thread::sleep(Duration::from_millis(500));
-    let (rss, hwm) = memory_kib(&b);
+    let (rss, hwm) = b.memory_kib();
     let m = metrics(&b);
     let growth = rss.saturating_sub(rss0);
     let peak = hwm.saturating_sub(rss0);

@@ -56,19 +56,6 @@ fn unit_environment() -> Vec<(String, String)> {
         .collect()
 }
 
-/// (VmRSS, VmHWM) of the collector's process, in KiB.
-fn memory_kib(c: &Collector) -> (u64, u64) {
-    let s = std::fs::read_to_string(format!("/proc/{}/status", c.pid())).unwrap();
-    let f = |k: &str| -> u64 {
-        s.lines()
-            .find_map(|l| l.strip_prefix(k))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (f("VmRSS:"), f("VmHWM:"))
-}
-
 /// One IPFIX datagram of `n` templates with random ids and `fields` fields each.
 fn template_bomb(rng: &mut u64, n: usize, fields: usize, out: &mut Vec<u8>) {
     let mut next = || {
@@ -157,7 +144,7 @@ fn template_flood_keeps_memory_bounded_and_legit_decoding() {
     // the worker copies its rows into its metrics snapshot about once a second: let that
     // copy be made with every row in it
     std::thread::sleep(Duration::from_millis(1500));
-    let (rss0, _) = memory_kib(&c);
+    let (rss0, _) = c.memory_kib();
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     let mut d = Vec::new();
     let t0 = Instant::now();
@@ -181,7 +168,7 @@ fn template_flood_keeps_memory_bounded_and_legit_decoding() {
     let line = legit.join().unwrap();
     let records = report_field(&line, "records");
     c.wait_lines(records as usize);
-    let (rss, hwm) = memory_kib(&c);
+    let (rss, hwm) = c.memory_kib();
     let (log, flows) = stop_expecting_exit_0(c);
     let summary = exit_summary(&log);
     // What the flood made resident, against the configured cap: the receive buffers are

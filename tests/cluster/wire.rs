@@ -1,7 +1,6 @@
 //! What the cluster tests send by hand: NetFlow v9 with one template id in two layouts, an
 //! IPFIX template flood; and the resident memory of a collector.
 
-use super::common::harness::Collector;
 use super::common::kafka::client;
 use rdkafka::producer::{BaseProducer, BaseRecord};
 
@@ -50,18 +49,6 @@ pub fn v9_data(records: &[Vec<u8>], seq: u32) -> Vec<u8> {
     d.extend_from_slice(&body);
     d.extend(std::iter::repeat_n(0u8, pad));
     d
-}
-
-pub fn memory_kib(c: &Collector) -> (u64, u64) {
-    let s = std::fs::read_to_string(format!("/proc/{}/status", c.pid())).unwrap();
-    let f = |k: &str| -> u64 {
-        s.lines()
-            .find_map(|l| l.strip_prefix(k))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (f("VmRSS:"), f("VmHWM:"))
 }
 
 /// One IPFIX datagram of `n` templates with random ids and 40 fields each.

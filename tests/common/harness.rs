@@ -254,6 +254,19 @@ impl Collector {
         self.child.id()
     }
 
+    /// (VmRSS, VmHWM) of the collector's process, in KiB.
+    pub fn memory_kib(&self) -> (u64, u64) {
+        let s = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let f = |k: &str| -> u64 {
+            s.lines()
+                .find_map(|l| l.strip_prefix(k))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        (f("VmRSS:"), f("VmHWM:"))
+    }
+
     pub fn netflow_addr(&self) -> SocketAddr {
         SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), self.netflow_port)
     }

@@ -253,20 +253,7 @@ impl TemplateCache {
         }
         let before = stats.templates_learned;
         let wire = std::mem::replace(&mut self.origin, origin);
-        self.learn(
-            addr,
-            &Learn {
-                version: t.version,
-                domain: t.domain,
-                id: t.id,
-                options: t.options,
-                scope_count: t.scope_count,
-                fields: &t.fields,
-                now_ns: t.learned_ns,
-            },
-            limits,
-            stats,
-        );
+        self.learn(addr, &t.as_learn(), limits, stats);
         self.origin = wire;
         let learned = stats.templates_learned > before;
         // applied, not learned from the wire; and no datagram summary of its own

@@ -52,6 +52,21 @@ pub struct SavedTemplate {
     pub used_ns: u64,
 }
 
+impl SavedTemplate {
+    /// The template as the cache's learn path takes it, learned when it was first learned.
+    pub(crate) fn as_learn(&self) -> Learn<'_> {
+        Learn {
+            version: self.version,
+            domain: self.domain,
+            id: self.id,
+            options: self.options,
+            scope_count: self.scope_count,
+            fields: &self.fields,
+            now_ns: self.learned_ns,
+        }
+    }
+}
+
 /// A domain-wide sampling rate / system init time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DomainRate {
@@ -165,20 +180,7 @@ impl TemplateCache {
                 if !matches!(t.version, 9 | 10) {
                     continue;
                 }
-                self.learn(
-                    &addr,
-                    &Learn {
-                        version: t.version,
-                        domain: t.domain,
-                        id: t.id,
-                        options: t.options,
-                        scope_count: t.scope_count,
-                        fields: &t.fields,
-                        now_ns: t.learned_ns,
-                    },
-                    limits,
-                    stats,
-                );
+                self.learn(&addr, &t.as_learn(), limits, stats);
                 if let Some(x) = self
                     .exporters
                     .get_mut(&addr)
