@@ -75,7 +75,12 @@ pub struct Context {
     stopping: std::sync::atomic::AtomicBool,
     /// Messages whose record got a delivery report (delivered, failed or purged): with
     /// `produced`, what is still inside librdkafka, in messages rather than records.
+    /// Written only on the output thread ([`bump`]).
     reported: AtomicU64,
+    /// Deliveries reported since the last [`KafkaSink::poll`] moved them into the shared
+    /// counters: one report per message in per-flow mode, so a locked add per report and
+    /// counter would be a measurable part of the thread's cost.
+    delivered: Tally,
     /// Latencies not yet in the histogram: consecutive reports of one batch share one value,
     /// so they are recorded as (value, count) runs, one histogram lock per run.
     run_latency_us: AtomicU64,
@@ -84,6 +89,37 @@ pub struct Context {
     /// Why the client last failed to connect (`ConnectReason` index + 1; 0: none since the
     /// last delivery): messages that time out meanwhile are counted under that cause.
     cause: std::sync::atomic::AtomicUsize,
+}
+
+/// Counts written by one thread (the output thread, inside `poll`): a plain load and store,
+/// not a locked add. Other threads may read them at any time.
+fn bump(a: &AtomicU64, n: u64) {
+    a.store(a.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+}
+
+/// Delivered messages, records and value bytes not yet added to [`KafkaStats`].
+#[derive(Default)]
+struct Tally {
+    messages: AtomicU64,
+    records: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Tally {
+    /// Moves the tally into the shared counters.
+    fn flush(&self, s: &KafkaStats) {
+        for (t, c) in [
+            (&self.messages, &s.delivered),
+            (&self.records, &s.records_delivered),
+            (&self.bytes, &s.delivered_bytes),
+        ] {
+            let n = t.load(Ordering::Relaxed);
+            if n > 0 {
+                t.store(0, Ordering::Relaxed);
+                KafkaStats::add(c, n);
+            }
+        }
+    }
 }
 
 impl Context {
@@ -169,13 +205,16 @@ impl ProducerContext for Context {
         let s = &self.stats;
         let opaque = Opaque(opaque);
         let n = opaque.messages();
-        KafkaStats::add(&self.reported, n);
+        bump(&self.reported, n);
         match result {
             Ok(m) => {
-                KafkaStats::add(&s.delivered, n);
-                KafkaStats::add(&s.records_delivered, 1);
-                KafkaStats::add(&s.delivered_bytes, m.payload_len() as u64);
-                self.cause.store(0, Ordering::Relaxed);
+                let t = &self.delivered;
+                bump(&t.messages, n);
+                bump(&t.records, 1);
+                bump(&t.bytes, m.payload_len() as u64);
+                if self.cause.load(Ordering::Relaxed) != 0 {
+                    self.cause.store(0, Ordering::Relaxed);
+                }
                 self.record_latency(opaque.latency_us(self.now_us.load(Ordering::Relaxed)), n);
             }
             Err((e, _)) => {
@@ -335,6 +374,20 @@ struct Send {
     ts_ms: i64,
     wait_until: Option<Instant>,
     give_up: bool,
+    /// Messages and records accepted by librdkafka and not yet added to `produced` and
+    /// `records_produced` (one add per batch instead of one per record).
+    produced: u64,
+    records: u64,
+}
+
+impl Send {
+    fn flush(&mut self, s: &KafkaStats) {
+        if self.records > 0 {
+            KafkaStats::add(&s.produced, self.produced);
+            KafkaStats::add(&s.records_produced, self.records);
+            (self.produced, self.records) = (0, 0);
+        }
+    }
 }
 
 /// Why the Kafka sink could not be opened: a bad setting (exit 2) or a failed SRV lookup
@@ -378,6 +431,7 @@ impl KafkaSink {
             now_us: AtomicU64::new(0),
             stopping: std::sync::atomic::AtomicBool::new(false),
             reported: AtomicU64::new(0),
+            delivered: Tally::default(),
             run_latency_us: AtomicU64::new(0),
             run_count: AtomicU64::new(0),
             log_limit: Mutex::new(RateLimit::new(Duration::from_secs(10))),
@@ -437,6 +491,7 @@ impl KafkaSink {
             }
         }
         ctx.flush_latency();
+        ctx.delivered.flush(&self.stats);
         self.stats
             .in_flight
             .store(self.in_flight(), Ordering::Relaxed);
@@ -470,6 +525,8 @@ impl KafkaSink {
             ts_ms,
             wait_until: None,
             give_up: false,
+            produced: 0,
+            records: 0,
         };
         match self.messages {
             MessageMode::PerFlow => {
@@ -490,6 +547,7 @@ impl KafkaSink {
                 self.chunker = chunker;
             }
         }
+        send.flush(&self.stats);
         self.stats.backing_off.store(0, Ordering::Relaxed);
         self.poll();
     }
@@ -527,8 +585,8 @@ impl KafkaSink {
         loop {
             match self.producer.send(rec) {
                 Ok(()) => {
-                    KafkaStats::add(&s.produced, u64::from(n));
-                    KafkaStats::add(&s.records_produced, 1);
+                    send.produced += u64::from(n);
+                    send.records += 1;
                     return;
                 }
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
@@ -548,6 +606,7 @@ impl KafkaSink {
                         return;
                     }
                     // let librdkafka drain: serve delivery reports while waiting
+                    send.flush(s);
                     self.set_now();
                     self.producer.poll(Duration::from_millis(5));
                     rec = r;
@@ -602,7 +661,7 @@ impl KafkaSink {
             // anything librdkafka did not report back is still lost
             let rest = self.in_flight();
             KafkaStats::add(&self.stats.dropped_shutdown, rest);
-            KafkaStats::add(&self.producer.context().reported, rest);
+            bump(&self.producer.context().reported, rest);
         }
         KafkaStats::get(&self.stats.dropped_shutdown) - before
     }
