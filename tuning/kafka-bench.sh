@@ -20,7 +20,7 @@
 # --instance-header kafka.instance_header (unset: coreflow's default for the mode).
 # --coalesce sets receive.coalesce_us (default 10000, coreflow's default too): waiting for
 # datagrams to accumulate cuts the worker's wake-ups (its CPU per record at 200k/s).
-# The broker is started on a free port unless --brokers is given (nisshi 0.8.1 from
+# Each run starts its own broker on a free port unless --brokers is given (nisshi 0.8.1 from
 # NISSHI, default /opt/nisshi-0.8.1/bin/nisshi).
 set -u
 BIN=target/release; RATES="200000"; SECONDS_RUN=30; RUNS=3; RECORDS=30; COMPRESSION=none
@@ -47,19 +47,31 @@ cleanup() {
 trap cleanup EXIT
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-if [ -z "$BROKERS" ]; then
+# With no --brokers, every run gets a fresh broker: nisshi's memory storage keeps every record
+# produced, and a broker holding the earlier runs' records (4-5 GB per 30 s at 1M records/s)
+# slowed later runs down (delivery p99 of seconds) and with them coreflow's CPU per record.
+OWN_BROKER=""
+[ -z "$BROKERS" ] && OWN_BROKER=yes
+start_broker() {
+  local port
   port=$((20000 + RANDOM % 20000))
   while ! port_free "$port"; do port=$((20000 + RANDOM % 20000)); done
-  (cd "$TMP" && exec "$NISSHI" broker --listener-url "tcp://127.0.0.1:$port" \
+  mkdir -p "$TMP/broker"
+  (cd "$TMP/broker" && exec "$NISSHI" broker --listener-url "tcp://127.0.0.1:$port" \
       --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine memory://nisshi/ \
       --group-initial-rebalance-delay 0s > broker.log 2>&1) &
   BPID=$!
   for _ in $(seq 100); do port_free "$port" || break; sleep 0.1; done
   BROKERS="127.0.0.1:$port"
-fi
+}
+stop_broker() {
+  [ -n "$BPID" ] && kill -TERM "$BPID" 2>/dev/null && wait "$BPID" 2>/dev/null
+  BPID=""
+}
 
 run() { # RATE RUN
   local R=$1 N=$2 topic="bench-$$-$1-$2"
+  [ -n "$OWN_BROKER" ] && start_broker
   cat > "$TMP/c.toml" <<EOF
 [netflow]
 port = 0
@@ -86,7 +98,9 @@ EOF
     [ -n "$PORT" ] && break
     sleep 0.05
   done
-  if [ -z "$PORT" ]; then echo "coreflow did not start:" >&2; cat "$TMP/err" >&2; kill "$PID"; return 1; fi
+  if [ -z "$PORT" ]; then
+    echo "coreflow did not start:" >&2; cat "$TMP/err" >&2; kill "$PID"; stop_broker; return 1
+  fi
   # warm-up: the topic is auto-created by the first produce
   "$BIN/flowgen" --protocol v9 --records 1 --count 1 --target "127.0.0.1:$PORT" \
       --first-exporter 100 > /dev/null
@@ -100,6 +114,7 @@ EOF
   sleep 2
   read -r U1 S1 < <(awk '{print $14, $15}' "/proc/$PID/stat")
   kill -TERM "$PID"; wait "$PID"
+  [ -n "$OWN_BROKER" ] && stop_broker
   [ -n "${VERBOSE:-}" ] && grep -E "warn|error" "$TMP/err" >&2
   local SENT SUM
   SENT=$(grep -o ' records=[0-9]*' "$TMP/gen" | cut -d= -f2)
@@ -120,11 +135,12 @@ EOF
       r, n, s, f, d, l, ok, cpu, cpu * 1e6 / (s > 1 ? s - 1 : 1), p50 / 1000, p99 / 1000 }'
 }
 
-echo "# $(date -u +%FT%TZ) $(uname -r) cpus=$NCPU load=$(cut -d' ' -f1-3 /proc/loadavg) brokers=$BROKERS records=$RECORDS seconds=$SECONDS_RUN compression=$COMPRESSION linger_ms=${LINGER:-default} coalesce_us=$COALESCE messages=$MESSAGES producers=$PRODUCERS instance_header=${HEADER:-default}"
+echo "# $(date -u +%FT%TZ) $(uname -r) cpus=$NCPU load=$(cut -d' ' -f1-3 /proc/loadavg) brokers=${BROKERS:-fresh-nisshi-per-run} records=$RECORDS seconds=$SECONDS_RUN compression=$COMPRESSION linger_ms=${LINGER:-default} coalesce_us=$COALESCE messages=$MESSAGES producers=$PRODUCERS instance_header=${HEADER:-default}"
 for R in $RATES; do
   : > "$TMP/lines"
   for N in $(seq "$RUNS"); do
-    run "$R" "$N" | tee -a "$TMP/lines"
+    run "$R" "$N" > "$TMP/line"
+    cat "$TMP/line"; cat "$TMP/line" >> "$TMP/lines"
   done
   local_n=$(wc -l < "$TMP/lines")
   local_ok=$(grep -c ' ok=yes ' "$TMP/lines")

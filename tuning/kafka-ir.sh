@@ -5,7 +5,7 @@
 # are too noisy (their runs spread by +-30% on a shared 2-core host).
 #
 #   tuning/kafka-ir.sh [--bin DIR] [--messages per-flow|batched] [--low N] [--high N]
-#                      [--seconds S] [--keep DIR]
+#                      [--seconds S] [--instance-header true|false] [--keep DIR]
 #
 # Runs coreflow under `valgrind --tool=callgrind` twice, each against a fresh nisshi broker
 # (memory storage) on 127.0.0.1, with flowgen sending NetFlow v9 (30 records per datagram,
@@ -17,15 +17,17 @@
 # the worker (decode + encode), the output thread (produce + delivery reports) and
 # librdkafka's broker threads (message sets, requests). A run counts only if every record
 # sent was delivered. Kernel time (syscalls, loopback TCP) is not counted.
-# Needs valgrind; release binaries in DIR (default target/release: `cargo build --release`).
+# --instance-header sets kafka.instance_header (unset: coreflow's default for the mode);
+# --keep DIR keeps the two callgrind files for callgrind_annotate. Needs valgrind; release binaries in DIR (default target/release: `cargo build --release`).
 set -u
-BIN=target/release; MESSAGES=per-flow; LOW=5000; HIGH=25000; SECONDS_RUN=10; KEEP=""
+BIN=target/release; MESSAGES=per-flow; LOW=5000; HIGH=25000; SECONDS_RUN=10; KEEP=""; HEADER=""
 NISSHI="${NISSHI:-/opt/nisshi-0.8.1/bin/nisshi}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) BIN=$2; shift 2;; --messages) MESSAGES=$2; shift 2;;
     --low) LOW=$2; shift 2;; --high) HIGH=$2; shift 2;;
     --seconds) SECONDS_RUN=$2; shift 2;; --keep) KEEP=$2; shift 2;;
+    --instance-header) HEADER=$2; shift 2;;
     *) echo "unknown option $1" >&2; exit 2;;
   esac
 done
@@ -66,6 +68,7 @@ enabled = false
 brokers = "127.0.0.1:$port"
 topic = "ir"
 messages = "$MESSAGES"
+${HEADER:+instance_header = $HEADER}
 shutdown_timeout_ms = 30000
 EOF
   valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.$R" \
@@ -95,11 +98,11 @@ EOF
   fi
   [ -n "$KEEP" ] && mkdir -p "$KEEP" && cp "$TMP/cg.$R" "$KEEP/callgrind.$MESSAGES.$R"
   echo "$SENT $(callgrind_annotate "$TMP/cg.$R" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }') \
-$(incl "$TMP/cg.$R" 'pipeline::worker::run$') $(incl "$TMP/cg.$R" 'sink::Output::run$') \
-$(incl "$TMP/cg.$R" 'rd_kafka_broker_thread_main$')"
+$(incl "$TMP/cg.$R" 'pipeline::worker::run( \[.*\])?$') $(incl "$TMP/cg.$R" 'sink::Output::run( \[.*\])?$') \
+$(incl "$TMP/cg.$R" 'rd_kafka_broker_thread_main( \[.*\])?$')"
 }
 
-echo "# $(date -u +%FT%TZ) bin=$BIN messages=$MESSAGES rates=$LOW,$HIGH seconds=$SECONDS_RUN"
+echo "# $(date -u +%FT%TZ) bin=$BIN messages=$MESSAGES instance_header=${HEADER:-default} rates=$LOW,$HIGH seconds=$SECONDS_RUN"
 run "$LOW" > "$TMP/r.low" || exit 1
 run "$HIGH" > "$TMP/r.high" || exit 1
 read -r N1 I1 W1 O1 B1 < "$TMP/r.low"
