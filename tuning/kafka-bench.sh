@@ -41,33 +41,18 @@ HZ=$(getconf CLK_TCK)
 TMP=$(mktemp -d)
 BPID=""
 cleanup() {
-  [ -n "$BPID" ] && kill -TERM "$BPID" 2>/dev/null && wait "$BPID" 2>/dev/null
+  stop_broker
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=tuning/nisshi.sh
+. "$(dirname "$0")/nisshi.sh"
 
 # With no --brokers, every run gets a fresh broker: nisshi's memory storage keeps every record
 # produced, and a broker holding the earlier runs' records (4-5 GB per 30 s at 1M records/s)
 # slowed later runs down (delivery p99 of seconds) and with them coreflow's CPU per record.
 OWN_BROKER=""
 [ -z "$BROKERS" ] && OWN_BROKER=yes
-start_broker() {
-  local port
-  port=$((20000 + RANDOM % 20000))
-  while ! port_free "$port"; do port=$((20000 + RANDOM % 20000)); done
-  mkdir -p "$TMP/broker"
-  (cd "$TMP/broker" && exec "$NISSHI" broker --listener-url "tcp://127.0.0.1:$port" \
-      --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine memory://nisshi/ \
-      --group-initial-rebalance-delay 0s > broker.log 2>&1) &
-  BPID=$!
-  for _ in $(seq 100); do port_free "$port" || break; sleep 0.1; done
-  BROKERS="127.0.0.1:$port"
-}
-stop_broker() {
-  [ -n "$BPID" ] && kill -TERM "$BPID" 2>/dev/null && wait "$BPID" 2>/dev/null
-  BPID=""
-}
 
 run() { # RATE RUN
   local R=$1 N=$2 topic="bench-$$-$1-$2"

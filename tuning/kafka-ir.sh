@@ -36,11 +36,12 @@ TMP=$(mktemp -d)
 BPID=""; VPID=""
 cleanup() {
   [ -n "$VPID" ] && kill -TERM "$VPID" 2>/dev/null && wait "$VPID" 2>/dev/null
-  [ -n "$BPID" ] && kill -TERM "$BPID" 2>/dev/null && wait "$BPID" 2>/dev/null
+  stop_broker
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=tuning/nisshi.sh
+. "$(dirname "$0")/nisshi.sh"
 
 # inclusive Ir of the functions whose name matches $2 in callgrind output $1 (largest line)
 incl() {
@@ -49,15 +50,8 @@ incl() {
 }
 
 run() { # RATE -> "records Ir worker output broker"
-  local R=$1 port
-  port=$((20000 + RANDOM % 20000))
-  while ! port_free "$port"; do port=$((20000 + RANDOM % 20000)); done
-  mkdir -p "$TMP/b$R"
-  (cd "$TMP/b$R" && exec "$NISSHI" broker --listener-url "tcp://127.0.0.1:$port" \
-      --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine memory://nisshi/ \
-      --group-initial-rebalance-delay 0s > broker.log 2>&1) &
-  BPID=$!
-  for _ in $(seq 100); do port_free "$port" || break; sleep 0.1; done
+  local R=$1
+  start_broker
   cat > "$TMP/c.toml" <<EOF
 [netflow]
 port = 0
@@ -65,7 +59,7 @@ sockets = 1
 [sflow]
 enabled = false
 [kafka]
-brokers = "127.0.0.1:$port"
+brokers = "$BROKERS"
 topic = "ir"
 messages = "$MESSAGES"
 ${HEADER:+instance_header = $HEADER}
@@ -89,7 +83,7 @@ EOF
       --duration "$SECONDS_RUN" --template-every 100 --target "127.0.0.1:$PORT" > "$TMP/gen.$R"
   sleep 3
   kill -TERM "$VPID"; wait "$VPID"; VPID=""
-  kill -TERM "$BPID"; wait "$BPID" 2>/dev/null; BPID=""
+  stop_broker
   local SENT DEL
   SENT=$(( $(grep -o ' records=[0-9]*' "$TMP/gen.$R" | cut -d= -f2) + 1 ))
   DEL=$(grep 'stopped after' "$TMP/err.$R" | tail -1 | grep -o ' kafka_delivered=[0-9]*' | cut -d= -f2)
