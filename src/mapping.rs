@@ -145,23 +145,6 @@ pub struct Entry {
     pub repeat: Repeat,
 }
 
-impl Entry {
-    /// The field's protobuf key (number and wire type) as varint bytes, and their count.
-    pub fn pb_key(&self) -> ([u8; 5], usize) {
-        let wire = if self.ty == ValueType::Uint { 0 } else { 2 };
-        let mut k = u64::from(self.number) << 3 | wire;
-        let mut out = [0u8; 5];
-        let mut n = 0;
-        while k >= 0x80 {
-            out[n] = (k as u8) | 0x80;
-            k >>= 7;
-            n += 1;
-        }
-        out[n] = k as u8;
-        (out, n + 1)
-    }
-}
-
 /// The validated mapping: entries in file order. Entry indices fit a `u16`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Mapping {
@@ -310,27 +293,5 @@ mod tests {
         assert_eq!(copy_bits(&src, 0, 0, &mut out), None);
         assert_eq!(copy_bits(&src, u32::MAX, 8, &mut out), None);
         assert_eq!(copy_bits(&src, 0, 24, &mut out[..2]), None);
-    }
-
-    #[test]
-    fn pb_keys() {
-        let e = |number, ty| Entry {
-            source: Source::Sflow {
-                layer: Layer::Header,
-                offset: 0,
-                length: 8,
-            },
-            number,
-            name: "x".into(),
-            ty,
-            repeat: Repeat::First,
-        };
-        // 1000 << 3 = 8000 = 0x1f40: varint c0 3e
-        assert_eq!(
-            e(1000, ValueType::Uint).pb_key(),
-            ([0xc0, 0x3e, 0, 0, 0], 2)
-        );
-        assert_eq!(e(1000, ValueType::Ip).pb_key().0[0], 0xc2);
-        assert_eq!(e(MAX_NUMBER, ValueType::Bytes).pb_key().1, 5);
     }
 }

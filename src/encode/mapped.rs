@@ -12,7 +12,7 @@
 //! a JSON array. A message's mapped fields take at most [`MAX_EXTRA`] bytes; the values past
 //! it are left out.
 
-use super::schema::Schema;
+use super::schema::{put_varint, Schema};
 use crate::cursor::be_uint;
 use crate::flow::{Addr, FlowRecord};
 use crate::mapping::{Entry, Mapped, Mapping, Repeat, Source, ValueType};
@@ -40,17 +40,12 @@ fn payload(ty: ValueType, b: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
     })
 }
 
-/// Writes `v` as a varint at the start of `out` (which has room for it); returns its length.
-#[inline(always)]
-fn put_varint(mut v: u64, out: &mut [u8]) -> usize {
-    let mut i = 0;
-    while v >= 0x80 {
-        out[i] = (v as u8) | 0x80;
-        v >>= 7;
-        i += 1;
-    }
-    out[i] = v as u8;
-    i + 1
+/// The field's protobuf key (number and wire type) as varint bytes, and their count.
+fn pb_key(e: &Entry) -> ([u8; 5], usize) {
+    let wire = if e.ty == ValueType::Uint { 0 } else { 2 };
+    let mut out = [0u8; 5];
+    let n = put_varint(u64::from(e.number) << 3 | wire, &mut out);
+    (out, n)
 }
 
 fn varint_len(v: u64) -> usize {
@@ -116,7 +111,7 @@ pub fn write_pb_into(m: &Mapped<'_>, out: &mut [u8]) -> usize {
         let Some(data) = payload(e.ty, b) else {
             continue;
         };
-        let (key, klen) = e.pb_key();
+        let (key, klen) = pb_key(e);
         let need = klen + varint_len(data.len() as u64) + data.len();
         if out.len() - p < need {
             break;
@@ -455,6 +450,31 @@ pub fn proto_snippet(schema: Schema, m: &Mapping) -> String {
 mod tests {
     use super::*;
     use crate::mapping::{Layer, Protocol, UintVal, Value};
+
+    #[test]
+    fn pb_keys() {
+        let e = |number, ty| Entry {
+            source: Source::Sflow {
+                layer: Layer::Header,
+                offset: 0,
+                length: 8,
+            },
+            number,
+            name: "x".into(),
+            ty,
+            repeat: Repeat::First,
+        };
+        // 1000 << 3 = 8000 = 0x1f40: varint c0 3e
+        assert_eq!(
+            pb_key(&e(1000, ValueType::Uint)),
+            ([0xc0, 0x3e, 0, 0, 0], 2)
+        );
+        assert_eq!(pb_key(&e(1000, ValueType::Ip)).0[0], 0xc2);
+        assert_eq!(
+            pb_key(&e(crate::mapping::MAX_NUMBER, ValueType::Bytes)).1,
+            5
+        );
+    }
 
     fn entry(number: u32, name: &str, ty: ValueType, repeat: Repeat) -> Entry {
         Entry {

@@ -24,6 +24,7 @@ mod layouts;
 mod map;
 mod pb;
 mod writer;
+pub(super) use writer::put_varint;
 
 pub use writer::{PrefixCache, MAX_MESSAGE, PB_ROOM};
 

@@ -10,8 +10,10 @@
 use super::Schema;
 use crate::flow::{Addr, Flow, FlowType};
 
-#[inline]
-fn varint_into(mut v: u64, out: &mut [u8; 10]) -> usize {
+/// Writes `v` as a varint at the start of `out` (which has room for it: 10 bytes hold any
+/// u64); returns its length.
+#[inline(always)]
+pub(in crate::encode) fn put_varint(mut v: u64, out: &mut [u8]) -> usize {
     let mut i = 0;
     while v >= 0x80 {
         out[i] = (v as u8) | 0x80;
@@ -185,7 +187,7 @@ fn field_varint_long(b: &mut [u8; PB_ROOM], len: usize, key: (u16, usize), v: u6
     b[at..at + 2].copy_from_slice(&key.0.to_le_bytes());
     let at = (len + key.1) & (MAX_MESSAGE - 1);
     let mut bytes = [0u8; 10];
-    let n = varint_into(v, &mut bytes);
+    let n = put_varint(v, &mut bytes);
     b[at..at + 10].copy_from_slice(&bytes);
     len + key.1 + n
 }
@@ -207,7 +209,7 @@ pub(super) fn packed_list<T: Copy + Into<u64>>(
         memo: (0, 0, 0),
     };
     let mut tmp = [0u8; 10];
-    let n: usize = v.iter().map(|&x| varint_into(x.into(), &mut tmp)).sum();
+    let n: usize = v.iter().map(|&x| put_varint(x.into(), &mut tmp)).sum();
     w.key_const(key);
     w.varint(n as u64);
     for &x in v {
@@ -355,7 +357,7 @@ impl PbWriter<'_> {
             self.prefix.len = n;
             self.prefix.key = key;
             let mut ns = [0u8; 10];
-            let k = varint_into(key.time_received_ns, &mut ns);
+            let k = put_varint(key.time_received_ns, &mut ns);
             self.prefix.recv_ns.0[..10].copy_from_slice(&ns);
             self.prefix.recv_ns.1 = k;
             // an over-long prefix (impossible by PREFIX_MAX's sum) would not be cached
