@@ -451,7 +451,7 @@ impl Encoding {
     #[inline]
     pub fn push(&self, rec: &crate::flow::FlowRecord, batch: &mut Batch) {
         if self.extras.active() {
-            return self.push_extras(rec, batch);
+            return self.push_extras(rec, None, batch);
         }
         match (self.format, self.framing) {
             (Format::Pb, Framing::Stream) => batch.push_pb_delimited(self.schema, rec),
@@ -465,31 +465,37 @@ impl Encoding {
 
     /// Appends one flow with renormalization or the instance field (`extras`), out of the
     /// hot path's way: a renormalized copy of the record, encoded as any other (protobuf in
-    /// place), then the instance field appended to the message.
+    /// place, with its `[[mapping]]` values if any), then the instance field appended to the
+    /// message.
     #[cold]
     #[inline(never)]
-    fn push_extras(&self, rec: &crate::flow::FlowRecord, batch: &mut Batch) {
+    fn push_extras(
+        &self,
+        rec: &crate::flow::FlowRecord,
+        mapped: Option<&crate::mapping::Mapped<'_>>,
+        batch: &mut Batch,
+    ) {
         let mut r = *rec;
         if self.extras.renormalize {
             batch.saturated += u32::from(extras::renormalize(&mut r));
         }
         let stream = self.framing == Framing::Stream;
-        match (self.format, self.extras.instance) {
-            (Format::Pb, instance) => {
-                if stream {
-                    batch.push_pb_delimited(self.schema, &r);
-                } else {
-                    batch.push_pb(self.schema, &r);
+        match self.format {
+            Format::Pb => {
+                match mapped {
+                    Some(m) => batch.push_pb_mapped(self.schema, &r, m, stream),
+                    None if stream => batch.push_pb_delimited(self.schema, &r),
+                    None => batch.push_pb(self.schema, &r),
                 }
-                if let Some(i) = instance {
+                if let Some(i) = self.extras.instance {
                     batch.extend_last(i.pb(), stream);
                 }
             }
-            (Format::Json, instance) => {
+            Format::Json => {
                 // renormalized above: the JSON writer only adds the instance
                 let only_instance = Extras {
                     renormalize: false,
-                    instance,
+                    instance: self.extras.instance,
                 };
                 batch.push_with(|buf| {
                     extras::encode(
@@ -498,7 +504,7 @@ impl Encoding {
                         stream,
                         self.schema,
                         &r,
-                        None,
+                        mapped,
                         buf,
                     );
                 });
@@ -553,7 +559,7 @@ impl Encoding {
         batch: &mut Batch,
     ) {
         if self.extras.active() {
-            return self.push_mapped_extras(rec, m, batch);
+            return self.push_extras(rec, Some(m), batch);
         }
         match (self.format, self.framing) {
             (Format::Pb, framing) => {
@@ -563,51 +569,6 @@ impl Encoding {
         }
         if !self.key.is_none() {
             batch.push_key(|k| self.key.write(rec, k));
-        }
-    }
-
-    /// [`Encoding::push_mapped`] with renormalization or the instance field: the mapped
-    /// values follow the renormalized record's fields, the instance field comes last.
-    #[cold]
-    #[inline(never)]
-    fn push_mapped_extras(
-        &self,
-        rec: &crate::flow::FlowRecord,
-        m: &crate::mapping::Mapped<'_>,
-        batch: &mut Batch,
-    ) {
-        let mut r = *rec;
-        if self.extras.renormalize {
-            batch.saturated += u32::from(extras::renormalize(&mut r));
-        }
-        let stream = self.framing == Framing::Stream;
-        match self.format {
-            Format::Pb => {
-                batch.push_pb_mapped(self.schema, &r, m, stream);
-                if let Some(i) = self.extras.instance {
-                    batch.extend_last(i.pb(), stream);
-                }
-            }
-            Format::Json => {
-                let only_instance = Extras {
-                    renormalize: false,
-                    instance: self.extras.instance,
-                };
-                batch.push_with(|buf| {
-                    extras::encode(
-                        only_instance,
-                        Format::Json,
-                        stream,
-                        self.schema,
-                        &r,
-                        Some(m),
-                        buf,
-                    );
-                });
-            }
-        }
-        if !self.key.is_none() {
-            batch.push_key(|k| self.key.write(&r, k));
         }
     }
 
